@@ -1,0 +1,143 @@
+"""Ingest's wiring: HTTP routes and the event consumer, both handing over to `handlers`."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.ingest import handlers
+from services.ingest.domain import ChannelReceipt, SubmissionDraft, TimelineEntry
+from services.ingest.store import SubmissionStore
+from shared.auth import Principal, requires
+from shared.broker import create_broker
+from shared.domain import Category, Channel, Role, SubmissionStatus
+from shared.service import ServiceSpec, create_app, subscribe
+from shared.settings import Settings
+
+Clerk = Annotated[Principal, Depends(requires(Role.DEPARTMENT))]
+Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
+
+
+class SubmissionView(BaseModel):
+    id: str
+    status: SubmissionStatus
+    title: str
+    category: Category
+    channels: list[Channel]
+    formed_on: str
+    department: str
+    document_number: str | None = None
+    created_at: datetime
+    publications: list[ChannelReceipt] = []
+    review: dict = {}
+    timeline: list[TimelineEntry] = []
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionView]
+    next_cursor: str | None
+
+
+class Withdrawal(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+def view(doc: dict) -> SubmissionView:
+    content = doc["content"]
+    return SubmissionView(
+        id=doc["_id"],
+        status=doc["status"],
+        title=content["title"],
+        category=content["category"],
+        channels=content["channels"],
+        formed_on=content["formed_on"],
+        department=doc["department"],
+        document_number=content.get("document_number"),
+        created_at=doc["created_at"],
+        publications=list(doc.get("publications", {}).values()),
+        review=doc.get("review", {}),
+        timeline=doc.get("timeline", []),
+    )
+
+
+def store_of(request: Request) -> SubmissionStore:
+    return request.app.state.store
+
+
+Store = Annotated[SubmissionStore, Depends(store_of)]
+
+
+def routes() -> APIRouter:
+    router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
+
+    @router.post("", status_code=202, response_model=SubmissionView)
+    async def submit(
+        request: Request,
+        draft: SubmissionDraft,
+        clerk: Clerk,
+        store: Store,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ):
+        doc, created = await handlers.submit(store, clerk, draft, idempotency_key)
+        if created:
+            request.app.state.relay.wake()
+        return JSONResponse(view(doc).model_dump(mode="json"), status_code=202)
+
+    @router.get("", response_model=SubmissionPage)
+    async def list_submissions(
+        caller: Reader,
+        store: Store,
+        status: SubmissionStatus | None = None,
+        category: Category | None = None,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> SubmissionPage:
+        query: dict = {}
+        if caller.role == Role.DEPARTMENT:
+            query["department"] = caller.department
+        if status:
+            query["status"] = status.value
+        if category:
+            query["content.category"] = category.value
+        docs = await store.page(query, cursor, limit)
+        next_cursor = docs[-1]["_id"] if len(docs) == limit else None
+        return SubmissionPage(items=[view(d) for d in docs], next_cursor=next_cursor)
+
+    @router.get("/{submission_id}", response_model=SubmissionView)
+    async def get_submission(submission_id: str, caller: Reader, store: Store) -> SubmissionView:
+        return view(await handlers.visible(store, caller, submission_id))
+
+    @router.post("/{submission_id}/withdraw", response_model=SubmissionView)
+    async def withdraw(
+        request: Request,
+        submission_id: str,
+        caller: Reader,
+        store: Store,
+        withdrawal: Annotated[Withdrawal | None, Body()] = None,
+    ) -> SubmissionView:
+        reason = withdrawal.reason if withdrawal else ""
+        doc = await handlers.withdraw(store, caller, submission_id, reason)
+        request.app.state.relay.wake()
+        return view(doc)
+
+    return router
+
+
+def build(settings: Settings) -> FastAPI:
+    async def prepare(app: FastAPI) -> None:
+        app.state.store = SubmissionStore(app.state.db)
+        await app.state.store.prepare()
+
+    spec = ServiceSpec(
+        name="ingest",
+        settings=settings,
+        routers=[routes()],
+        prepare=prepare,
+        outbox=lambda db: [db.submissions],
+    )
+    broker = create_broker(settings)
+    app = create_app(spec, broker)
+    subscribe(broker, "ingest", settings, lambda event: handlers.on_event(app.state.store, event))
+    return app

@@ -1,0 +1,183 @@
+"""Ingest's pure domain: what a valid submission is, and how a submission's status follows the
+events of review and publication — idempotent, and never moved backwards by a late event."""
+
+import re
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from shared.domain import Category, Channel, SubmissionStatus
+from shared.events import (
+    Event,
+    PublicationFailed,
+    PublicationPublished,
+    PublicationWithdrawn,
+    ReviewApproved,
+    ReviewQueued,
+    ReviewRejected,
+    ReviewReturned,
+)
+
+# Control characters other than tab and line breaks never belong in an item (NUL breaks storage).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_BODY_CHARS = 1_000_000
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("contains control characters; only tabs and line breaks are allowed")
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(_no_control_characters)]
+
+
+class SubmissionDraft(BaseModel):
+    """The body of `POST /v1/submissions`: what a department clerk submits."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: CleanText = Field(min_length=1, max_length=200)
+    body: CleanText = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    category: Category
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
+    formed_on: date = Field(description="The day the information was formed or changed (Art. 26)")
+    document_number: CleanText | None = Field(None, max_length=100, description="文号")
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, channels: list[Channel]) -> list[Channel]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("each channel at most once")
+        return channels
+
+    @field_validator("formed_on")
+    @classmethod
+    def _not_future(cls, formed_on: date) -> date:
+        if formed_on > date.today():
+            raise ValueError("cannot be in the future")
+        return formed_on
+
+
+class ChannelReceipt(BaseModel):
+    channel: Channel
+    status: str  # published | failed | withdrawn
+    url: str | None = None
+    remote_id: str | None = None
+    published_at: AwareDatetime | None = None
+    error: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: AwareDatetime
+    event: str
+    detail: str = ""
+
+
+class Submission(BaseModel):
+    """A submission as ingest projects it from its own writes and downstream events."""
+
+    id: str
+    department: str
+    status: SubmissionStatus
+    revision: int = 1
+    channels: list[Channel]
+    publications: dict[str, ChannelReceipt] = {}
+    review: dict = {}
+    timeline: list[TimelineEntry] = []
+    seen_events: list[str] = []
+
+
+# A submission's status never moves to an earlier stage, whatever order events arrive in.
+_STAGE = {
+    SubmissionStatus.RECEIVED: 0,
+    SubmissionStatus.IN_REVIEW: 1,
+    SubmissionStatus.RETURNED: 2,
+    SubmissionStatus.APPROVED: 3,
+    SubmissionStatus.FAILED: 4,
+    SubmissionStatus.PUBLISHED: 5,
+    SubmissionStatus.REJECTED: 6,
+    SubmissionStatus.WITHDRAWN: 7,
+}
+FINAL = {SubmissionStatus.REJECTED, SubmissionStatus.WITHDRAWN}
+
+
+def _advance(current: SubmissionStatus, proposed: SubmissionStatus) -> SubmissionStatus:
+    if current in FINAL:
+        return current
+    if current == SubmissionStatus.RETURNED and proposed == SubmissionStatus.IN_REVIEW:
+        return current  # a queueing of the old revision; the revision check handles new ones
+    return proposed if _STAGE[proposed] >= _STAGE[current] else current
+
+
+def _channel_status(submission: Submission) -> SubmissionStatus:
+    receipts = submission.publications
+    if all(receipts.get(c) and receipts[c].status == "published" for c in submission.channels):
+        return SubmissionStatus.PUBLISHED
+    if any(r.status == "failed" for r in receipts.values()):
+        return SubmissionStatus.FAILED
+    return SubmissionStatus.APPROVED
+
+
+def project(submission: Submission, event: Event) -> Submission | None:
+    """The submission after `event`, or None when the event changes nothing (a duplicate, or a
+    review outcome of an earlier revision)."""
+    event_id = str(event.event_id)
+    if event_id in submission.seen_events:
+        return None
+    revision = getattr(event.data, "revision", submission.revision)
+    if revision < submission.revision:
+        return None
+    s = submission.model_copy(deep=True)
+    s.seen_events.append(event_id)
+    detail = ""
+    match event:
+        case ReviewQueued():
+            proposed = SubmissionStatus.IN_REVIEW
+            detail = f"第{event.data.level}级审核"
+        case ReviewApproved():
+            proposed = SubmissionStatus.APPROVED
+            s.review = {"approvals": [a.model_dump(mode="json") for a in event.data.approvals]}
+        case ReviewRejected():
+            proposed = SubmissionStatus.REJECTED
+            s.review = {
+                "reason": event.data.reason,
+                "automatic": event.data.automatic,
+                "comment": event.data.comment,
+                "findings": [f.model_dump(mode="json") for f in event.data.findings],
+            }
+            detail = event.data.reason
+        case ReviewReturned():
+            proposed = SubmissionStatus.RETURNED
+            s.review = {"returned_by_level": event.data.level, "comment": event.data.comment}
+            detail = event.data.comment
+        case PublicationPublished():
+            d = event.data
+            s.publications[d.channel] = ChannelReceipt(
+                channel=d.channel,
+                status="published",
+                url=d.url,
+                remote_id=d.remote_id,
+                published_at=d.published_at,
+            )
+            proposed, detail = _channel_status(s), d.channel
+        case PublicationFailed():
+            d = event.data
+            if s.publications.get(d.channel, None) is None:
+                s.publications[d.channel] = ChannelReceipt(channel=d.channel, status="failed", error=d.error)
+            proposed, detail = _channel_status(s), d.channel
+        case PublicationWithdrawn():
+            receipt = s.publications.get(event.data.channel)
+            if receipt is not None:
+                receipt.status = "withdrawn"
+            proposed, detail = SubmissionStatus.WITHDRAWN, event.data.channel
+        case _:
+            return None
+    s.status = _advance(s.status, proposed)
+    s.timeline.append(TimelineEntry(at=event.occurred_at, event=event.type, detail=str(detail)))
+    return s
+
+
+def can_withdraw(status: SubmissionStatus) -> bool:
+    return status not in FINAL

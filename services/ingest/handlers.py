@@ -1,0 +1,114 @@
+"""What ingest does: one function per command or event."""
+
+import hashlib
+import json
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, can_withdraw, project
+from services.ingest.store import SubmissionStore
+from shared.auth import Principal
+from shared.domain import Role, SubmissionStatus
+from shared.events import (
+    Event,
+    ItemContent,
+    SubmissionReceived,
+    SubmissionReceivedData,
+    SubmissionWithdrawn,
+    SubmissionWithdrawnData,
+    new_event,
+    utcnow,
+)
+from shared.outbox import staged_list
+from shared.problems import Problem
+
+PRODUCER = "ingest"
+
+
+def _fingerprint(draft: SubmissionDraft) -> str:
+    return hashlib.sha256(json.dumps(draft.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+async def submit(
+    store: SubmissionStore, clerk: Principal, draft: SubmissionDraft, idempotency_key: str | None
+) -> tuple[dict, bool]:
+    """Store the submission and its `submission.received` in one write. Returns the stored
+    document and whether it was created now (False: an earlier request with the same key)."""
+    fingerprint = _fingerprint(draft)
+    if idempotency_key:
+        earlier = await store.by_idempotency_key(clerk.department, idempotency_key)
+        if earlier is not None:
+            return _same_request(earlier, fingerprint), False
+    submission_id = str(ObjectId())
+    content = ItemContent(
+        **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
+    )
+    received = new_event(SubmissionReceived, submission_id, PRODUCER, SubmissionReceivedData(content=content))
+    document = {
+        "_id": submission_id,
+        "department": clerk.department,
+        "idempotency_key": idempotency_key or submission_id,
+        "fingerprint": fingerprint,
+        "content": content.model_dump(mode="json"),
+        "status": SubmissionStatus.RECEIVED.value,
+        "revision": 1,
+        "publications": {},
+        "review": {},
+        "timeline": [TimelineEntry(at=received.occurred_at, event=received.type).model_dump(mode="json")],
+        "seen_events": [],
+        "version": 1,
+        "created_at": received.occurred_at,
+        "pending_events": staged_list(received),
+    }
+    try:
+        await store.insert(document)
+    except DuplicateKeyError:  # the same key raced in from a concurrent request
+        earlier = await store.by_idempotency_key(clerk.department, idempotency_key or submission_id)
+        return _same_request(earlier, fingerprint), False
+    return document, True
+
+
+def _same_request(earlier: dict, fingerprint: str) -> dict:
+    if earlier["fingerprint"] != fingerprint:
+        raise Problem(
+            409,
+            "Idempotency key reused",
+            "This Idempotency-Key was already used with a different request body.",
+        )
+    return earlier
+
+
+async def visible(store: SubmissionStore, caller: Principal, submission_id: str) -> dict:
+    """A submission its caller may see: its own department's, or any for an operator."""
+    doc = await store.get(submission_id)
+    if doc is None or (caller.role == Role.DEPARTMENT and doc["department"] != caller.department):
+        raise Problem(404, "Not found", f"No submission {submission_id} is visible to you.")
+    return doc
+
+
+async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str, reason: str) -> dict:
+    await visible(store, caller, submission_id)
+
+    def withdrawn(s: Submission) -> Submission:
+        if not can_withdraw(s.status):
+            raise Problem(409, "Cannot withdraw", f"The submission is already {s.status}.")
+        at = utcnow()
+        return s.model_copy(
+            update={
+                "status": SubmissionStatus.WITHDRAWN,
+                "timeline": [*s.timeline, TimelineEntry(at=at, event="submission.withdrawn", detail=reason)],
+            }
+        )
+
+    def announce(s: Submission):
+        data = SubmissionWithdrawnData(withdrawn_by=caller.name, reason=reason)
+        return [new_event(SubmissionWithdrawn, s.id, PRODUCER, data)]
+
+    await store.change(submission_id, withdrawn, announce)
+    return await store.get(submission_id)
+
+
+async def on_event(store: SubmissionStore, event: Event) -> None:
+    """Project a downstream event onto the submission's status (idempotent, order-tolerant)."""
+    await store.change(event.submission_id, lambda s: project(s, event))

@@ -1,0 +1,67 @@
+"""Ingest's MongoDB adapter: the `submissions` collection of its own database."""
+
+from collections.abc import Callable
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.ingest.domain import Submission
+from shared.documents import Change, change_document
+from shared.events import Envelope
+
+# What the projection owns in a stored submission; the rest (content, idempotency) never changes.
+_PROJECTED = {"status", "revision", "publications", "review", "timeline", "seen_events"}
+
+
+class SubmissionStore:
+    def __init__(self, db: AsyncDatabase):
+        self.submissions = db.submissions
+
+    async def prepare(self) -> None:
+        # Every document carries an idempotency key (its own id when the client sent none), so one
+        # plain unique index scopes keys per department without partial indexes.
+        await self.submissions.create_index(
+            [("department", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
+        )
+        await self.submissions.create_index([("department", ASCENDING), ("_id", DESCENDING)])
+
+    async def insert(self, document: dict) -> None:
+        """One write: the submission and its `submission.received`, acknowledged before 202."""
+        await self.submissions.insert_one(document)
+
+    async def get(self, submission_id: str) -> dict | None:
+        return await self.submissions.find_one({"_id": submission_id}, {"pending_events": 0})
+
+    async def by_idempotency_key(self, department: str, key: str) -> dict | None:
+        return await self.submissions.find_one({"department": department, "idempotency_key": key})
+
+    async def page(self, query: dict, after: str | None, limit: int) -> list[dict]:
+        if after:
+            query = {**query, "_id": {"$lt": after}}
+        cursor = self.submissions.find(query, {"pending_events": 0, "seen_events": 0})
+        return await cursor.sort("_id", DESCENDING).limit(limit).to_list()
+
+    async def change(
+        self,
+        submission_id: str,
+        change: Callable[[Submission], Submission | None],
+        announce: Callable[[Submission], list[Envelope]] = lambda s: [],
+    ) -> dict | None:
+        """Apply a pure change to the submission; the events it announces go in the same write."""
+
+        def compute(doc: dict) -> Change | None:
+            changed = change(to_submission(doc))
+            if changed is None:
+                return None
+            return Change(changed.model_dump(mode="json", include=_PROJECTED), announce(changed))
+
+        return await change_document(self.submissions, submission_id, compute)
+
+
+def to_submission(doc: dict) -> Submission:
+    return Submission(
+        id=doc["_id"],
+        department=doc["department"],
+        channels=doc["content"]["channels"],
+        **{k: doc[k] for k in _PROJECTED if k in doc},
+    )

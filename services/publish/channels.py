@@ -1,0 +1,102 @@
+"""Channel adapters behind one interface: put an item on a channel, take it off again.
+
+`PortalSite` is gongkai's built-in portal website (its pages are served from this service's
+database); `HttpPush` pushes signed JSON to an external API such as the unified platform.
+"""
+
+import json
+from typing import Protocol
+
+import httpx
+
+from services.publish.domain import ChannelReceipt, Publication
+from shared.events import utcnow
+from shared.locks import update_document
+from shared.signing import signed_headers
+
+
+class ChannelError(Exception):
+    def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable, self.retry_after = retryable, retry_after
+
+
+class ChannelAdapter(Protocol):
+    async def publish(self, pub: Publication) -> ChannelReceipt: ...
+
+    async def withdraw(self, pub: Publication) -> None: ...
+
+
+class PortalSite:
+    def __init__(self, items, base_url: str):
+        self._items = items  # the `portal_items` collection
+        self._base_url = base_url.rstrip("/")
+
+    async def publish(self, pub: Publication) -> ChannelReceipt:
+        at = utcnow()
+        c = pub.content
+        await update_document(
+            self._items,
+            pub.submission_id,
+            {
+                "$set": {**c.model_dump(mode="json"), "state": "public", "updated_at": at},
+                "$setOnInsert": {"published_at": at},
+            },
+            upsert=True,
+        )
+        stored = await self._items.find_one({"_id": pub.submission_id}, {"published_at": 1})
+        url = f"{self._base_url}/portal/items/{pub.submission_id}"
+        return ChannelReceipt(url=url, remote_id=pub.submission_id, published_at=stored["published_at"])
+
+    async def withdraw(self, pub: Publication) -> None:
+        await update_document(
+            self._items, pub.submission_id, {"$set": {"state": "withdrawn", "withdrawn_at": utcnow()}}
+        )
+
+
+class HttpPush:
+    """POST {url}/items to publish, DELETE {url}/items/{remote_id} to withdraw, each signed."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, secret: str, channel: str):
+        self._client, self._url, self._secret, self._channel = client, url.rstrip("/"), secret, channel
+
+    async def publish(self, pub: Publication) -> ChannelReceipt:
+        c = pub.content
+        body = json.dumps({"id": pub.submission_id, **c.model_dump(mode="json")}, ensure_ascii=False)
+        response = await self._send("POST", "/items", body, f"{pub.submission_id}.{self._channel}.publish")
+        try:
+            answer = response.json()
+            return ChannelReceipt(url=answer["url"], remote_id=str(answer["id"]), published_at=utcnow())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ChannelError(f"unreadable answer from the channel: {response.text[:200]}") from exc
+
+    async def withdraw(self, pub: Publication) -> None:
+        remote_id = pub.receipt.remote_id if pub.receipt else pub.submission_id
+        webhook_id = f"{pub.submission_id}.{self._channel}.withdraw"
+        await self._send("DELETE", f"/items/{remote_id}", "", webhook_id, gone_is_fine=True)
+
+    async def _send(self, method: str, path: str, body: str, webhook_id: str, gone_is_fine: bool = False):
+        headers = {
+            "content-type": "application/json",
+            **signed_headers(self._secret, webhook_id, body, utcnow()),
+        }
+        try:
+            response = await self._client.request(
+                method, self._url + path, content=body.encode(), headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"{type(exc).__name__}: {exc}") from exc
+        if response.is_success or (gone_is_fine and response.status_code in (404, 410)):
+            return response
+        status = response.status_code
+        message = f"{method} {path} answered {status}: {response.text[:200]}"
+        if status == 429 or status >= 500:
+            raise ChannelError(message, retry_after=_retry_after(response))
+        raise ChannelError(message, retryable=False)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None

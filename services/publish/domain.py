@@ -1,0 +1,121 @@
+"""Publish's pure domain: when an approval may be published, and the life of one publication
+(one item on one channel) from claim to receipt, failure or withdrawal."""
+
+import random
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel
+
+from shared.domain import Channel
+from shared.events import (
+    Approval,
+    Envelope,
+    ItemContent,
+    PublicationFailed,
+    PublicationFailedData,
+    PublicationPublished,
+    PublicationPublishedData,
+    PublicationWithdrawn,
+    PublicationWithdrawnData,
+    PublishedItem,
+    new_event,
+)
+
+PRODUCER = "publish"
+
+
+def complete_approval(approvals: tuple[Approval, ...], levels: int) -> bool:
+    """先审查、后发布: every configured level signed, each by a different person."""
+    signed = {a.level for a in approvals}
+    people = {a.reviewer for a in approvals}
+    return signed >= set(range(1, levels + 1)) and len(people) == len(approvals)
+
+
+class PublicationState(StrEnum):
+    PENDING = "pending"  # approved, not yet on the channel
+    PUBLISHED = "published"
+    FAILED = "failed"  # the retry budget is spent
+    WITHDRAWN = "withdrawn"
+
+
+class ChannelReceipt(BaseModel):
+    url: str
+    remote_id: str
+    published_at: AwareDatetime
+
+
+class Publication(BaseModel):
+    """One item on one channel. `wanted` is where it should be; the worker closes the gap."""
+
+    submission_id: str
+    channel: Channel
+    content: ItemContent
+    state: PublicationState = PublicationState.PENDING
+    wanted: PublicationState = PublicationState.PUBLISHED
+    attempts: int = 0
+    next_attempt_at: AwareDatetime
+    last_error: str | None = None
+    receipt: ChannelReceipt | None = None
+
+    @property
+    def due(self) -> bool:
+        return self.state != self.wanted and self.state != PublicationState.FAILED
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter: spreads retries of many items over time."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def published(pub: Publication, receipt: ChannelReceipt) -> tuple[Publication, Envelope]:
+    c = pub.content
+    item = PublishedItem(
+        title=c.title,
+        category=c.category,
+        department=c.department,
+        department_name=c.department_name,
+        formed_on=c.formed_on,
+    )
+    data = PublicationPublishedData(
+        channel=pub.channel,
+        url=receipt.url,
+        remote_id=receipt.remote_id,
+        published_at=receipt.published_at,
+        item=item,
+    )
+    pub = pub.model_copy(update={"state": PublicationState.PUBLISHED, "receipt": receipt, "last_error": None})
+    return pub, new_event(PublicationPublished, pub.submission_id, PRODUCER, data)
+
+
+def withdrawn(pub: Publication, at: datetime) -> tuple[Publication, Envelope | None]:
+    """Off the channel; announced only if it had been on it."""
+    was_public = pub.state == PublicationState.PUBLISHED
+    pub = pub.model_copy(update={"state": PublicationState.WITHDRAWN, "last_error": None})
+    if not was_public:
+        return pub, None
+    data = PublicationWithdrawnData(channel=pub.channel, withdrawn_at=at)
+    return pub, new_event(PublicationWithdrawn, pub.submission_id, PRODUCER, data)
+
+
+def attempt_failed(
+    pub: Publication,
+    error: str,
+    at: datetime,
+    max_attempts: int,
+    retry_after: float | None = None,
+    retryable: bool = True,
+) -> tuple[Publication, Envelope | None]:
+    """Schedule the next try, or give up (publication.failed) once the budget is spent."""
+    attempts = pub.attempts + 1
+    if retryable and attempts < max_attempts:
+        delay = max(retry_after or 0.0, backoff(attempts))
+        update = {"attempts": attempts, "last_error": error, "next_attempt_at": at + timedelta(seconds=delay)}
+        return pub.model_copy(update=update), None
+    if pub.wanted == PublicationState.WITHDRAWN:
+        # A withdrawal that cannot reach the channel stays due: it must never be forgotten.
+        update = {"attempts": attempts, "last_error": error, "next_attempt_at": at + timedelta(seconds=300)}
+        return pub.model_copy(update=update), None
+    pub = pub.model_copy(update={"state": PublicationState.FAILED, "attempts": attempts, "last_error": error})
+    data = PublicationFailedData(channel=pub.channel, attempts=attempts, error=error)
+    return pub, new_event(PublicationFailed, pub.submission_id, PRODUCER, data)

@@ -1,0 +1,126 @@
+"""What publish does: one function per event, and the worker that brings each publication to
+where it is wanted (on its channel, or off it again)."""
+
+import asyncio
+
+import structlog
+
+from services.publish.channels import ChannelAdapter, ChannelError
+from services.publish.domain import (
+    Publication,
+    PublicationState,
+    attempt_failed,
+    complete_approval,
+    published,
+    withdrawn,
+)
+from services.publish.store import PublicationStore
+from shared.events import Event, ReviewApproved, SubmissionWithdrawn, utcnow
+from shared.settings import Settings
+from shared.wakeup import Wakeup
+
+log = structlog.get_logger(__name__)
+CONCURRENT_STEPS = 32
+
+
+async def on_event(store: PublicationStore, settings: Settings, wake: Wakeup, event: Event) -> None:
+    match event:
+        case ReviewApproved():
+            await on_approved(store, settings, event)
+        case SubmissionWithdrawn():
+            await on_withdrawn(store, event)
+        case _:
+            return
+    wake.set()
+
+
+async def on_approved(store: PublicationStore, settings: Settings, event: ReviewApproved) -> None:
+    """Claim one publication per requested channel; the worker does the pushing."""
+    if not complete_approval(event.data.approvals, settings.review_levels):
+        reason = f"approval lacks a level of {settings.review_levels} or repeats a reviewer"
+        log.warning("approval refused", reason=reason)
+        await store.record_refusal(event.submission_id, str(event.event_id), reason)
+        return
+    if await store.is_withdrawn(event.submission_id):
+        return
+    for channel in event.data.content.channels:
+        pub = Publication(
+            submission_id=event.submission_id,
+            channel=channel,
+            content=event.data.content,
+            next_attempt_at=utcnow(),
+        )
+        await store.create(pub)
+    # A withdrawal that raced past the check above still reaches every publication.
+    if await store.is_withdrawn(event.submission_id):
+        await on_withdrawn_id(store, event.submission_id)
+
+
+async def on_withdrawn(store: PublicationStore, event: SubmissionWithdrawn) -> None:
+    await store.record_withdrawal(event.submission_id, event.occurred_at)
+    await on_withdrawn_id(store, event.submission_id)
+
+
+async def on_withdrawn_id(store: PublicationStore, submission_id: str) -> None:
+    for pub in await store.of_submission(submission_id):
+        await store.want_withdrawn(submission_id, pub.channel)
+
+
+async def process(pub: Publication, channel: ChannelAdapter, settings: Settings):
+    """One step towards where the publication is wanted; returns the outcome and its event."""
+    try:
+        if pub.wanted == PublicationState.PUBLISHED:
+            return published(pub, await channel.publish(pub))
+        if pub.state == PublicationState.PUBLISHED:
+            await channel.withdraw(pub)
+        return withdrawn(pub, utcnow())
+    except ChannelError as error:
+        log.warning("channel attempt failed", channel=pub.channel, error=str(error), attempt=pub.attempts + 1)
+        return attempt_failed(
+            pub, str(error), utcnow(), settings.publish_max_attempts, error.retry_after, error.retryable
+        )
+
+
+async def work(
+    store: PublicationStore,
+    channels: dict[str, ChannelAdapter],
+    settings: Settings,
+    wake: Wakeup,
+    on_settled,
+) -> None:
+    """Run due publications concurrently, so that one slow channel or item delays no other."""
+    slots = asyncio.Semaphore(CONCURRENT_STEPS)
+    running: set[asyncio.Task] = set()
+    while True:
+        try:
+            while (pub := await _claim(store, slots)) is not None:
+                task = asyncio.create_task(_run_one(store, channels, settings, pub, on_settled))
+                running.add(task)
+                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+        except Exception:
+            log.exception("publication worker pass failed")
+        await wake.wait()
+
+
+async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> Publication | None:
+    """A due publication with a free slot for it, or None when nothing is due."""
+    await slots.acquire()
+    try:
+        pub = await store.claim_due()
+    except BaseException:
+        slots.release()
+        raise
+    if pub is None:
+        slots.release()
+    return pub
+
+
+async def _run_one(store, channels, settings, pub: Publication, on_settled) -> None:
+    with structlog.contextvars.bound_contextvars(submission_id=pub.submission_id, channel=pub.channel):
+        try:
+            outcome, event = await process(pub, channels[pub.channel], settings)
+            await store.settle(outcome, event)
+            if event:
+                on_settled()
+        except Exception:
+            log.exception("publication step failed; it is retried when its claim expires")

@@ -1,0 +1,112 @@
+"""Publish's MongoDB adapter: one `publications` document per (item, channel), the portal's
+`portal_items`, and the `withdrawals` that must win over approvals arriving late."""
+
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.publish.domain import Publication, PublicationState
+from shared.documents import Change, change_document
+from shared.events import Envelope, utcnow
+from shared.locks import document_lock, update_document
+
+LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
+
+
+def _fields(pub: Publication) -> dict:
+    # Scheduling times stay BSON dates so that the worker's range queries compare them correctly.
+    return {**pub.model_dump(mode="json"), "next_attempt_at": pub.next_attempt_at, "due": pub.due}
+
+
+class PublicationStore:
+    def __init__(self, db: AsyncDatabase):
+        self.publications = db.publications
+        self.portal_items = db.portal_items
+        self.withdrawals = db.withdrawals
+        self.refusals = db.refusals
+
+    async def prepare(self) -> None:
+        # One publication per (item, channel): a duplicate approval can never publish twice.
+        await self.publications.create_index(
+            [("submission_id", ASCENDING), ("channel", ASCENDING)], unique=True
+        )
+        await self.publications.create_index([("due", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
+
+    async def create(self, pub: Publication) -> bool:
+        doc = {
+            "_id": f"{pub.submission_id}:{pub.channel}",
+            **_fields(pub),
+            "lease_until": utcnow(),
+            "version": 1,
+        }
+        try:
+            await self.publications.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def record_withdrawal(self, submission_id: str, at: datetime) -> None:
+        await update_document(self.withdrawals, submission_id, {"$setOnInsert": {"at": at}}, upsert=True)
+
+    async def is_withdrawn(self, submission_id: str) -> bool:
+        return await self.withdrawals.find_one({"_id": submission_id}) is not None
+
+    async def record_refusal(self, submission_id: str, event_id: str, reason: str) -> None:
+        update = {"$setOnInsert": {"submission_id": submission_id, "reason": reason, "at": utcnow()}}
+        await update_document(self.refusals, event_id, update, upsert=True)
+
+    async def of_submission(self, submission_id: str) -> list[Publication]:
+        docs = await self.publications.find({"submission_id": submission_id}).to_list()
+        return [to_publication(d) for d in docs]
+
+    async def claim_due(self) -> Publication | None:
+        """Take one due publication for `LEASE`; two workers never hold the same one."""
+        now = utcnow()
+        due = {"due": True, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
+        async for candidate in (
+            self.publications.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(64)
+        ):
+            async with document_lock(self.publications, candidate["_id"]):
+                claimed = await self.publications.find_one_and_update(
+                    {"_id": candidate["_id"], **due},
+                    {"$set": {"lease_until": now + LEASE}, "$inc": {"version": 1}},
+                    return_document=ReturnDocument.AFTER,
+                )
+            if claimed is not None:
+                return to_publication(claimed)
+        return None
+
+    async def settle(self, outcome: Publication, event: Envelope | None) -> None:
+        """Record what the channel did; `wanted` is re-read, as a withdrawal may have come meanwhile."""
+
+        def compute(doc: dict) -> Change:
+            merged = outcome.model_copy(update={"wanted": doc["wanted"]})
+            return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [])
+
+        await change_document(self.publications, f"{outcome.submission_id}:{outcome.channel}", compute)
+
+    async def want_withdrawn(self, submission_id: str, channel: str) -> None:
+        def compute(doc: dict) -> Change | None:
+            pub = to_publication(doc)
+            if pub.wanted == PublicationState.WITHDRAWN:
+                return None
+            pub = pub.model_copy(update={"wanted": PublicationState.WITHDRAWN, "next_attempt_at": utcnow()})
+            if pub.state == PublicationState.FAILED:  # never reached the channel: nothing to take off
+                pub = pub.model_copy(update={"state": PublicationState.WITHDRAWN})
+            return Change(_fields(pub))
+
+        await change_document(self.publications, f"{submission_id}:{channel}", compute)
+
+    async def portal_page(self, skip: int, limit: int) -> list[dict]:
+        cursor = self.portal_items.find({"state": "public"}).sort("published_at", DESCENDING)
+        return await cursor.skip(skip).limit(limit).to_list()
+
+    async def portal_item(self, submission_id: str) -> dict | None:
+        return await self.portal_items.find_one({"_id": submission_id})
+
+
+def to_publication(doc: dict) -> Publication:
+    return Publication.model_validate({k: v for k, v in doc.items() if k in Publication.model_fields})

@@ -1,0 +1,197 @@
+"""The review of one item as a state machine: screened, then decided level by level.
+
+Pure: `screened`, `decide` and friends take the task and return the next task together with
+the events that announce it; they never touch storage. A refusal is a `DecisionRefused`.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.review.domain.screening import blocks, screen_item
+from shared.domain import RejectionReason, Severity
+from shared.events import (
+    Approval,
+    Envelope,
+    ItemContent,
+    Redaction,
+    ReviewApproved,
+    ReviewApprovedData,
+    ReviewQueued,
+    ReviewQueuedData,
+    ReviewRejected,
+    ReviewRejectedData,
+    ReviewReturned,
+    ReviewReturnedData,
+    ScreeningFinding,
+    new_event,
+)
+
+PRODUCER = "review"
+LEVEL_NAMES = {1: "保密审查", 2: "发布审核"}
+
+
+class ReviewState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    RETURN = "return"
+
+
+class AcceptedFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    finding_id: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Decision(BaseModel):
+    """The body of `POST /v1/reviews/{submission_id}/decisions`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: DecisionKind
+    comment: str = Field("", max_length=2000)
+    reason: RejectionReason | None = None
+    redactions: list[Redaction] = []
+    accepted_flags: list[AcceptedFlag] = []
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> "Decision":
+        if self.decision == DecisionKind.REJECT and self.reason is None:
+            raise ValueError("reason: required when rejecting")
+        if self.reason == RejectionReason.OTHER and not self.comment.strip():
+            raise ValueError("comment: required when the reason is 'other'")
+        if self.decision == DecisionKind.RETURN and not self.comment.strip():
+            raise ValueError("comment: say what to revise when returning an item")
+        return self
+
+
+class RecordedDecision(BaseModel):
+    level: int
+    reviewer: str
+    decision: DecisionKind
+    comment: str = ""
+    reason: RejectionReason | None = None
+    decided_at: datetime
+
+
+class ReviewTask(BaseModel):
+    submission_id: str
+    revision: int
+    content: ItemContent
+    levels: int
+    state: ReviewState
+    level: int  # the level the item waits at (meaningful while pending)
+    findings: list[ScreeningFinding] = []
+    decisions: list[RecordedDecision] = []
+    redactions: list[Redaction] = []
+
+
+class DecisionRefused(Exception):
+    def __init__(self, status: Literal[403, 409, 422], title: str, detail: str):
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def screened(
+    submission_id: str, revision: int, content: ItemContent, levels: int
+) -> tuple[ReviewTask, Envelope]:
+    """A freshly screened task: rejected at once when it carries a marking, else queued at level 1."""
+    findings = screen_item(content.title, content.body)
+    task = ReviewTask(
+        submission_id=submission_id,
+        revision=revision,
+        content=content,
+        levels=levels,
+        state=ReviewState.PENDING,
+        level=1,
+        findings=findings,
+    )
+    if blocks(findings):
+        task.state = ReviewState.REJECTED
+        blocking = tuple(f for f in findings if f.severity == Severity.BLOCK)
+        data = ReviewRejectedData(
+            revision=revision,
+            automatic=True,
+            reason=RejectionReason.CLASSIFIED,
+            findings=blocking,
+            comment="；".join(sorted({f.message for f in blocking})),
+        )
+        return task, new_event(ReviewRejected, submission_id, PRODUCER, data)
+    return task, _queued(task)
+
+
+def _queued(task: ReviewTask) -> Envelope:
+    data = ReviewQueuedData(revision=task.revision, level=task.level, findings=tuple(task.findings))
+    return new_event(ReviewQueued, task.submission_id, PRODUCER, data)
+
+
+def decide(
+    task: ReviewTask, reviewer: str, level: int, decision: Decision, at: datetime
+) -> tuple[ReviewTask, Envelope]:
+    """The task after `reviewer` (at `level`) decides, and the event announcing it."""
+    if task.state != ReviewState.PENDING:
+        raise DecisionRefused(
+            409, "Already decided", f"This item is {task.state.value}; nothing waits for a decision."
+        )
+    if level != task.level:
+        raise DecisionRefused(
+            403, "Wrong level", f"The item waits at level {task.level}; you review level {level}."
+        )
+    if any(d.reviewer == reviewer for d in task.decisions):
+        raise DecisionRefused(403, "Same reviewer", "One person never decides two levels of the same item.")
+    recorded = RecordedDecision(
+        level=level,
+        reviewer=reviewer,
+        decision=decision.decision,
+        comment=decision.comment,
+        reason=decision.reason,
+        decided_at=at,
+    )
+    task = task.model_copy(deep=True, update={"decisions": [*task.decisions, recorded]})
+    match decision.decision:
+        case DecisionKind.REJECT:
+            task.state = ReviewState.REJECTED
+            data = ReviewRejectedData(
+                revision=task.revision,
+                automatic=False,
+                reason=decision.reason,
+                comment=decision.comment,
+                level=level,
+                reviewer=reviewer,
+                findings=tuple(task.findings),
+            )
+            return task, new_event(ReviewRejected, task.submission_id, PRODUCER, data)
+        case DecisionKind.RETURN:
+            task.state = ReviewState.RETURNED
+            data = ReviewReturnedData(
+                revision=task.revision, level=level, reviewer=reviewer, comment=decision.comment
+            )
+            return task, new_event(ReviewReturned, task.submission_id, PRODUCER, data)
+    if task.level < task.levels:
+        task.level += 1
+        return task, _queued(task)
+    task.state = ReviewState.APPROVED
+    approvals = tuple(
+        Approval(level=d.level, reviewer=d.reviewer, decided_at=d.decided_at, comment=d.comment)
+        for d in task.decisions
+        if d.decision == DecisionKind.APPROVE
+    )
+    data = ReviewApprovedData(revision=task.revision, content=task.content, approvals=approvals)
+    return task, new_event(ReviewApproved, task.submission_id, PRODUCER, data)
+
+
+def withdrawn(task: ReviewTask) -> ReviewTask | None:
+    """A withdrawn item leaves every queue; a decided one stays as it was decided."""
+    if task.state != ReviewState.PENDING:
+        return None
+    return task.model_copy(update={"state": ReviewState.WITHDRAWN})

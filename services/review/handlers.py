@@ -1,0 +1,48 @@
+"""What review does: one function per event or command."""
+
+from services.review.domain.decisions import (
+    Decision,
+    DecisionRefused,
+    ReviewState,
+    ReviewTask,
+    decide,
+    screened,
+    withdrawn,
+)
+from services.review.store import TaskStore
+from shared.auth import Principal
+from shared.events import Event, SubmissionReceived, SubmissionRevised, SubmissionWithdrawn, utcnow
+from shared.problems import Problem
+
+
+async def on_event(store: TaskStore, levels: int, event: Event) -> None:
+    match event:
+        case SubmissionReceived():
+            task, announced = screened(event.submission_id, event.data.revision, event.data.content, levels)
+            await store.create(task, announced)
+        case SubmissionRevised():
+            await store.change(event.submission_id, lambda t: _revised(t, event, levels))
+        case SubmissionWithdrawn():
+            await store.change(event.submission_id, lambda t: (w, None) if (w := withdrawn(t)) else None)
+
+
+def _revised(task: ReviewTask, event: SubmissionRevised, levels: int):
+    """A revision after `review.returned` is screened again and starts over at level 1."""
+    if task.state != ReviewState.RETURNED or event.data.revision <= task.revision:
+        return None
+    return screened(event.submission_id, event.data.revision, event.data.content, levels)
+
+
+async def record_decision(
+    store: TaskStore, reviewer: Principal, submission_id: str, decision: Decision
+) -> ReviewTask:
+    if await store.get(submission_id) is None:
+        raise Problem(404, "Not found", f"No review of submission {submission_id}.")
+
+    def transition(task: ReviewTask):
+        try:
+            return decide(task, reviewer.name, reviewer.level, decision, utcnow())
+        except DecisionRefused as refused:
+            raise Problem(refused.status, refused.title, refused.detail) from refused
+
+    return await store.change(submission_id, transition)

@@ -1,0 +1,160 @@
+"""Statistics as counters: each event becomes a set of `$inc` increments keyed by precomputed
+fields (year, month, channel, category, department), so that a query reads one document
+however many events there were. Years and months are those of China Standard Time."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from shared.events import (
+    Event,
+    PublicationFailed,
+    PublicationPublished,
+    PublicationWithdrawn,
+    ReviewApproved,
+    ReviewRejected,
+    ReviewReturned,
+    SubmissionReceived,
+    SubmissionWithdrawn,
+)
+
+CHINA = ZoneInfo("Asia/Shanghai")
+ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
+
+
+def local_date(at: datetime) -> date:
+    return at.astimezone(CHINA).date()
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days after `start` up to and including `end` (Monday to Friday)."""
+    days, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        days += day.weekday() < 5
+    return days
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one event adds: counters of its year, and once per item its first publication."""
+
+    year: int
+    increments: dict[str, int]
+    first_publication: dict[str, int] = field(default_factory=dict)  # counted once per item and year
+
+
+def tally(event: Event) -> Tally | None:
+    day = local_date(event.occurred_at)
+    match event:
+        case SubmissionReceived():
+            return Tally(day.year, {"submissions.received": 1})
+        case ReviewApproved():
+            return Tally(day.year, {"submissions.approved": 1})
+        case ReviewRejected():
+            inc = {"submissions.rejected": 1, f"review.rejected_by_reason.{event.data.reason}": 1}
+            if event.data.automatic:
+                inc["review.auto_blocked"] = 1
+            return Tally(day.year, inc)
+        case ReviewReturned():
+            return Tally(day.year, {"submissions.returned": 1})
+        case SubmissionWithdrawn():
+            return Tally(day.year, {"submissions.withdrawn": 1})
+        case PublicationPublished():
+            return _published(event)
+        case PublicationWithdrawn():
+            return Tally(day.year, {f"published.withdrawn.{event.data.channel}": 1})
+        case PublicationFailed():
+            return Tally(day.year, {f"published.failed.{event.data.channel}": 1})
+    return None
+
+
+def _published(event: PublicationPublished) -> Tally:
+    d = event.data
+    day = local_date(d.published_at)
+    late = working_days_between(d.item.formed_on, day) > ON_TIME_WORKING_DAYS
+    return Tally(
+        day.year,
+        {
+            "published.total": 1,
+            f"published.by_channel.{d.channel}": 1,
+            f"published.by_category.{d.item.category}": 1,
+            f"published.by_department.{d.item.department}": 1,
+            f"published.by_month.{day.month:02d}": 1,
+        },
+        {"published.items": 1, "timeliness.late" if late else "timeliness.on_time": 1},
+    )
+
+
+class Published(BaseModel):
+    total: int = 0
+    items: int = 0
+    by_channel: dict[str, int] = {"platform": 0, "portal": 0}
+    by_category: dict[str, int] = {}
+    by_department: dict[str, int] = {}
+    by_month: dict[str, int] = {}
+
+
+class Submissions(BaseModel):
+    received: int = 0
+    approved: int = 0
+    rejected: int = 0
+    returned: int = 0
+    withdrawn: int = 0
+
+
+class Review(BaseModel):
+    auto_blocked: int = 0
+    rejected_by_reason: dict[str, int] = {}
+
+
+class Timeliness(BaseModel):
+    on_time: int = 0
+    late: int = 0
+    rate: float | None = None
+    working_days_limit: int = ON_TIME_WORKING_DAYS
+
+
+class Rates(BaseModel):
+    disclosure: float | None = None  # 公开率: published items ÷ approved
+    timeliness: float | None = None  # 及时率: on time ÷ published items
+    accuracy: float | None = None  # 准确率: published items never withdrawn ÷ published items
+
+
+class YearFigures(BaseModel):
+    year: int
+    published: Published
+    submissions: Submissions
+    review: Review
+    timeliness: Timeliness
+    rates: Rates
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures(year: int, counters: dict) -> YearFigures:
+    """The year's figures from its counter document (empty when nothing happened that year)."""
+    published = Published(**counters.get("published", {}))
+    published.by_channel = {"platform": 0, "portal": 0, **published.by_channel}
+    submissions = Submissions(**counters.get("submissions", {}))
+    t = counters.get("timeliness", {})
+    timeliness = Timeliness(on_time=t.get("on_time", 0), late=t.get("late", 0))
+    timeliness.rate = _ratio(timeliness.on_time, published.items)
+    withdrawn = sum(counters.get("published", {}).get("withdrawn", {}).values())
+    rates = Rates(
+        disclosure=_ratio(published.items, submissions.approved),
+        timeliness=timeliness.rate,
+        accuracy=_ratio(max(published.items - withdrawn, 0), published.items),
+    )
+    return YearFigures(
+        year=year,
+        published=published,
+        submissions=submissions,
+        review=Review(**counters.get("review", {})),
+        timeliness=timeliness,
+        rates=rates,
+    )

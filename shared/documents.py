@@ -1,0 +1,42 @@
+"""Changing one document safely without transactions: read it, compute the change in pure code,
+write it back only if nobody wrote in between (optimistic concurrency on `version`), together
+with the events that announce the change (the outbox)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.events import Envelope
+from shared.locks import document_lock
+from shared.outbox import staged
+
+
+@dataclass(frozen=True)
+class Change:
+    fields: dict
+    events: Sequence[Envelope] = field(default_factory=tuple)
+
+
+async def change_document(
+    collection: AsyncCollection, document_id: str, compute: Callable[[dict], Change | None]
+) -> dict | None:
+    """Apply `compute` to the stored document until it lands; None if absent or unchanged."""
+    async with document_lock(collection, document_id):
+        return await _change(collection, document_id, compute)
+
+
+async def _change(collection: AsyncCollection, document_id: str, compute: Callable[[dict], Change | None]):
+    while True:
+        doc = await collection.find_one({"_id": document_id}, {"pending_events": 0})
+        if doc is None:
+            return None
+        change = compute(doc)
+        if change is None:
+            return None
+        update: dict = {"$set": change.fields, "$inc": {"version": 1}}
+        if change.events:
+            update["$push"] = staged(*change.events)
+        result = await collection.update_one({"_id": document_id, "version": doc.get("version", 0)}, update)
+        if result.matched_count:
+            return {**doc, **change.fields, "version": doc.get("version", 0) + 1}

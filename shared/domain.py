@@ -1,0 +1,91 @@
+"""Vocabulary every service shares: categories, channels, statuses, rejection reasons."""
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """DOMAIN.md "Categories": what an item is, by Art. 20/21 and township practice."""
+
+    ORGANIZATION = "organization"
+    REGULATION = "regulation"
+    PLANNING = "planning"
+    STATISTICS = "statistics"
+    LICENSE = "license"
+    PENALTY = "penalty"
+    BUDGET = "budget"
+    FEES = "fees"
+    PROCUREMENT = "procurement"
+    PROJECTS = "projects"
+    LIVELIHOOD = "livelihood"
+    EMERGENCY = "emergency"
+    SUPERVISION = "supervision"
+    PERSONNEL = "personnel"
+    RURAL = "rural"
+    WORK_NEWS = "work_news"
+    NOTICE = "notice"
+    VILLAGE_AFFAIRS = "village_affairs"
+    OTHER = "other"
+
+
+CATEGORY_LABELS: dict[Category, str] = {
+    Category.ORGANIZATION: "机构职能",
+    Category.REGULATION: "政策文件",
+    Category.PLANNING: "规划计划",
+    Category.STATISTICS: "统计信息",
+    Category.LICENSE: "行政许可",
+    Category.PENALTY: "行政处罚、行政强制",
+    Category.BUDGET: "财政预决算",
+    Category.FEES: "行政事业性收费",
+    Category.PROCUREMENT: "政府采购",
+    Category.PROJECTS: "重大建设项目",
+    Category.LIVELIHOOD: "民生保障",
+    Category.EMERGENCY: "应急管理",
+    Category.SUPERVISION: "监督检查",
+    Category.PERSONNEL: "人事信息",
+    Category.RURAL: "乡镇职责事项",
+    Category.WORK_NEWS: "工作动态",
+    Category.NOTICE: "通知公告",
+    Category.VILLAGE_AFFAIRS: "村务公开",
+    Category.OTHER: "其他",
+}
+
+
+class Channel(StrEnum):
+    PLATFORM = "platform"  # 统一平台: the external unified disclosure platform, pushed to over HTTP
+    PORTAL = "portal"  # 门户网站: the government portal website
+
+
+CHANNEL_LABELS: dict[Channel, str] = {Channel.PLATFORM: "统一平台", Channel.PORTAL: "政府门户网站"}
+
+
+class SubmissionStatus(StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+    FAILED = "failed"
+
+
+class RejectionReason(StrEnum):
+    CLASSIFIED = "classified"  # 涉密
+    PRIVACY = "privacy"  # 个人隐私
+    TRADE_SECRET = "trade_secret"  # 商业秘密
+    SECURITY_STABILITY = "security_stability"  # 三安全一稳定
+    INTERNAL_AFFAIRS = "internal_affairs"  # 内部事务信息
+    PROCESS_INFORMATION = "process_information"  # 过程性信息
+    INACCURATE = "inaccurate"  # 内容不准确
+    OTHER = "other"  # 其他 (a comment is required)
+
+
+class Role(StrEnum):
+    DEPARTMENT = "department"
+    REVIEWER = "reviewer"
+    OPERATOR = "operator"
+
+
+class Severity(StrEnum):
+    BLOCK = "block"  # never published, whatever a reviewer does
+    FLAG = "flag"  # shown to the reviewer, who redacts or accepts it

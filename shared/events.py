@@ -1,0 +1,215 @@
+"""The event contract: one envelope, one typed `data` per routing key (DESIGN.md "Events").
+
+Routing keys are extended, never renamed. Every event names its submission, so one item can be
+traced end to end through `correlation_id`.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.domain import Category, Channel, RejectionReason, Severity
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every message body: strict about unknown fields, immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ItemContent(Contract):
+    """What a department submitted, as it travels between services."""
+
+    title: str
+    body: str
+    category: Category
+    channels: tuple[Channel, ...]
+    formed_on: date
+    department: str
+    department_name: str
+    document_number: str | None = None
+
+
+class ScreeningFinding(Contract):
+    id: str
+    rule: str
+    severity: Severity
+    field: Literal["title", "body"]
+    start: int
+    end: int
+    excerpt: str
+    message: str
+
+
+class Redaction(Contract):
+    field: Literal["title", "body"]
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+
+
+class Approval(Contract):
+    level: int
+    reviewer: str
+    decided_at: AwareDatetime
+    comment: str = ""
+
+
+class SubmissionReceivedData(Contract):
+    revision: int = 1
+    content: ItemContent
+
+
+class SubmissionWithdrawnData(Contract):
+    withdrawn_by: str
+    reason: str = ""
+
+
+class ReviewApprovedData(Contract):
+    revision: int
+    content: ItemContent  # with the redactions applied: this is what every channel publishes
+    redactions: tuple[Redaction, ...] = ()
+    approvals: tuple[Approval, ...]
+
+
+class ReviewRejectedData(Contract):
+    revision: int
+    automatic: bool
+    reason: RejectionReason
+    comment: str = ""
+    level: int | None = None
+    reviewer: str | None = None
+    findings: tuple[ScreeningFinding, ...] = ()
+
+
+class ReviewQueuedData(Contract):
+    revision: int
+    level: int
+    findings: tuple[ScreeningFinding, ...] = ()
+
+
+class ReviewReturnedData(Contract):
+    revision: int
+    level: int
+    reviewer: str
+    comment: str
+
+
+class PublishedItem(Contract):
+    """What statistics need to know of a publication without reading another service's data."""
+
+    title: str
+    category: Category
+    department: str
+    department_name: str
+    formed_on: date
+
+
+class PublicationPublishedData(Contract):
+    channel: Channel
+    url: str
+    remote_id: str
+    published_at: AwareDatetime
+    item: PublishedItem
+
+
+class PublicationFailedData(Contract):
+    channel: Channel
+    attempts: int
+    error: str
+
+
+class PublicationWithdrawnData(Contract):
+    channel: Channel
+    withdrawn_at: AwareDatetime
+
+
+class Envelope(Contract):
+    event_id: UUID = Field(default_factory=uuid4)
+    schema_version: int = 1
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    producer: str
+    correlation_id: str
+    submission_id: str
+
+
+class SubmissionReceived(Envelope):
+    type: Literal["submission.received"] = "submission.received"
+    data: SubmissionReceivedData
+
+
+class SubmissionRevised(Envelope):
+    type: Literal["submission.revised"] = "submission.revised"
+    data: SubmissionReceivedData
+
+
+class SubmissionWithdrawn(Envelope):
+    type: Literal["submission.withdrawn"] = "submission.withdrawn"
+    data: SubmissionWithdrawnData
+
+
+class ReviewApproved(Envelope):
+    type: Literal["review.approved"] = "review.approved"
+    data: ReviewApprovedData
+
+
+class ReviewRejected(Envelope):
+    type: Literal["review.rejected"] = "review.rejected"
+    data: ReviewRejectedData
+
+
+class ReviewQueued(Envelope):
+    """An item waits for a reviewer at `level` (an extension: DESIGN.md's keys plus this one)."""
+
+    type: Literal["review.queued"] = "review.queued"
+    data: ReviewQueuedData
+
+
+class ReviewReturned(Envelope):
+    type: Literal["review.returned"] = "review.returned"
+    data: ReviewReturnedData
+
+
+class PublicationPublished(Envelope):
+    type: Literal["publication.published"] = "publication.published"
+    data: PublicationPublishedData
+
+
+class PublicationFailed(Envelope):
+    type: Literal["publication.failed"] = "publication.failed"
+    data: PublicationFailedData
+
+
+class PublicationWithdrawn(Envelope):
+    type: Literal["publication.withdrawn"] = "publication.withdrawn"
+    data: PublicationWithdrawnData
+
+
+Event = Annotated[
+    SubmissionReceived
+    | SubmissionRevised
+    | SubmissionWithdrawn
+    | ReviewApproved
+    | ReviewRejected
+    | ReviewReturned
+    | ReviewQueued
+    | PublicationPublished
+    | PublicationFailed
+    | PublicationWithdrawn,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def new_event(event_type: type[Envelope], submission_id: str, producer: str, data: Contract) -> Envelope:
+    """An event about one submission, correlated by the submission's id."""
+    return event_type(producer=producer, correlation_id=submission_id, submission_id=submission_id, data=data)
+
+
+def parse_event(raw: dict) -> Event:
+    return EVENT_ADAPTER.validate_python(raw)

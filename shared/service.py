@@ -1,0 +1,152 @@
+"""What every service process shares: the FastAPI app with the broker started in its lifespan,
+the MongoDB client, the outbox relay, health and metrics, problem+json errors, and the one
+consumer through which events enter a service."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream import AckPolicy
+from faststream.exceptions import RejectMessage
+from faststream.rabbit import RabbitBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import problems
+from shared.events import Event
+from shared.logging import configure
+from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
+from shared.mongo import connect, database_of
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+from shared.topology import declare, topology_of
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """How one service plugs into the common runtime."""
+
+    name: str
+    settings: Settings
+    routers: list[APIRouter] = field(default_factory=list)
+    outbox: Callable[[AsyncDatabase], list[AsyncCollection]] = lambda db: []
+    prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # indexes, per-service state
+    workers: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    consumes: bool = True
+
+
+def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
+    """Register the service's one consumer. A message that is not a valid event is rejected at
+    once into the DLQ; a handler failure is requeued with `reject`, which quorum queues count
+    against the delivery limit on every RabbitMQ version, until the limit dead-letters it."""
+    topology = topology_of(service, settings)
+
+    @broker.subscriber(
+        topology.queue, topology.events, ack_policy=AckPolicy.REJECT_ON_ERROR, title=f"{service}:events"
+    )
+    async def on_event(event: Event) -> None:
+        with structlog.contextvars.bound_contextvars(
+            submission_id=event.submission_id, event_type=event.type, event_id=str(event.event_id)
+        ):
+            try:
+                await handle(event)
+            except Exception as exc:
+                EVENTS_CONSUMED.labels(service, event.type, "retried").inc()
+                log.exception("event handling failed; requeued")
+                raise RejectMessage(requeue=True) from exc
+            EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
+
+
+def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
+    settings = spec.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        client = connect(settings)
+        app.state.settings = settings
+        app.state.broker = broker
+        app.state.mongo = client
+        app.state.db = database_of(client, settings, spec.name)
+        app.state.identity = database_of(client, settings, "identity")
+        await app.state.identity.tokens.find_one({})  # fail fast when the database is unreachable
+        if spec.prepare:
+            await spec.prepare(app)
+        await broker.connect()
+        if spec.consumes:
+            await declare(broker, topology_of(spec.name, settings))
+        await broker.start()
+        app.state.relay = OutboxRelay(broker, settings, spec.outbox(app.state.db))
+        tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(work(app), name=work.__name__) for work in spec.workers]
+        log.info("service started", port=settings.port_of(spec.name))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await broker.stop()
+            await client.close()
+
+    app = FastAPI(title=f"gongkai {spec.name}", version="1", lifespan=lifespan)
+    problems.install(app)
+    _instrument(app, spec.name)
+    app.include_router(_health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _instrument(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
+        HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
+        return response
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> dict:
+        state = request.app.state
+        try:
+            await asyncio.wait_for(state.mongo.admin.command("ping"), 2)
+            database = True
+        except Exception:
+            database = False
+        broker = await state.broker.ping(timeout=2)
+        if not (database and broker):
+            raise problems.Problem(503, "Not ready", f"database={database} broker={broker}")
+        return {"status": "ready", "database": database, "broker": broker}
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def run(name: str, build: Callable[[Settings], FastAPI], settings: Settings) -> None:
+    """The entry point of a service process: `python -m services.NAME`."""
+    configure(name, settings.log_level)
+    app = build(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port_of(name), log_config=None, access_log=False)

@@ -1,0 +1,51 @@
+"""Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development secret so that `make up` works out of the box; every real deployment sets its own.
+DEV_PLATFORM_SECRET = "whsec_Z29uZ2thaS1kZXZlbG9wbWVudC1wbGF0Zm9ybS1zZWNyZXQ="
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGKAI_", extra="ignore")
+
+    rabbitmq_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ connection URL")
+    mongodb_url: str = Field("mongodb://127.0.0.1:27017/", description="MongoDB (or FerretDB) connection URL")
+    namespace: str = Field(
+        "gongkai",
+        pattern=r"^[a-z][a-z0-9]{0,20}$",
+        description="Prefix of the exchange, queue and database names, so that several systems share one server",
+    )
+    review_levels: int = Field(2, ge=1, le=5, description="Number of review levels every item passes")
+    platform_url: str = Field("http://127.0.0.1:8090", description="Base URL of the unified platform's API")
+    platform_secret: str = Field(
+        DEV_PLATFORM_SECRET, description="Standard Webhooks secret (whsec_…) shared with the platform"
+    )
+    platform_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one push to the platform")
+    publish_max_attempts: int = Field(
+        6, ge=1, description="Pushes tried per channel before publication.failed"
+    )
+    portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
+    delivery_limit: int = Field(5, ge=1, description="Deliveries of one message before it goes to its DLQ")
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
+    host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
+    ingest_port: int = 8081
+    review_port: int = 8082
+    publish_port: int = 8083
+    stats_port: int = 8084
+    sandbox_port: int = 8090
+    log_level: str = Field("INFO", description="Log level of every process")
+
+    def database_name(self, owner: str) -> str:
+        return f"{self.namespace}_{owner}"
+
+    def port_of(self, service: str) -> int:
+        return getattr(self, f"{service}_port")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
