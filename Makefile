@@ -1,0 +1,29 @@
+# The two commands that matter: `make up` runs the whole system here, `make test` proves it.
+.PHONY: up down test lint format bench asyncapi
+
+up:
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+test:
+	scripts/bootstrap.sh
+	.venv/bin/pytest
+
+lint:
+	scripts/bootstrap.sh
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench:
+	scripts/bootstrap.sh
+	scripts/servers.sh
+	@for script in bench/*.py; do .venv/bin/python $$script || exit 1; done
+
+asyncapi:
+	.venv/bin/python -m scripts.asyncapi > docs/asyncapi.yaml
