@@ -83,7 +83,7 @@ class PublicationStore:
         """Record what the channel did; `wanted` is re-read, as a withdrawal may have come meanwhile."""
 
         def compute(doc: dict) -> Change:
-            merged = outcome.model_copy(update={"wanted": doc["wanted"]})
+            merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
             return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [])
 
         await change_document(self.publications, f"{outcome.submission_id}:{outcome.channel}", compute)

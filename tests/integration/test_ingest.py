@@ -1,0 +1,126 @@
+"""Ingest against the real broker and database: one write per submission, its event on the
+exchange, and a status that follows downstream events however they arrive."""
+
+import pytest
+
+from services.ingest.app import build
+from shared.events import (
+    PublicationPublished,
+    PublicationPublishedData,
+    PublishedItem,
+    ReviewApproved,
+    ReviewApprovedData,
+    new_event,
+    utcnow,
+)
+from tests.conftest import running
+from tests.support import EventTap, eventually
+from tests.unit.factories import approval, content
+
+pytestmark = pytest.mark.integration
+
+ITEM = {
+    "title": "关于秋季征兵的通告",
+    "body": "适龄青年请按时报名。",
+    "category": "notice",
+    "channels": ["platform", "portal"],
+    "formed_on": "2026-11-02",
+}
+
+
+async def test_a_submission_is_stored_and_announced(settings, identities):
+    clerk = await identities.department()
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        answer = await http.post("/v1/submissions", json=ITEM, headers=clerk)
+        assert answer.status_code == 202
+        sid = answer.json()["id"]
+        [event] = await tap.wait_for("submission.received", sid)
+        assert event["data"]["content"]["title"] == ITEM["title"]
+        assert event["data"]["content"]["department"] == "finance"
+        assert event["correlation_id"] == sid
+        shown = (await http.get(f"/v1/submissions/{sid}", headers=clerk)).json()
+        assert shown["status"] == "received" and shown["title"] == ITEM["title"]
+
+
+async def test_status_follows_events_in_any_order_and_ignores_duplicates(settings, identities):
+    clerk = await identities.department()
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        sid = (await http.post("/v1/submissions", json=ITEM, headers=clerk)).json()["id"]
+        c = content()
+        item = PublishedItem(
+            title=c.title,
+            category=c.category,
+            department=c.department,
+            department_name=c.department_name,
+            formed_on=c.formed_on,
+        )
+        publications = [
+            new_event(
+                PublicationPublished,
+                sid,
+                "publish",
+                PublicationPublishedData(
+                    channel=ch,
+                    url=f"https://example.test/{ch}",
+                    remote_id=sid,
+                    published_at=utcnow(),
+                    item=item,
+                ),
+            )
+            for ch in ("portal", "platform")
+        ]
+        approval_event = new_event(
+            ReviewApproved,
+            sid,
+            "review",
+            ReviewApprovedData(revision=1, content=c, approvals=(approval(1, "a"), approval(2, "b"))),
+        )
+        for event in [*publications, approval_event, publications[0]]:  # late approval, a duplicate
+            await tap.publish(event)
+
+        async def published():
+            body = (await http.get(f"/v1/submissions/{sid}", headers=clerk)).json()
+            return body if len(body["timeline"]) >= 4 else None
+
+        body = await eventually(published, 20, "the three events to be projected")
+        assert body["status"] == "published"
+        assert {p["channel"] for p in body["publications"]} == {"platform", "portal"}
+        assert [e["event"] for e in body["timeline"]].count("publication.published") == 2
+
+
+async def test_idempotency_key_replays_and_refuses_a_changed_body(settings, identities):
+    clerk = await identities.department()
+    async with running(build(settings)) as http:
+        headers = {**clerk, "Idempotency-Key": "req-1"}
+        first = await http.post("/v1/submissions", json=ITEM, headers=headers)
+        again = await http.post("/v1/submissions", json=ITEM, headers=headers)
+        assert first.status_code == again.status_code == 202
+        assert first.json()["id"] == again.json()["id"]
+        changed = await http.post("/v1/submissions", json={**ITEM, "title": "另一份"}, headers=headers)
+        assert changed.status_code == 409
+        assert changed.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_departments_see_only_their_own_items(settings, identities):
+    mine, other = await identities.department("finance"), await identities.department("water", "水利站")
+    operator = await identities.operator()
+    async with running(build(settings)) as http:
+        sid = (await http.post("/v1/submissions", json=ITEM, headers=mine)).json()["id"]
+        assert (await http.get(f"/v1/submissions/{sid}", headers=other)).status_code == 404
+        assert (await http.get(f"/v1/submissions/{sid}", headers=operator)).status_code == 200
+        assert (await http.get("/v1/submissions", headers=other)).json()["items"] == []
+        assert (await http.post(f"/v1/submissions/{sid}/withdraw", headers=other)).status_code == 404
+
+
+async def test_withdrawal_is_announced_and_final(settings, identities):
+    clerk = await identities.department()
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        sid = (await http.post("/v1/submissions", json=ITEM, headers=clerk)).json()["id"]
+        answer = await http.post(
+            f"/v1/submissions/{sid}/withdraw", json={"reason": "内容有误"}, headers=clerk
+        )
+        assert answer.status_code == 200 and answer.json()["status"] == "withdrawn"
+        [event] = await tap.wait_for("submission.withdrawn", sid)
+        assert event["data"]["reason"] == "内容有误"
+        again = await http.post(f"/v1/submissions/{sid}/withdraw", headers=clerk)
+        assert again.status_code == 409

@@ -1,0 +1,101 @@
+"""The outbox and the dead-letter queues on the real broker: nothing staged is lost, a poison
+message never blocks its queue."""
+
+import json
+
+import aio_pika
+import pytest
+
+from shared.broker import create_broker
+from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
+from shared.mongo import connect, database_of
+from shared.outbox import OutboxRelay, staged_list
+from shared.service import subscribe
+from shared.topology import declare, topology_of
+from tests.support import EventTap, eventually
+from tests.unit.factories import content
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(settings):
+    """A process that died after publishing but before clearing sends the event again; consumers
+    are idempotent, so at-least-once is safe, and nothing staged is ever lost."""
+    client = connect(settings)
+    broker = create_broker(settings)
+    collection = database_of(client, settings, "ingest").submissions
+    event = new_event(SubmissionReceived, "o-1", "ingest", SubmissionReceivedData(content=content()))
+    try:
+        async with EventTap(settings, "submission.*") as tap:
+            await broker.start()
+            await collection.insert_one({"_id": "o-1", "pending_events": staged_list(event)})
+            relay = OutboxRelay(broker, settings, [collection])
+            assert await relay.drain() == 1
+            assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
+            await tap.wait_for("submission.received", "o-1")
+            # As if the process had died between the broker's confirm and the clearing write:
+            await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
+            assert await OutboxRelay(broker, settings, [collection]).drain() == 1
+            sent = await tap.wait_for("submission.received", "o-1", count=2)
+            assert {e["event_id"] for e in sent} == {str(event.event_id)}
+    finally:
+        await broker.stop()
+        await client.close()
+
+
+async def test_a_poison_message_goes_to_the_dead_letter_queue(settings):
+    handled = []
+    broker = create_broker(settings)
+
+    async def handle(event):
+        handled.append(event)
+
+    subscribe(broker, "review", settings, handle)
+    await broker.connect()
+    await declare(broker, topology_of("review", settings))
+    await broker.start()
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(f"{settings.namespace}.events")
+        await exchange.publish(
+            aio_pika.Message(b'{"type": "submission.received", "data": 1}'), "submission.received"
+        )
+        good = new_event(SubmissionReceived, "d-1", "ingest", SubmissionReceivedData(content=content()))
+        await exchange.publish(aio_pika.Message(good.model_dump_json().encode()), "submission.received")
+        await eventually(lambda: handled, 20, "the good message after the poison one")
+        dlq = await channel.get_queue(f"{settings.namespace}.review.dlq")
+        message = await eventually(lambda: dlq.get(fail=False), 20, "the poison message in the DLQ")
+        assert json.loads(message.body)["data"] == 1
+        await message.ack()
+    finally:
+        await connection.close()
+        await broker.stop()
+
+
+async def test_a_failing_handler_is_retried_up_to_the_delivery_limit_then_dead_lettered(settings):
+    attempts = []
+    broker = create_broker(settings)
+
+    async def handle(event):
+        attempts.append(event.event_id)
+        raise RuntimeError("the database is down")
+
+    subscribe(broker, "stats", settings, handle)
+    await broker.connect()
+    await declare(broker, topology_of("stats", settings))
+    await broker.start()
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(f"{settings.namespace}.events")
+        event = new_event(SubmissionReceived, "r-1", "ingest", SubmissionReceivedData(content=content()))
+        await exchange.publish(aio_pika.Message(event.model_dump_json().encode()), "submission.received")
+        dlq = await channel.get_queue(f"{settings.namespace}.stats.dlq")
+        message = await eventually(lambda: dlq.get(fail=False), 30, "the failing message in the DLQ")
+        assert json.loads(message.body)["event_id"] == str(event.event_id)
+        assert len(attempts) == settings.delivery_limit + 1  # the first delivery and its redeliveries
+        await message.ack()
+    finally:
+        await connection.close()
+        await broker.stop()

@@ -1,0 +1,91 @@
+"""Publish against the real broker and database, pushing to the platform sandbox on a real port."""
+
+import httpx
+import pytest
+
+from sandbox.platform import create_sandbox
+from services.publish.app import build
+from shared.events import (
+    ReviewApproved,
+    ReviewApprovedData,
+    SubmissionWithdrawn,
+    SubmissionWithdrawnData,
+    new_event,
+)
+from shared.settings import DEV_PLATFORM_SECRET
+from tests.conftest import running, serving
+from tests.support import EventTap, free_port
+from tests.unit.factories import approval, content
+
+pytestmark = pytest.mark.integration
+
+
+def approved(sid: str, approvals=None, **overrides):
+    data = ReviewApprovedData(
+        revision=1, content=content(**overrides), approvals=approvals or (approval(1, "a"), approval(2, "b"))
+    )
+    return new_event(ReviewApproved, sid, "review", data)
+
+
+@pytest.fixture
+async def platform():
+    port = free_port()
+    async with serving(create_sandbox(DEV_PLATFORM_SECRET, f"http://127.0.0.1:{port}"), port) as url:
+        yield url
+
+
+async def test_an_approval_reaches_both_channels_once(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        event = approved("p-1", title="<script>alert(1)</script>公告")
+        await tap.publish(event)
+        await tap.publish(event)  # duplicate delivery
+        published = await tap.wait_for("publication.published", "p-1", count=2)
+        assert {e["data"]["channel"] for e in published} == {"platform", "portal"}
+        items = (await peer.get(f"{platform}/items")).json()["items"]
+        assert [i["id"] for i in items] == ["p-1"]
+        deliveries = (await peer.get(f"{platform}/deliveries")).json()["items"]
+        assert [d["verdict"] for d in deliveries] == ["accepted"]
+        page = await http.get("/portal/items/p-1")
+        assert page.status_code == 200
+        assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+        assert len(tap.of("publication.published", "p-1")) == 2
+
+
+async def test_an_incomplete_approval_is_refused(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        await tap.publish(approved("p-2", approvals=(approval(1, "a"),)))
+        await tap.publish(approved("p-3"))  # a complete one after it, to know the first was handled
+        await tap.wait_for("publication.published", "p-3", count=2)
+        assert tap.of("publication.published", "p-2") == []
+        assert (await http.get("/portal/items/p-2")).status_code == 404
+
+
+async def test_a_platform_outage_delays_but_never_blocks_the_portal(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)), httpx.AsyncClient() as peer:
+        await peer.put(f"{platform}/behaviour", json={"fail_status": 503, "fail_count": 2})
+        await tap.publish(approved("p-4"))
+        [portal] = await tap.wait_for("publication.published", "p-4")
+        assert portal["data"]["channel"] == "portal"
+        both = await tap.wait_for("publication.published", "p-4", count=2, seconds=30)
+        assert {e["data"]["channel"] for e in both} == {"portal", "platform"}
+        verdicts = [d["verdict"] for d in (await peer.get(f"{platform}/deliveries")).json()["items"]]
+        assert verdicts == ["told to fail: 503", "told to fail: 503", "accepted"]
+
+
+async def test_withdrawal_takes_the_item_off_both_channels(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        await tap.publish(approved("p-5"))
+        await tap.wait_for("publication.published", "p-5", count=2)
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "p-5", "ingest", SubmissionWithdrawnData(withdrawn_by="finance"))
+        )
+        withdrawn = await tap.wait_for("publication.withdrawn", "p-5", count=2)
+        assert {e["data"]["channel"] for e in withdrawn} == {"portal", "platform"}
+        assert (await http.get("/portal/items/p-5")).status_code == 410
+        assert (await peer.get(f"{platform}/items")).json()["items"] == []
+        feed = (await http.get("/portal/feed.json")).json()
+        assert all(i["id"] != "p-5" for i in feed["items"])

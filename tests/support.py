@@ -1,0 +1,143 @@
+"""What the integration and end-to-end tests share: the real servers, isolated per test run by a
+namespace of their own, and small helpers to watch events and wait for things."""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RABBITMQ_IMAGE = "rabbitmq:4.1.4-management"  # the tag compose.yaml pins
+
+
+@dataclass(frozen=True)
+class Servers:
+    rabbitmq_url: str
+    mongodb_url: str
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def provide_servers(stack) -> Servers:
+    """GONGKAI_RABBITMQ_URL / GONGKAI_MONGODB_URL when set, else testcontainers when a Docker
+    engine answers, else the local provisioning of `make up` (RabbitMQ and FerretDB)."""
+    rabbit, mongo = os.environ.get("GONGKAI_RABBITMQ_URL"), os.environ.get("GONGKAI_MONGODB_URL")
+    if rabbit and mongo:
+        return Servers(rabbit, mongo)
+    if _docker_answers():
+        from testcontainers.community.mongodb import MongoDbContainer
+        from testcontainers.community.rabbitmq import RabbitMqContainer
+
+        r = stack.enter_context(RabbitMqContainer(RABBITMQ_IMAGE))
+        m = stack.enter_context(MongoDbContainer("mongo:7"))
+        rabbit_url = f"amqp://guest:guest@{r.get_container_host_ip()}:{r.get_exposed_port(5672)}/"
+        return Servers(rabbit or rabbit_url, mongo or m.get_connection_url())
+    subprocess.run([str(ROOT / "scripts" / "servers.sh")], check=True)
+    return Servers(rabbit or "amqp://guest:guest@127.0.0.1:5672/", mongo or "mongodb://127.0.0.1:27017/")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_settings(servers: Servers, **overrides) -> Settings:
+    """Settings whose exchange, queues and databases belong to this test alone."""
+    return Settings(
+        rabbitmq_url=servers.rabbitmq_url,
+        mongodb_url=servers.mongodb_url,
+        namespace="t" + uuid.uuid4().hex[:12],
+        outbox_poll_seconds=0.2,
+        **overrides,
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The same settings as GONGKAI_* variables, for a service started as a process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GONGKAI_")}
+    for name, value in settings.model_dump().items():
+        env[f"GONGKAI_{name.upper()}"] = str(value)
+    return env
+
+
+class EventTap:
+    """A queue of our own bound to the namespace's exchange: what the services announced."""
+
+    def __init__(self, settings: Settings, pattern: str = "#"):
+        self.settings, self.pattern = settings, pattern
+        self.events: list[dict] = []
+
+    async def __aenter__(self) -> "EventTap":
+        self.connection = await aio_pika.connect_robust(self.settings.rabbitmq_url)
+        channel = await self.connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{self.settings.namespace}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=self.pattern)
+        await queue.consume(self._on_message, no_ack=True)
+        self.exchange = exchange
+        return self
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.events.append(json.loads(message.body))
+
+    async def __aexit__(self, *exc) -> None:
+        await self.connection.close()
+
+    def of(self, event_type: str, submission_id: str | None = None) -> list[dict]:
+        return [
+            e
+            for e in self.events
+            if e["type"] == event_type and (submission_id is None or e["submission_id"] == submission_id)
+        ]
+
+    async def wait_for(
+        self, event_type: str, submission_id: str | None = None, count: int = 1, seconds: float = 20
+    ):
+        await eventually(
+            lambda: len(self.of(event_type, submission_id)) >= count,
+            seconds,
+            f"{count} × {event_type} for {submission_id}",
+        )
+        return self.of(event_type, submission_id)
+
+    async def publish(self, event) -> None:
+        """Put an event on the exchange exactly as a service's relay would."""
+        await self.exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.type,
+        )
+
+
+async def eventually(check, seconds: float = 20, what: str = "condition"):
+    """Poll `check` (sync or async) until it is truthy; fail with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        await asyncio.sleep(0.1)

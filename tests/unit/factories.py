@@ -1,0 +1,22 @@
+"""Plain builders of domain objects for unit tests."""
+
+from datetime import UTC, date, datetime
+
+from shared.events import Approval, ItemContent
+
+
+def content(**overrides) -> ItemContent:
+    fields = {
+        "title": "关于开展秋季森林防火工作的通知",
+        "body": "各村（社区）：现将有关事项通知如下。",
+        "category": "notice",
+        "channels": ("platform", "portal"),
+        "formed_on": date(2026, 11, 2),
+        "department": "office",
+        "department_name": "党政办",
+    }
+    return ItemContent(**{**fields, **overrides})
+
+
+def approval(level: int, reviewer: str) -> Approval:
+    return Approval(level=level, reviewer=reviewer, decided_at=datetime(2026, 11, 3, tzinfo=UTC))

@@ -1,0 +1,87 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from services.review.domain.decisions import (
+    Decision,
+    DecisionRefused,
+    ReviewState,
+    decide,
+    screened,
+    withdrawn,
+)
+from tests.unit.factories import content
+
+NOW = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def approve(comment: str = "同意") -> Decision:
+    return Decision(decision="approve", comment=comment)
+
+
+def test_a_marked_item_is_rejected_at_once_and_never_queued():
+    task, event = screened("s1", 1, content(title="机密★1年 选址意见"), levels=2)
+    assert task.state == ReviewState.REJECTED
+    assert event.type == "review.rejected"
+    assert event.data.automatic and event.data.reason == "classified"
+    assert event.data.findings
+
+
+def test_an_ordinary_item_waits_at_level_one():
+    task, event = screened("s1", 1, content(), levels=2)
+    assert (task.state, task.level) == (ReviewState.PENDING, 1)
+    assert event.type == "review.queued" and event.data.level == 1
+
+
+def test_two_levels_by_two_people_approve():
+    task, _ = screened("s1", 1, content(), levels=2)
+    task, queued = decide(task, "张三", 1, approve(), NOW)
+    assert queued.type == "review.queued" and queued.data.level == 2
+    task, approved = decide(task, "李四", 2, approve(), NOW)
+    assert task.state == ReviewState.APPROVED
+    assert approved.type == "review.approved"
+    assert [(a.level, a.reviewer) for a in approved.data.approvals] == [(1, "张三"), (2, "李四")]
+
+
+def test_one_person_never_decides_two_levels():
+    task, _ = screened("s1", 1, content(), levels=2)
+    task, _ = decide(task, "张三", 1, approve(), NOW)
+    with pytest.raises(DecisionRefused) as refused:
+        decide(task, "张三", 2, approve(), NOW)
+    assert refused.value.status == 403
+
+
+def test_a_reviewer_decides_only_at_the_level_the_item_waits_at():
+    task, _ = screened("s1", 1, content(), levels=2)
+    with pytest.raises(DecisionRefused) as refused:
+        decide(task, "李四", 2, approve(), NOW)
+    assert refused.value.status == 403
+
+
+def test_a_decided_item_takes_no_further_decision():
+    task, _ = screened("s1", 1, content(), levels=1)
+    task, _ = decide(task, "张三", 1, approve(), NOW)
+    with pytest.raises(DecisionRefused) as refused:
+        decide(task, "李四", 1, approve(), NOW)
+    assert refused.value.status == 409
+
+
+def test_rejection_needs_a_reason_and_other_needs_a_comment():
+    with pytest.raises(ValueError):
+        Decision(decision="reject")
+    with pytest.raises(ValueError):
+        Decision(decision="reject", reason="other")
+    Decision(decision="reject", reason="other", comment="重复发布")
+
+
+def test_return_needs_a_comment_and_announces_review_returned():
+    task, _ = screened("s1", 1, content(), levels=2)
+    task, event = decide(task, "张三", 1, Decision(decision="return", comment="请删除电话号码"), NOW)
+    assert task.state == ReviewState.RETURNED and event.type == "review.returned"
+
+
+def test_withdrawal_removes_a_pending_item_only():
+    task, _ = screened("s1", 1, content(), levels=2)
+    assert withdrawn(task).state == ReviewState.WITHDRAWN
+    rejected, _ = screened("s2", 1, content(body="内部资料"), levels=2)
+    assert withdrawn(rejected) is None

@@ -1,0 +1,73 @@
+from datetime import UTC, datetime, timedelta
+
+from services.publish.domain import (
+    ChannelReceipt,
+    Publication,
+    PublicationState,
+    attempt_failed,
+    backoff,
+    complete_approval,
+    published,
+    withdrawn,
+)
+from tests.unit.factories import approval, content
+
+NOW = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def pub(**overrides) -> Publication:
+    return Publication(
+        submission_id="s1", channel="platform", content=content(), next_attempt_at=NOW, **overrides
+    )
+
+
+def test_an_approval_must_carry_every_level_from_different_people():
+    assert complete_approval((approval(1, "a"), approval(2, "b")), 2)
+    assert not complete_approval((approval(1, "a"),), 2)
+    assert not complete_approval((approval(1, "a"), approval(2, "a")), 2)
+    assert complete_approval((approval(1, "a"),), 1)
+
+
+def test_publishing_records_the_receipt_and_announces_it():
+    receipt = ChannelReceipt(url="https://p/1", remote_id="1", published_at=NOW)
+    done, event = published(pub(), receipt)
+    assert done.state == PublicationState.PUBLISHED and not done.due
+    assert event.type == "publication.published" and event.data.url == "https://p/1"
+    assert event.data.item.department == "office"
+
+
+def test_failures_are_retried_with_growing_delays_then_announced():
+    p = pub()
+    for attempt in range(1, 3):
+        p, event = attempt_failed(p, "503", NOW, max_attempts=3)
+        assert event is None and p.attempts == attempt and p.next_attempt_at >= NOW
+    p, event = attempt_failed(p, "503", NOW, max_attempts=3)
+    assert p.state == PublicationState.FAILED and event.type == "publication.failed"
+
+
+def test_a_client_error_is_not_retried():
+    p, event = attempt_failed(pub(), "400 bad request", NOW, max_attempts=5, retryable=False)
+    assert p.state == PublicationState.FAILED and event.data.attempts == 1
+
+
+def test_retry_after_is_honoured():
+    p, _ = attempt_failed(pub(), "429", NOW, max_attempts=5, retry_after=120)
+    assert p.next_attempt_at >= NOW + timedelta(seconds=120)
+
+
+def test_a_withdrawal_is_never_given_up():
+    p, event = attempt_failed(
+        pub(wanted="withdrawn", state="published", attempts=9), "down", NOW, max_attempts=3
+    )
+    assert event is None and p.due
+
+
+def test_withdrawal_is_announced_only_for_what_was_public():
+    _, event = withdrawn(pub(), NOW)
+    assert event is None
+    _, event = withdrawn(pub(state="published"), NOW)
+    assert event.type == "publication.withdrawn"
+
+
+def test_backoff_stays_within_its_cap():
+    assert all(0 <= backoff(n, cap=30) <= 30 for n in range(1, 40))

@@ -1,0 +1,113 @@
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from services.ingest.domain import Submission, SubmissionDraft, project
+from shared.events import (
+    PublicationPublished,
+    PublicationPublishedData,
+    PublishedItem,
+    ReviewApproved,
+    ReviewApprovedData,
+    ReviewRejected,
+    ReviewRejectedData,
+    new_event,
+)
+from tests.unit.factories import approval, content
+
+AT = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def fresh() -> Submission:
+    return Submission(id="s1", department="office", status="received", channels=["platform", "portal"])
+
+
+def approved():
+    data = ReviewApprovedData(revision=1, content=content(), approvals=(approval(1, "a"), approval(2, "b")))
+    return new_event(ReviewApproved, "s1", "review", data)
+
+
+def published(channel: str):
+    c = content()
+    item = PublishedItem(
+        title=c.title,
+        category=c.category,
+        department=c.department,
+        department_name=c.department_name,
+        formed_on=c.formed_on,
+    )
+    data = PublicationPublishedData(
+        channel=channel, url=f"https://x/{channel}", remote_id="r", published_at=AT, item=item
+    )
+    return new_event(PublicationPublished, "s1", "publish", data)
+
+
+def test_published_once_every_requested_channel_has_it():
+    s = project(fresh(), approved())
+    s = project(s, published("portal"))
+    assert s.status == "approved"
+    s = project(s, published("platform"))
+    assert s.status == "published"
+    assert s.publications["platform"].url == "https://x/platform"
+
+
+def test_a_duplicate_event_changes_nothing():
+    event = approved()
+    s = project(fresh(), event)
+    assert project(s, event) is None
+
+
+def test_a_late_approval_never_moves_a_published_item_back():
+    s = project(fresh(), published("portal"))
+    s = project(s, published("platform"))
+    assert s.status == "published"
+    s = project(s, approved())
+    assert s.status == "published"
+
+
+def test_a_rejection_is_final():
+    data = ReviewRejectedData(revision=1, automatic=True, reason="classified")
+    s = project(fresh(), new_event(ReviewRejected, "s1", "review", data))
+    assert s.status == "rejected"
+    assert project(s, approved()).status == "rejected"
+
+
+def test_outcomes_of_an_earlier_revision_are_ignored():
+    s = fresh().model_copy(update={"revision": 2})
+    assert project(s, approved()) is None
+
+
+DRAFT = {
+    "title": "通知",
+    "body": "正文",
+    "category": "notice",
+    "channels": ["portal"],
+    "formed_on": "2026-11-01",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "长" * 201}, "title"),
+        ({"category": "nonsense"}, "category"),
+        ({"channels": []}, "channels"),
+        ({"channels": ["portal", "portal"]}, "channels"),
+        ({"channels": ["fax"]}, "channels"),
+        ({"formed_on": "2999-01-01"}, "formed_on"),
+        ({"formed_on": "2026-02-30"}, "formed_on"),
+        ({"body": "正文\x00"}, "body"),
+        ({"title": {"$gt": ""}}, "title"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_a_bad_draft_names_its_field(change, field):
+    with pytest.raises(ValidationError) as error:
+        SubmissionDraft.model_validate({**DRAFT, **change})
+    assert field in {str(e["loc"][0]) for e in error.value.errors()}
+
+
+def test_line_breaks_and_tabs_are_fine():
+    SubmissionDraft.model_validate({**DRAFT, "body": "第一段\n\t第二段\r\n"})
