@@ -1,6 +1,8 @@
 """The broker factory and the one way domain events leave a process."""
 
-from faststream.rabbit import Channel, RabbitBroker
+from collections.abc import Iterable
+
+from faststream.rabbit import Channel, RabbitBroker, RabbitPublisher
 
 from shared.events import Envelope
 from shared.settings import Settings
@@ -16,16 +18,28 @@ def create_broker(settings: Settings, logger=None) -> RabbitBroker:
     )
 
 
-async def publish_event(broker: RabbitBroker, settings: Settings, event: Envelope) -> None:
-    """Publish persistently and wait for the broker's confirm; a return (no queue bound) raises."""
-    await broker.publish(
-        event.model_dump(mode="json"),
-        exchange=events_exchange(settings),
-        routing_key=event.type,
-        persist=True,
-        mandatory=True,
-        message_id=str(event.event_id),
-        correlation_id=event.correlation_id,
-        content_type="application/json",
-        message_type=event.type,
+def event_publishers(
+    broker: RabbitBroker, settings: Settings, announced: Iterable[type[Envelope]]
+) -> dict[str, RabbitPublisher]:
+    """One documented publisher per event type a service announces: persistent, mandatory (a
+    message no queue takes raises instead of vanishing), confirmed by the broker."""
+    publishers = {}
+    for event_type in announced:
+        routing_key = event_type.model_fields["type"].default
+        publishers[routing_key] = broker.publisher(
+            exchange=events_exchange(settings),
+            routing_key=routing_key,
+            persist=True,
+            mandatory=True,
+            content_type="application/json",
+            schema=event_type,
+            title=routing_key,
+            description=(event_type.__doc__ or "").strip() or None,
+        )
+    return publishers
+
+
+async def publish_event(publishers: dict[str, RabbitPublisher], event: Envelope) -> None:
+    await publishers[event.type].publish(
+        event.model_dump(mode="json"), correlation_id=event.correlation_id, message_id=str(event.event_id)
     )

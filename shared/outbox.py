@@ -7,7 +7,7 @@ at worst sent twice, which every consumer tolerates.
 """
 
 import structlog
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitPublisher
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.broker import publish_event
@@ -33,9 +33,10 @@ def staged_list(*events: Envelope) -> list[dict]:
 
 
 class OutboxRelay:
-    def __init__(self, broker: RabbitBroker, settings: Settings, collections: list[AsyncCollection]):
-        self._broker = broker
-        self._settings = settings
+    def __init__(
+        self, publishers: dict[str, RabbitPublisher], settings: Settings, collections: list[AsyncCollection]
+    ):
+        self._publishers = publishers
         self._collections = collections
         self._wakeup = Wakeup(settings.outbox_poll_seconds)
 
@@ -58,7 +59,7 @@ class OutboxRelay:
             async for doc in collection.find(WAITING, {"pending_events": 1}):
                 for raw in doc["pending_events"]:
                     event = parse_event(raw)
-                    await publish_event(self._broker, self._settings, event)
+                    await publish_event(self._publishers, event)
                     # By exact value: FerretDB ignores conditions on sub-documents in $pull.
                     await update_document(collection, doc["_id"], {"$pull": {"pending_events": raw}})
                     EVENTS_PUBLISHED.labels(event.type).inc()

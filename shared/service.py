@@ -19,13 +19,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import problems
+from shared.broker import event_publishers
 from shared.events import Event
 from shared.logging import configure
 from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
 from shared.mongo import connect, database_of
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.topology import declare, topology_of
+from shared.topology import ANNOUNCES, declare, topology_of
 
 log = structlog.get_logger(__name__)
 
@@ -73,8 +74,6 @@ def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         client = connect(settings)
-        app.state.settings = settings
-        app.state.broker = broker
         app.state.mongo = client
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
@@ -85,7 +84,7 @@ def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
         if spec.consumes:
             await declare(broker, topology_of(spec.name, settings))
         await broker.start()
-        app.state.relay = OutboxRelay(broker, settings, spec.outbox(app.state.db))
+        app.state.relay = OutboxRelay(publishers, settings, spec.outbox(app.state.db))
         tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(work(app), name=work.__name__) for work in spec.workers]
         log.info("service started", port=settings.port_of(spec.name))
@@ -98,7 +97,10 @@ def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
             await broker.stop()
             await client.close()
 
+    publishers = event_publishers(broker, settings, ANNOUNCES[spec.name])
     app = FastAPI(title=f"gongkai {spec.name}", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
     app.include_router(_health_router())

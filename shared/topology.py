@@ -5,9 +5,28 @@ from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
+from shared.events import (
+    Envelope,
+    PublicationFailed,
+    PublicationPublished,
+    PublicationWithdrawn,
+    ReviewApproved,
+    ReviewQueued,
+    ReviewRejected,
+    ReviewReturned,
+    SubmissionReceived,
+    SubmissionRevised,
+    SubmissionWithdrawn,
+)
 from shared.settings import Settings
 
-# What each service listens to. Extend, never rename.
+# What each service announces, and what it listens to. Extend, never rename.
+ANNOUNCES: dict[str, tuple[type[Envelope], ...]] = {
+    "ingest": (SubmissionReceived, SubmissionRevised, SubmissionWithdrawn),
+    "review": (ReviewQueued, ReviewApproved, ReviewRejected, ReviewReturned),
+    "publish": (PublicationPublished, PublicationFailed, PublicationWithdrawn),
+    "stats": (),
+}
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("review.*", "publication.*"),
     "review": ("submission.*",),

@@ -6,7 +6,7 @@ import json
 import aio_pika
 import pytest
 
-from shared.broker import create_broker
+from shared.broker import create_broker, event_publishers
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
 from shared.mongo import connect, database_of
 from shared.outbox import OutboxRelay, staged_list
@@ -23,19 +23,20 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
     are idempotent, so at-least-once is safe, and nothing staged is ever lost."""
     client = connect(settings)
     broker = create_broker(settings)
+    publishers = event_publishers(broker, settings, [SubmissionReceived])
     collection = database_of(client, settings, "ingest").submissions
     event = new_event(SubmissionReceived, "o-1", "ingest", SubmissionReceivedData(content=content()))
     try:
         async with EventTap(settings, "submission.*") as tap:
             await broker.start()
             await collection.insert_one({"_id": "o-1", "pending_events": staged_list(event)})
-            relay = OutboxRelay(broker, settings, [collection])
+            relay = OutboxRelay(publishers, settings, [collection])
             assert await relay.drain() == 1
             assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
             await tap.wait_for("submission.received", "o-1")
             # As if the process had died between the broker's confirm and the clearing write:
             await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
-            assert await OutboxRelay(broker, settings, [collection]).drain() == 1
+            assert await OutboxRelay(publishers, settings, [collection]).drain() == 1
             sent = await tap.wait_for("submission.received", "o-1", count=2)
             assert {e["event_id"] for e in sent} == {str(event.event_id)}
     finally:

@@ -1,0 +1,172 @@
+"""The whole pipeline with every service a separate process, driven from outside over HTTP."""
+
+import asyncio
+import json
+from datetime import date
+
+import aio_pika
+import httpx
+import pytest
+
+from shared.events import utcnow
+from shared.signing import signed_headers
+from tests.support import EventTap, eventually
+
+WRONG_SECRET = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="
+
+pytestmark = pytest.mark.e2e
+
+
+def item(title: str, **overrides) -> dict:
+    return {
+        "title": title,
+        "body": "根据工作安排，现将有关事项通知如下。\n请各单位遵照执行。",
+        "category": "notice",
+        "channels": ["platform", "portal"],
+        "formed_on": date.today().isoformat(),
+        **overrides,
+    }
+
+
+async def approve_at_every_level(http, system, sid: str, reviewers: list[dict]) -> None:
+    for headers in reviewers:
+
+        async def waiting(headers=headers):
+            queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=headers)).json()["items"]
+            return any(i["submission_id"] == sid for i in queue)
+
+        await eventually(waiting, 30, f"{sid} in a reviewer's queue")
+        answer = await http.post(
+            f"{system.urls['review']}/v1/reviews/{sid}/decisions",
+            json={"decision": "approve", "comment": "同意"},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
+
+
+async def status_of(http, system, sid: str, clerk: dict) -> str:
+    return (await http.get(f"{system.urls['ingest']}/v1/submissions/{sid}", headers=clerk)).json()["status"]
+
+
+async def test_an_item_travels_from_submission_to_both_channels_and_the_statistics(system):
+    clerk = await system.identities.department("office", "党政办")
+    reviewers = [await system.identities.reviewer("王审查", 1), await system.identities.reviewer("赵审核", 2)]
+    year = date.today().year
+    async with httpx.AsyncClient(timeout=10) as http:
+        before = (await http.get(f"{system.urls['stats']}/v1/stats?year={year}")).json()
+        answer = await http.post(
+            f"{system.urls['ingest']}/v1/submissions",
+            json=item("关于做好冬季安全生产工作的通知"),
+            headers=clerk,
+        )
+        assert answer.status_code == 202
+        sid = answer.json()["id"]
+        await approve_at_every_level(http, system, sid, reviewers)
+        await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the item published")
+
+        shown = (await http.get(f"{system.urls['ingest']}/v1/submissions/{sid}", headers=clerk)).json()
+        assert {p["channel"] for p in shown["publications"]} == {"platform", "portal"}
+        assert [a["reviewer"] for a in shown["review"]["approvals"]] == ["王审查", "赵审核"]
+
+        pushed = (await http.get(f"{system.urls['sandbox']}/items")).json()["items"]
+        assert [p["title"] for p in pushed] == ["关于做好冬季安全生产工作的通知"]
+        deliveries = (await http.get(f"{system.urls['sandbox']}/deliveries")).json()["items"]
+        assert [d["verdict"] for d in deliveries] == ["accepted"]  # the sandbox checked the signature
+
+        page = await http.get(f"{system.urls['publish']}/portal/items/{sid}")
+        assert page.status_code == 200 and "关于做好冬季安全生产工作的通知" in page.text
+        assert sid in (await http.get(f"{system.urls['publish']}/portal/")).text
+
+        async def counted():
+            after = (await http.get(f"{system.urls['stats']}/v1/stats?year={year}")).json()
+            return after if after["published"]["total"] - before["published"]["total"] == 2 else None
+
+        after = await eventually(counted, 20, "the statistics to count both publications")
+        for channel in ("platform", "portal"):
+            assert after["published"]["by_channel"][channel] - before["published"]["by_channel"][channel] == 1
+        assert after["published"]["by_department"]["office"] == 2
+        assert after["submissions"]["approved"] - before["submissions"]["approved"] == 1
+
+
+async def _is(http, system, sid, clerk, wanted) -> bool:
+    return await status_of(http, system, sid, clerk) == wanted
+
+
+async def test_a_marked_item_is_rejected_and_appears_on_no_channel(system):
+    clerk = await system.identities.department("office", "党政办")
+    reviewer = await system.identities.reviewer("王审查", 1)
+    async with httpx.AsyncClient(timeout=10) as http:
+        marked = item("秘密★1年 关于人员调整的意见", channels=["portal", "platform"])
+        sid = (await http.post(f"{system.urls['ingest']}/v1/submissions", json=marked, headers=clerk)).json()[
+            "id"
+        ]
+        await eventually(lambda: _is(http, system, sid, clerk, "rejected"), 30, "the marked item rejected")
+        shown = (await http.get(f"{system.urls['ingest']}/v1/submissions/{sid}", headers=clerk)).json()
+        assert shown["review"]["automatic"] is True and shown["publications"] == []
+        queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=reviewer)).json()["items"]
+        assert sid not in [i["submission_id"] for i in queue]
+        assert (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).status_code == 404
+        feed = (await http.get(f"{system.urls['publish']}/portal/feed.json")).text
+        pushed = (await http.get(f"{system.urls['sandbox']}/items")).text
+        assert "人员调整" not in feed and "人员调整" not in pushed
+
+
+async def test_a_duplicate_approval_changes_nothing(system):
+    clerk = await system.identities.department("office", "党政办")
+    reviewers = [await system.identities.reviewer("钱审查", 1), await system.identities.reviewer("孙审核", 2)]
+    async with EventTap(system.settings, "review.approved") as tap, httpx.AsyncClient(timeout=10) as http:
+        sid = (
+            await http.post(
+                f"{system.urls['ingest']}/v1/submissions",
+                json=item("2026年第四季度财政收支情况"),
+                headers=clerk,
+            )
+        ).json()["id"]
+        await approve_at_every_level(http, system, sid, reviewers)
+        await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the item published")
+        stats_url = f"{system.urls['stats']}/v1/stats"
+        figures = (await http.get(stats_url)).json()
+        deliveries = len((await http.get(f"{system.urls['sandbox']}/deliveries")).json()["items"])
+        [approval] = await tap.wait_for("review.approved", sid)
+
+        # The broker delivers the approval again, as at-least-once delivery may.
+        message = aio_pika.Message(json.dumps(approval).encode(), content_type="application/json")
+        await tap.exchange.publish(message, routing_key="review.approved")
+        await tap.wait_for("review.approved", sid, count=2)
+        await asyncio.sleep(3)  # give every service the time to (not) react
+        assert len((await http.get(f"{system.urls['sandbox']}/deliveries")).json()["items"]) == deliveries
+        assert (await http.get(stats_url)).json()["published"] == figures["published"]
+        shown = (await http.get(f"{system.urls['ingest']}/v1/submissions/{sid}", headers=clerk)).json()
+        assert shown["status"] == "published" and len(shown["publications"]) == 2
+
+
+async def test_bad_requests_get_problem_details(system):
+    clerk = await system.identities.department("office", "党政办")
+    ingest = f"{system.urls['ingest']}/v1/submissions"
+    async with httpx.AsyncClient(timeout=10) as http:
+        for answer in (
+            await http.post(ingest, json=item("无令牌")),
+            await http.post(ingest, json=item("错令牌"), headers={"Authorization": "Bearer gk_not-a-token"}),
+            await http.get(f"{system.urls['review']}/v1/reviews"),
+        ):
+            assert answer.status_code == 401
+            assert answer.headers["content-type"].startswith("application/problem+json")
+        malformed = await http.post(
+            ingest, content=b"{broken", headers={**clerk, "Content-Type": "application/json"}
+        )
+        assert malformed.status_code == 400
+        invalid = await http.post(ingest, json=item("", category="nonsense", channels=[]), headers=clerk)
+        assert invalid.status_code == 422
+        problem = invalid.json()
+        assert invalid.headers["content-type"].startswith("application/problem+json")
+        assert {"title", "category", "channels"} <= {e["field"] for e in problem["errors"]}
+        assert "Traceback" not in invalid.text
+
+
+async def test_the_sandbox_refuses_a_push_with_a_wrong_signature(system):
+    body = json.dumps({"id": "forged", "title": "伪造"})
+    forged = signed_headers(WRONG_SECRET, "forged-1", body, utcnow())
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(f"{system.urls['sandbox']}/items", content=body, headers=forged)
+        assert answer.status_code == 401
+        assert "forged" not in (await http.get(f"{system.urls['sandbox']}/items")).text
