@@ -30,9 +30,8 @@ for name in "${SERVICES[@]}"; do
   start "$name" .venv/bin/python -m "services.$name"
 done
 
-ready() { curl -fsS "http://127.0.0.1:$1/readyz"; }
 for name in sandbox "${SERVICES[@]}"; do
-  wait_for "$name" 60 ready "${PORTS[$name]}"
+  wait_for "$name" 60 .venv/bin/gongkai ready "$name"
 done
 
 say ""

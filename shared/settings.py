@@ -29,7 +29,9 @@ class Settings(BaseSettings):
         6, ge=1, description="Pushes tried per channel before publication.failed"
     )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
-    delivery_limit: int = Field(5, ge=1, description="Deliveries of one message before it goes to its DLQ")
+    delivery_limit: int = Field(
+        5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
     ingest_port: int = 8081
