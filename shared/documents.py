@@ -1,6 +1,7 @@
 """Changing one document safely without transactions: read it, compute the change in pure code,
-write it back only if nobody wrote in between (optimistic concurrency on `version`), together
-with the events that announce the change (the outbox)."""
+write it back only if nobody wrote in between, together with the events that announce the change
+(the outbox). Within a process the document lock rules out anybody writing in between; across
+replicas on MongoDB, the `version` guard does (see shared.mongo.isolates_updates)."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.events import Envelope
 from shared.locks import document_lock
-from shared.outbox import staged
+from shared.mongo import isolates_updates
+from shared.outbox import hint, staged
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ async def _change(collection: AsyncCollection, document_id: str, compute: Callab
         update: dict = {"$set": change.fields, "$inc": {"version": 1}}
         if change.events:
             update["$push"] = staged(*change.events)
-        result = await collection.update_one({"_id": document_id, "version": doc.get("version", 0)}, update)
+            await hint(collection, document_id)
+        guard = {"_id": document_id}
+        if await isolates_updates(collection.database.client):
+            guard["version"] = doc.get("version", 0)  # another replica may have written meanwhile
+        result = await collection.update_one(guard, update)
         if result.matched_count:
             return {**doc, **change.fields, "version": doc.get("version", 0) + 1}

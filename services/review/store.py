@@ -9,7 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from services.review.domain.decisions import ReviewState, ReviewTask
 from shared.documents import Change, change_document
 from shared.events import Envelope
-from shared.outbox import staged_list
+from shared.outbox import insert_with_events, staged_list
 
 _TASK_FIELDS = set(ReviewTask.model_fields)
 
@@ -30,7 +30,7 @@ class TaskStore:
             "pending_events": staged_list(event),
         }
         try:
-            await self.tasks.insert_one(document)
+            await insert_with_events(self.tasks, document)
         except DuplicateKeyError:
             return False
         return True

@@ -9,7 +9,7 @@ import pytest
 from shared.broker import create_broker, event_publishers
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
 from shared.mongo import connect, database_of
-from shared.outbox import OutboxRelay, staged_list
+from shared.outbox import OutboxRelay, hint, hints_of, insert_with_events, staged_list
 from shared.service import subscribe
 from shared.topology import declare, topology_of
 from tests.support import EventTap, eventually
@@ -29,13 +29,16 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
     try:
         async with EventTap(settings, "submission.*") as tap:
             await broker.start()
-            await collection.insert_one({"_id": "o-1", "pending_events": staged_list(event)})
+            await insert_with_events(collection, {"_id": "o-1", "pending_events": staged_list(event)})
             relay = OutboxRelay(publishers, settings, [collection])
             assert await relay.drain() == 1
             assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
+            assert await hints_of(collection).count_documents({}) == 0
             await tap.wait_for("submission.received", "o-1")
-            # As if the process had died between the broker's confirm and the clearing write:
+            # What a process that died between the broker's confirm and the clearing write left
+            # behind: the event still waiting, its hint still there.
             await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
+            await hint(collection, "o-1")
             assert await OutboxRelay(publishers, settings, [collection]).drain() == 1
             sent = await tap.wait_for("submission.received", "o-1", count=2)
             assert {e["event_id"] for e in sent} == {str(event.event_id)}
@@ -100,3 +103,24 @@ async def test_a_failing_handler_is_retried_up_to_the_delivery_limit_then_dead_l
     finally:
         await connection.close()
         await broker.stop()
+
+
+async def test_events_waiting_without_a_hint_are_found_at_start(settings):
+    """Documents written before hints existed (or by hand) are not forgotten."""
+    client = connect(settings)
+    broker = create_broker(settings)
+    publishers = event_publishers(broker, settings, [SubmissionReceived])
+    collection = database_of(client, settings, "ingest").submissions
+    event = new_event(SubmissionReceived, "h-1", "ingest", SubmissionReceivedData(content=content()))
+    try:
+        async with EventTap(settings, "submission.*") as tap:
+            await broker.start()
+            await collection.insert_one({"_id": "h-1", "pending_events": staged_list(event)})
+            relay = OutboxRelay(publishers, settings, [collection])
+            assert await relay.drain() == 0
+            await relay.recover_hints()
+            assert await relay.drain() == 1
+            await tap.wait_for("submission.received", "h-1")
+    finally:
+        await broker.stop()
+        await client.close()
