@@ -5,13 +5,10 @@ the owning document's `pending_events` array. The relay publishes each waiting e
 confirm and only then removes it, so an event is never lost if a process dies in between; it is
 at worst sent twice, which every consumer tolerates.
 
-So that the relay need not scan whole collections (FerretDB has no index for that query), each
-writer first leaves a hint — the document's id in `<collection>_outbox` — and only then writes
-the document. A hint therefore exists whenever an event waits; the relay reads the hints,
-fetches each document by id, and drops the hint once the document has nothing left to send.
+So that the relay need not scan whole collections, each writer first marks the document on a
+hint board (`<collection>_outbox`, shared.hints) and only then stages its events; the relay
+reads the board, fetches each document by id, and clears the hint once it has sent them.
 """
-
-import uuid
 
 import structlog
 from faststream.rabbit import RabbitPublisher
@@ -19,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.broker import publish_event
 from shared.events import Envelope, parse_event
+from shared.hints import HintBoard
 from shared.locks import document_lock
 from shared.metrics import EVENTS_PUBLISHED
 from shared.settings import Settings
@@ -40,15 +38,13 @@ def staged_list(*events: Envelope) -> list[dict]:
     return [e.model_dump(mode="json") for e in events]
 
 
-def hints_of(collection: AsyncCollection) -> AsyncCollection:
-    return collection.database[f"{collection.name}_outbox"]
+def board_of(collection: AsyncCollection) -> HintBoard:
+    return HintBoard(collection.database[f"{collection.name}_outbox"])
 
 
 async def hint(collection: AsyncCollection, document_id: str) -> None:
     """Tell the relay that events will wait in this document; call it before writing them."""
-    hints = hints_of(collection)
-    async with document_lock(hints, document_id):
-        await hints.update_one({"_id": document_id}, {"$set": {"nonce": uuid.uuid4().hex}}, upsert=True)
+    await board_of(collection).mark(document_id)
 
 
 async def insert_with_events(collection: AsyncCollection, document: dict) -> None:
@@ -89,9 +85,11 @@ class OutboxRelay:
         """Publish every waiting event once; returns how many were sent."""
         sent = 0
         for collection in self._collections:
-            while hints := await hints_of(collection).find({}).limit(BATCH).to_list():
+            board = board_of(collection)
+            while hints := await board.due(BATCH):
                 for h in hints:
                     sent += await self._relay(collection, h)
+                    await board.clear(h)
         return sent
 
     async def _relay(self, collection: AsyncCollection, h: dict) -> int:
@@ -107,8 +105,4 @@ class OutboxRelay:
                 EVENTS_PUBLISHED.labels(event.type).inc()
                 log.debug("event published", event_type=event.type, submission_id=event.submission_id)
                 sent += 1
-        hints = hints_of(collection)
-        async with document_lock(hints, h["_id"]):
-            # Only the hint as read: a writer that hinted again since then keeps its hint.
-            await hints.delete_one({"_id": h["_id"], "nonce": h["nonce"]})
         return sent

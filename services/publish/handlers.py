@@ -93,8 +93,8 @@ async def work(
     running: set[asyncio.Task] = set()
     while True:
         try:
-            while (pub := await _claim(store, slots)) is not None:
-                task = asyncio.create_task(_run_one(store, channels, settings, pub, on_settled))
+            while (claimed := await _claim(store, slots)) is not None:
+                task = asyncio.create_task(_run_one(store, channels, settings, *claimed, on_settled))
                 running.add(task)
                 task.add_done_callback(lambda t: (running.discard(t), slots.release()))
         except Exception:
@@ -102,24 +102,24 @@ async def work(
         await wake.wait()
 
 
-async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> Publication | None:
-    """A due publication with a free slot for it, or None when nothing is due."""
+async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> tuple[Publication, dict] | None:
+    """A due publication (and its hint) with a free slot for it, or None when nothing is due."""
     await slots.acquire()
     try:
-        pub = await store.claim_due()
+        claimed = await store.claim_due()
     except BaseException:
         slots.release()
         raise
-    if pub is None:
+    if claimed is None:
         slots.release()
-    return pub
+    return claimed
 
 
-async def _run_one(store, channels, settings, pub: Publication, on_settled) -> None:
+async def _run_one(store, channels, settings, pub: Publication, hint: dict, on_settled) -> None:
     with structlog.contextvars.bound_contextvars(submission_id=pub.submission_id, channel=pub.channel):
         try:
             outcome, event = await process(pub, channels[pub.channel], settings)
-            await store.settle(outcome, event)
+            await store.settle(outcome, event, hint)
             if event:
                 on_settled()
         except Exception:

@@ -3,21 +3,25 @@
 
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.publish.domain import Publication, PublicationState
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
+from shared.hints import HintBoard
 from shared.locks import document_lock, update_document
 
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
 
 def _fields(pub: Publication) -> dict:
-    # Scheduling times stay BSON dates so that the worker's range queries compare them correctly.
-    return {**pub.model_dump(mode="json"), "next_attempt_at": pub.next_attempt_at, "due": pub.due}
+    return {**pub.model_dump(mode="json"), "next_attempt_at": pub.next_attempt_at}
+
+
+def _id(submission_id: str, channel: str) -> str:
+    return f"{submission_id}:{channel}"
 
 
 class PublicationStore:
@@ -26,22 +30,24 @@ class PublicationStore:
         self.portal_items = db.portal_items
         self.withdrawals = db.withdrawals
         self.refusals = db.refusals
+        # Publications that need the worker: small, so the worker never scans `publications`.
+        self.due = HintBoard(db.publications_due)
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
         await self.publications.create_index(
             [("submission_id", ASCENDING), ("channel", ASCENDING)], unique=True
         )
-        await self.publications.create_index([("due", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
 
     async def create(self, pub: Publication) -> bool:
         doc = {
-            "_id": f"{pub.submission_id}:{pub.channel}",
+            "_id": _id(pub.submission_id, pub.channel),
             **_fields(pub),
             "lease_until": utcnow(),
             "version": 1,
         }
+        await self.due.mark(doc["_id"])
         try:
             await self.publications.insert_one(doc)
         except DuplicateKeyError:
@@ -62,31 +68,36 @@ class PublicationStore:
         docs = await self.publications.find({"submission_id": submission_id}).to_list()
         return [to_publication(d) for d in docs]
 
-    async def claim_due(self) -> Publication | None:
-        """Take one due publication for `LEASE`; two workers never hold the same one."""
+    async def claim_due(self) -> tuple[Publication, dict] | None:
+        """Take one due publication for `LEASE`, with the hint that led to it; a leased one is
+        left to its holder, and a hint that leads to nothing due is dropped."""
         now = utcnow()
-        due = {"due": True, "next_attempt_at": {"$lte": now}, "lease_until": {"$lte": now}}
-        async for candidate in (
-            self.publications.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(64)
-        ):
-            async with document_lock(self.publications, candidate["_id"]):
-                claimed = await self.publications.find_one_and_update(
-                    {"_id": candidate["_id"], **due},
-                    {"$set": {"lease_until": now + LEASE}, "$inc": {"version": 1}},
-                    return_document=ReturnDocument.AFTER,
+        for hint in await self.due.due(64):
+            async with document_lock(self.publications, hint["_id"]):
+                doc = await self.publications.find_one({"_id": hint["_id"]})
+                if doc is None or not to_publication(doc).due:
+                    await self.due.clear(hint)
+                    continue
+                if doc["lease_until"] > now:
+                    continue
+                await self.publications.update_one(
+                    {"_id": hint["_id"]}, {"$set": {"lease_until": now + LEASE}}
                 )
-            if claimed is not None:
-                return to_publication(claimed)
+            return to_publication(doc), hint
         return None
 
-    async def settle(self, outcome: Publication, event: Envelope | None) -> None:
+    async def settle(self, outcome: Publication, event: Envelope | None, hint: dict) -> None:
         """Record what the channel did; `wanted` is re-read, as a withdrawal may have come meanwhile."""
 
         def compute(doc: dict) -> Change:
             merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
             return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [])
 
-        await change_document(self.publications, f"{outcome.submission_id}:{outcome.channel}", compute)
+        settled = to_publication(await change_document(self.publications, hint["_id"], compute))
+        if settled.due:
+            await self.due.mark(hint["_id"], settled.next_attempt_at)
+        else:
+            await self.due.clear(hint)
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:
         def compute(doc: dict) -> Change | None:
@@ -98,7 +109,8 @@ class PublicationStore:
                 pub = pub.model_copy(update={"state": PublicationState.WITHDRAWN})
             return Change(_fields(pub))
 
-        await change_document(self.publications, f"{submission_id}:{channel}", compute)
+        await self.due.mark(_id(submission_id, channel))
+        await change_document(self.publications, _id(submission_id, channel), compute)
 
     async def portal_page(self, skip: int, limit: int) -> list[dict]:
         cursor = self.portal_items.find({"state": "public"}).sort("published_at", DESCENDING)

@@ -9,7 +9,7 @@ import pytest
 from shared.broker import create_broker, event_publishers
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
 from shared.mongo import connect, database_of
-from shared.outbox import OutboxRelay, hint, hints_of, insert_with_events, staged_list
+from shared.outbox import OutboxRelay, board_of, hint, insert_with_events, staged_list
 from shared.service import subscribe
 from shared.topology import declare, topology_of
 from tests.support import EventTap, eventually
@@ -33,7 +33,7 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
             relay = OutboxRelay(publishers, settings, [collection])
             assert await relay.drain() == 1
             assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
-            assert await hints_of(collection).count_documents({}) == 0
+            assert await board_of(collection).collection.count_documents({}) == 0
             await tap.wait_for("submission.received", "o-1")
             # What a process that died between the broker's confirm and the clearing write left
             # behind: the event still waiting, its hint still there.
