@@ -109,6 +109,10 @@ class PublishedItem(Contract):
     department_name: str
     formed_on: date
 
+    @classmethod
+    def of(cls, content: ItemContent) -> "PublishedItem":
+        return cls(**content.model_dump(include=set(cls.model_fields)))
+
 
 class PublicationPublishedData(Contract):
     channel: Channel

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import uvicorn
@@ -19,7 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import problems
-from shared.broker import event_publishers
+from shared.broker import create_broker, event_publishers
 from shared.events import Event
 from shared.logging import configure
 from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
@@ -39,11 +40,12 @@ class ServiceSpec:
 
     name: str
     settings: Settings
+    store: Callable[[AsyncDatabase], Any]  # the service's MongoDB adapter; `prepare()` makes its indexes
+    handle: Callable[[FastAPI, Event], Awaitable[None]] | None = None  # what an arriving event does
     routers: list[APIRouter] = field(default_factory=list)
     outbox: Callable[[AsyncDatabase], list[AsyncCollection]] = lambda db: []
-    prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # indexes, per-service state
+    prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # further per-service state
     workers: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
-    consumes: bool = True
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -68,8 +70,9 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
             EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
 
 
-def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
+def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
+    broker = create_broker(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -78,10 +81,12 @@ def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
         await app.state.identity.tokens.find_one({})  # fail fast when the database is unreachable
+        app.state.store = spec.store(app.state.db)
+        await app.state.store.prepare()
         if spec.prepare:
             await spec.prepare(app)
         await broker.connect()
-        if spec.consumes:
+        if spec.handle:
             await declare(broker, topology_of(spec.name, settings))
         await broker.start()
         app.state.relay = OutboxRelay(publishers, settings, spec.outbox(app.state.db))
@@ -106,6 +111,8 @@ def create_app(spec: ServiceSpec, broker: RabbitBroker) -> FastAPI:
     app.include_router(_health_router())
     for router in spec.routers:
         app.include_router(router)
+    if spec.handle:
+        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
     return app
 
 

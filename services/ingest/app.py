@@ -11,9 +11,8 @@ from services.ingest import handlers
 from services.ingest.domain import ChannelReceipt, SubmissionDraft, TimelineEntry
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal, requires
-from shared.broker import create_broker
 from shared.domain import Category, Channel, Role, SubmissionStatus
-from shared.service import ServiceSpec, create_app, subscribe
+from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
 Clerk = Annotated[Principal, Depends(requires(Role.DEPARTMENT))]
@@ -126,18 +125,13 @@ def routes() -> APIRouter:
 
 
 def build(settings: Settings) -> FastAPI:
-    async def prepare(app: FastAPI) -> None:
-        app.state.store = SubmissionStore(app.state.db)
-        await app.state.store.prepare()
-
-    spec = ServiceSpec(
-        name="ingest",
-        settings=settings,
-        routers=[routes()],
-        prepare=prepare,
-        outbox=lambda db: [db.submissions],
+    return create_app(
+        ServiceSpec(
+            name="ingest",
+            settings=settings,
+            store=SubmissionStore,
+            routers=[routes()],
+            outbox=lambda db: [db.submissions],
+            handle=lambda app, event: handlers.on_event(app.state.store, event),
+        )
     )
-    broker = create_broker(settings)
-    app = create_app(spec, broker)
-    subscribe(broker, "ingest", settings, lambda event: handlers.on_event(app.state.store, event))
-    return app

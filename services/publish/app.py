@@ -6,8 +6,7 @@ from fastapi import FastAPI
 from services.publish import handlers, portal
 from services.publish.channels import HttpPush, PortalSite
 from services.publish.store import PublicationStore
-from shared.broker import create_broker
-from shared.service import ServiceSpec, create_app, subscribe
+from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 from shared.wakeup import Wakeup
 
@@ -15,12 +14,10 @@ from shared.wakeup import Wakeup
 def build(settings: Settings) -> FastAPI:
     wake = Wakeup(1.0)
 
-    async def prepare(app: FastAPI) -> None:
-        app.state.store = store = PublicationStore(app.state.db)
-        await store.prepare()
+    async def connect_channels(app: FastAPI) -> None:
         app.state.http = httpx.AsyncClient(timeout=settings.platform_timeout_seconds)
         app.state.channels = {
-            "portal": PortalSite(store.portal_items, settings.portal_base_url),
+            "portal": PortalSite(app.state.store.portal_items, settings.portal_base_url),
             "platform": HttpPush(app.state.http, settings.platform_url, settings.platform_secret, "platform"),
         }
 
@@ -30,17 +27,15 @@ def build(settings: Settings) -> FastAPI:
         finally:
             await app.state.http.aclose()
 
-    spec = ServiceSpec(
-        name="publish",
-        settings=settings,
-        routers=[portal.routes()],
-        prepare=prepare,
-        outbox=lambda db: [db.publications],
-        workers=[publication_worker],
+    return create_app(
+        ServiceSpec(
+            name="publish",
+            settings=settings,
+            store=PublicationStore,
+            routers=[portal.routes()],
+            prepare=connect_channels,
+            outbox=lambda db: [db.publications],
+            workers=[publication_worker],
+            handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
+        )
     )
-    broker = create_broker(settings)
-    app = create_app(spec, broker)
-    subscribe(
-        broker, "publish", settings, lambda event: handlers.on_event(app.state.store, settings, wake, event)
-    )
-    return app

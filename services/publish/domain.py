@@ -69,20 +69,12 @@ def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
 
 
 def published(pub: Publication, receipt: ChannelReceipt) -> tuple[Publication, Envelope]:
-    c = pub.content
-    item = PublishedItem(
-        title=c.title,
-        category=c.category,
-        department=c.department,
-        department_name=c.department_name,
-        formed_on=c.formed_on,
-    )
     data = PublicationPublishedData(
         channel=pub.channel,
         url=receipt.url,
         remote_id=receipt.remote_id,
         published_at=receipt.published_at,
-        item=item,
+        item=PublishedItem.of(pub.content),
     )
     pub = pub.model_copy(update={"state": PublicationState.PUBLISHED, "receipt": receipt, "last_error": None})
     return pub, new_event(PublicationPublished, pub.submission_id, PRODUCER, data)

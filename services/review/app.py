@@ -9,11 +9,10 @@ from services.review import handlers
 from services.review.domain.decisions import Decision, RecordedDecision, ReviewState, ReviewTask
 from services.review.store import TaskStore
 from shared.auth import Principal, requires
-from shared.broker import create_broker
 from shared.domain import Category, Channel, Role
 from shared.events import ScreeningFinding
 from shared.problems import Problem
-from shared.service import ServiceSpec, create_app, subscribe
+from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
 Reviewer = Annotated[Principal, Depends(requires(Role.REVIEWER))]
@@ -103,19 +102,13 @@ def routes() -> APIRouter:
 
 
 def build(settings: Settings) -> FastAPI:
-    async def prepare(app: FastAPI) -> None:
-        app.state.store = TaskStore(app.state.db)
-        await app.state.store.prepare()
-
-    spec = ServiceSpec(
-        name="review", settings=settings, routers=[routes()], prepare=prepare, outbox=lambda db: [db.tasks]
+    return create_app(
+        ServiceSpec(
+            name="review",
+            settings=settings,
+            store=TaskStore,
+            routers=[routes()],
+            outbox=lambda db: [db.tasks],
+            handle=lambda app, event: handlers.on_event(app.state.store, settings.review_levels, event),
+        )
     )
-    broker = create_broker(settings)
-    app = create_app(spec, broker)
-    subscribe(
-        broker,
-        "review",
-        settings,
-        lambda event: handlers.on_event(app.state.store, settings.review_levels, event),
-    )
-    return app

@@ -47,13 +47,7 @@ async def test_status_follows_events_in_any_order_and_ignores_duplicates(setting
     async with EventTap(settings) as tap, running(build(settings)) as http:
         sid = (await http.post("/v1/submissions", json=ITEM, headers=clerk)).json()["id"]
         c = content()
-        item = PublishedItem(
-            title=c.title,
-            category=c.category,
-            department=c.department,
-            department_name=c.department_name,
-            formed_on=c.formed_on,
-        )
+        item = PublishedItem.of(c)
         publications = [
             new_event(
                 PublicationPublished,

@@ -1,6 +1,7 @@
 """The outbox and the dead-letter queues on the real broker: nothing staged is lost, a poison
 message never blocks its queue."""
 
+import contextlib
 import json
 
 import aio_pika
@@ -47,21 +48,30 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
         await client.close()
 
 
-async def test_a_poison_message_goes_to_the_dead_letter_queue(settings):
-    handled = []
+@contextlib.asynccontextmanager
+async def consuming(settings, service: str, handle):
+    """`handle` as the service's consumer on the real broker; yields the exchange and a channel."""
     broker = create_broker(settings)
-
-    async def handle(event):
-        handled.append(event)
-
-    subscribe(broker, "review", settings, handle)
+    subscribe(broker, service, settings, handle)
     await broker.connect()
-    await declare(broker, topology_of("review", settings))
+    await declare(broker, topology_of(service, settings))
     await broker.start()
     connection = await aio_pika.connect(settings.rabbitmq_url)
     try:
         channel = await connection.channel()
-        exchange = await channel.get_exchange(f"{settings.namespace}.events")
+        yield await channel.get_exchange(f"{settings.namespace}.events"), channel
+    finally:
+        await connection.close()
+        await broker.stop()
+
+
+async def test_a_poison_message_goes_to_the_dead_letter_queue(settings):
+    handled = []
+
+    async def handle(event):
+        handled.append(event)
+
+    async with consuming(settings, "review", handle) as (exchange, channel):
         await exchange.publish(
             aio_pika.Message(b'{"type": "submission.received", "data": 1}'), "submission.received"
         )
@@ -72,27 +82,16 @@ async def test_a_poison_message_goes_to_the_dead_letter_queue(settings):
         message = await eventually(lambda: dlq.get(fail=False), 20, "the poison message in the DLQ")
         assert json.loads(message.body)["data"] == 1
         await message.ack()
-    finally:
-        await connection.close()
-        await broker.stop()
 
 
 async def test_a_failing_handler_is_retried_up_to_the_delivery_limit_then_dead_lettered(settings):
     attempts = []
-    broker = create_broker(settings)
 
     async def handle(event):
         attempts.append(event.event_id)
         raise RuntimeError("the database is down")
 
-    subscribe(broker, "stats", settings, handle)
-    await broker.connect()
-    await declare(broker, topology_of("stats", settings))
-    await broker.start()
-    connection = await aio_pika.connect(settings.rabbitmq_url)
-    try:
-        channel = await connection.channel()
-        exchange = await channel.get_exchange(f"{settings.namespace}.events")
+    async with consuming(settings, "stats", handle) as (exchange, channel):
         event = new_event(SubmissionReceived, "r-1", "ingest", SubmissionReceivedData(content=content()))
         await exchange.publish(aio_pika.Message(event.model_dump_json().encode()), "submission.received")
         dlq = await channel.get_queue(f"{settings.namespace}.stats.dlq")
@@ -100,9 +99,6 @@ async def test_a_failing_handler_is_retried_up_to_the_delivery_limit_then_dead_l
         assert json.loads(message.body)["event_id"] == str(event.event_id)
         assert len(attempts) == settings.delivery_limit + 1  # the first delivery and its redeliveries
         await message.ack()
-    finally:
-        await connection.close()
-        await broker.stop()
 
 
 async def test_events_waiting_without_a_hint_are_found_at_start(settings):

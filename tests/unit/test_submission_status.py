@@ -30,13 +30,7 @@ def approved():
 
 def published(channel: str):
     c = content()
-    item = PublishedItem(
-        title=c.title,
-        category=c.category,
-        department=c.department,
-        department_name=c.department_name,
-        formed_on=c.formed_on,
-    )
+    item = PublishedItem.of(c)
     data = PublicationPublishedData(
         channel=channel, url=f"https://x/{channel}", remote_id="r", published_at=AT, item=item
     )
