@@ -1,5 +1,7 @@
 """The `gongkai` console script: what operators do by hand."""
 
+import time
+
 import httpx
 import typer
 import uvicorn
@@ -13,16 +15,24 @@ app.command("demo")(demo.demo)
 
 
 @app.command()
-def ready(services: list[str] = typer.Argument(help="ingest, review, publish, stats or sandbox")) -> None:
-    """Exit 0 when every named service answers /readyz (used by make up and compose healthchecks)."""
+def ready(
+    services: list[str] = typer.Argument(help="ingest, review, publish, stats or sandbox"),
+    wait: float = typer.Option(0, help="Seconds to keep trying before giving up"),
+) -> None:
+    """Exit 0 once every named service answers /readyz (make up and the compose healthchecks)."""
     settings = get_settings()
+    deadline = time.monotonic() + wait
     for service in services:
         url = f"http://127.0.0.1:{settings.port_of(service)}/readyz"
-        try:
-            httpx.get(url, timeout=3).raise_for_status()
-        except httpx.HTTPError as error:
-            typer.echo(f"{service} not ready: {error}", err=True)
-            raise typer.Exit(1) from error
+        while True:
+            try:
+                httpx.get(url, timeout=3).raise_for_status()
+                break
+            except httpx.HTTPError as error:
+                if time.monotonic() >= deadline:
+                    typer.echo(f"{service} not ready: {error}", err=True)
+                    raise typer.Exit(1) from error
+                time.sleep(0.3)
 
 
 sandbox = typer.Typer(help="Stand-ins for external systems, for development and demos.", no_args_is_help=True)

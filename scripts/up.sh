@@ -30,9 +30,8 @@ for name in "${SERVICES[@]}"; do
   start "$name" .venv/bin/python -m "services.$name"
 done
 
-for name in sandbox "${SERVICES[@]}"; do
-  wait_for "$name" 60 .venv/bin/gongkai ready "$name"
-done
+.venv/bin/gongkai ready --wait 60 sandbox "${SERVICES[@]}" ||
+  die "not every service came up within 60 s (logs: $LOGS)"
 
 say ""
 say "gongkai is up:"

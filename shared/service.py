@@ -32,6 +32,7 @@ from shared.topology import ANNOUNCES, declare, topology_of
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
+QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # polled constantly; their lines would drown the rest
 
 
 @dataclass
@@ -121,9 +122,19 @@ def _instrument(app: FastAPI, service: str) -> None:
     async def measure(request: Request, call_next):
         started = time.perf_counter()
         response = await call_next(request)
+        elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
         HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
-        HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
+        HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
+        if route not in QUIET_ROUTES:
+            log.info(
+                "request",
+                method=request.method,
+                route=route,
+                status=response.status_code,
+                ms=round(elapsed * 1000, 1),
+                submission_id=request.scope.get("path_params", {}).get("submission_id"),
+            )
         return response
 
 
