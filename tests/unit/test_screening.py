@@ -1,6 +1,6 @@
 import pytest
 
-from services.review.domain.screening import blocks, fold, screen, screen_item
+from services.review.domain.screening import FoldedText, WordList, blocks, screen, screen_item
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,55 @@ def test_title_and_body_are_both_screened():
     assert {f.field for f in findings} == {"title", "body"}
 
 
-def test_fold_maps_full_width_and_drops_spaces():
-    folded = fold("Ａ１ 机密")
-    assert folded.text == "A1机密"
-    assert folded.origin == (0, 1, 3, 4)
+def test_folding_keeps_offsets_and_compact_spans_map_back():
+    text = FoldedText.of("Ａ１ 機\n密")
+    assert text.folded == "a1 机\n密" and text.compact == "a1机密"
+    assert text.span_of_compact(2, 4) == (3, 6)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("身份证号11010519491231002X，", "citizen-id"),
+        ("身份证号 11010519491231002x", "citizen-id"),
+        ("老身份证110105491231002", "citizen-id"),
+        ("联系电话：13800138000", "mobile-number"),
+        ("联系电话：138 0013 8000", "mobile-number"),
+        ("联系电话：+86 138-0013-8000", "mobile-number"),
+        ("办公室电话：0376-2123456", "landline-number"),
+        ("办公室电话：（0376）2123456", "landline-number"),
+        ("卡号6222 0202 0011 2233 446", "bank-card"),
+        ("卡号4111111111111111", "bank-card"),
+        ("邮箱：zhangsan@example.gov.cn", "email-address"),
+        ("邮箱：ＺＨＡＮＧ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "email-address"),
+    ],
+)
+def test_personal_data_is_flagged(text, rule):
+    findings = screen("body", text)
+    assert [f.rule for f in findings] == [rule]
+    assert findings[0].severity == "flag"
+    assert not blocks(findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "身份证号110105194912310021",  # wrong check digit
+        "身份证号110105194913310020",  # no 13th month (and not a card number either)
+        "卡号4111111111111112",  # fails Luhn
+        "统一社会信用代码91410000MA40ABCD1X",  # an organisation's public identifier
+        "文号：罗政办〔2015〕83号，2018年共发布443条",
+        "订单号12345678901234567",
+    ],
+)
+def test_numbers_that_are_not_personal_data_pass(text):
+    assert screen("body", text) == []
+
+
+def test_a_word_list_matches_across_spaces_and_case():
+    words = WordList.of([("拆迁补偿标准", "flag", "须分管领导确认"), ("Project X", "block", "")])
+    findings = screen("body", "关于拆迁 补偿\n标准的说明；PROJECT  x 进展", words)
+    assert [(f.rule, f.severity, f.excerpt) for f in findings] == [
+        ("word-list", "flag", "拆迁 补偿\n标准"),
+        ("word-list", "block", "PROJECT  x"),
+    ]

@@ -1,59 +1,102 @@
-"""Screening: pure, fast detection of what must never go online (涉密信息不上网).
+"""Screening: pure, fast detection of what must never go online (涉密信息不上网) and of personal
+data a reviewer must see (Art. 15).
 
-Text is first folded to a canonical form — compatibility forms (full-width letters and digits)
-to plain ones, traditional characters of the marking words to simplified, star-like glyphs to ★,
-and whitespace dropped — while every folded character remembers where it stood in the original,
-so that a finding's span points into the text the clerk wrote.
+Text is folded to a canonical form with one `str.translate` — compatibility forms (full-width
+letters and digits, circled ideographs) to plain ones, star-like glyphs to ★, traditional forms
+of the marking words to simplified, letters to lower case — which keeps every character where
+it stood. Markings and word-list entries are then matched with whitespace removed (real text
+breaks them with spaces and line breaks); a match is mapped back to the original by bisection,
+so a finding's span always points into the text the clerk wrote.
 """
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+
+import ahocorasick
+from stdnum import luhn
+from stdnum.cn import ric
 
 from shared.domain import Severity
 from shared.events import ScreeningFinding
 
-_TRADITIONAL = str.maketrans(
-    {
-        "機": "机",
-        "祕": "秘",
-        "絕": "绝",
-        "級": "级",
-        "內": "内",
-        "資": "资",
-        "診": "诊",
-        "頁": "页",
-        "檔": "档",
-        "僅": "仅",
-        "閱": "阅",
-    }
-)
-_STARS = set("★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⋆∗⁎⁑٭※")
+_STARS = "★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⋆∗⁎⁑٭※✦✧"
+_TRADITIONAL = {
+    "機": "机",
+    "祕": "秘",
+    "絕": "绝",
+    "級": "级",
+    "內": "内",
+    "資": "资",
+    "僅": "仅",
+    "閱": "阅",
+    "註": "注",
+    "謹": "谨",
+    "檔": "档",
+}
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+# Punctuation in nearly every Chinese text, which no rule needs folded (the patterns accept both
+# forms where it matters): leaving it out lets most documents skip folding altogether.
+_EVERYDAY_PUNCTUATION = "，。：；（）！？、“”‘’《》【】—…·％　"
 
 
-@dataclass(frozen=True)
+def _fold_table() -> dict[int, str]:
+    """One character for one character, so that offsets never move."""
+    table = {}
+    for code in range(0x80, 0x10000):
+        char = chr(code)
+        folded = unicodedata.normalize("NFKC", char)
+        if len(folded) == 1 and folded != char and char not in _EVERYDAY_PUNCTUATION:
+            table[code] = folded.lower()
+    table.update({ord(k): v for k, v in _TRADITIONAL.items()})
+    table.update({ord(s): "★" for s in _STARS})
+    table.update({ord(c): " " for c in _INVISIBLE})  # invisible joiners count as white space
+    return table
+
+
+FOLD = _fold_table()
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(FOLD)) + "]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def fold(original: str) -> str:
+    """The canonical form, as long as the original (letters lower-cased where that keeps length)."""
+    folded = original.translate(FOLD) if _FOLDABLE.search(original) else original
+    lowered = folded.lower()
+    return lowered if len(lowered) == len(folded) else folded
+
+
+@dataclass
 class FoldedText:
-    text: str
-    origin: tuple[int, ...]  # origin[i]: index in the original of folded character i
+    """The folded text (same length as the original) and, lazily, the same without white space."""
 
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        return self.origin[start], self.origin[end - 1] + 1
+    original: str
+    folded: str
+    compact: str = ""
+    _removed: list[int] = field(default_factory=list)  # folded indices of removed white space
 
+    @classmethod
+    def of(cls, original: str) -> "FoldedText":
+        folded = fold(original)
+        compact = _WHITESPACE.sub("", folded)
+        return cls(original, folded, compact)
 
-def fold(original: str) -> FoldedText:
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(original):
-        if char.isspace() or unicodedata.category(char) == "Cf":  # spaces, line breaks, zero-widths
-            continue
-        if char in _STARS:
-            folded = "★"
-        else:
-            folded = unicodedata.normalize("NFKC", char).translate(_TRADITIONAL)
-        for piece in folded:
-            chars.append(piece)
-            origin.append(index)
-    return FoldedText("".join(chars), tuple(origin))
+    def span_of_compact(self, start: int, end: int) -> tuple[int, int]:
+        """Where the compact span [start, end) stands in the original."""
+        if not self._removed and len(self.compact) != len(self.folded):
+            self._removed = [i for m in _WHITESPACE.finditer(self.folded) for i in range(m.start(), m.end())]
+        return self._original_index(start), self._original_index(end - 1) + 1
+
+    def _original_index(self, compact_index: int) -> int:
+        # The n-th kept character: step past every removed position at or before it.
+        index = compact_index
+        while True:
+            skipped = bisect_right(self._removed, index)
+            if compact_index + skipped == index:
+                return index
+            index = compact_index + skipped
 
 
 @dataclass(frozen=True)
@@ -65,7 +108,7 @@ class Rule:
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
-RULES: tuple[Rule, ...] = (
+MARKINGS: tuple[Rule, ...] = (
     Rule(
         "secrecy-marking",
         Severity.BLOCK,
@@ -86,30 +129,128 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+_NOT_DIGIT_BEFORE, _NOT_DIGIT_AFTER = r"(?<![0-9])", r"(?![0-9])"
+_ID_18 = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{17}[0-9x]" + _NOT_DIGIT_AFTER)
+_ID_15 = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{15}" + _NOT_DIGIT_AFTER)
+_MOBILE = re.compile(_NOT_DIGIT_BEFORE + r"(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}" + _NOT_DIGIT_AFTER)
+_LANDLINE = re.compile(
+    _NOT_DIGIT_BEFORE + r"(?:[(（]0[0-9]{2,3}[)）]|0[0-9]{2,3}[- ]?)[ ]?[2-9][0-9]{6,7}" + _NOT_DIGIT_AFTER
+)
+_CARD = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{4}(?:[- ]?[0-9]{4}){3}(?:[- ]?[0-9]{1,3})?" + _NOT_DIGIT_AFTER)
+_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 
-def screen(field: str, original: str, rules: tuple[Rule, ...] = RULES) -> list[ScreeningFinding]:
-    folded = fold(original)
-    findings = []
-    for rule in rules:
-        for match in rule.pattern.finditer(folded.text):
-            start, end = folded.span(match.start(), match.end())
-            findings.append(
-                ScreeningFinding(
-                    id=f"{field}:{start}:{rule.name}",
-                    rule=rule.name,
-                    severity=rule.severity,
-                    field=field,
-                    start=start,
-                    end=end,
-                    excerpt=original[start:end],
-                    message=rule.message,
-                )
-            )
+
+def _valid_id_18(number: str) -> bool:
+    number = number.upper()
+    try:
+        ric.get_birth_date(number)
+    except Exception:
+        return False
+    return number[-1] == ric.calc_check_digit(number)
+
+
+def _valid_id_15(number: str) -> bool:
+    try:
+        born = date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+    except ValueError:
+        return False
+    return born <= date.today()
+
+
+def _valid_card(number: str) -> bool:
+    digits = re.sub(r"[- ]", "", number)
+    return 16 <= len(digits) <= 19 and luhn.is_valid(digits)
+
+
+# Numbers with their separators, found in one fast pass; the number rules look inside them only.
+_NUMBER_RUN = re.compile(r"[0-9(（+][0-9()（） +-]*[0-9x]")
+
+# Personal data: (rule, pattern, validator, why). Earlier rules win where spans overlap.
+NUMBERS = (
+    ("citizen-id", _ID_18, _valid_id_18, "公民身份号码（校验位和出生日期有效）：属个人隐私。"),
+    ("citizen-id", _ID_15, _valid_id_15, "15位公民身份号码（出生日期有效）：属个人隐私。"),
+    ("bank-card", _CARD, _valid_card, "银行卡号（Luhn校验有效）：属个人隐私。"),
+    ("mobile-number", _MOBILE, None, "手机号码：属个人隐私，请核实是否为公开的办公电话。"),
+    ("landline-number", _LANDLINE, None, "固定电话号码：请核实是否为公开的办公电话。"),
+)
+EMAIL = ("email-address", "电子邮箱地址：请核实是否为公开的办公邮箱。")
+
+
+@dataclass(frozen=True)
+class WordList:
+    """Sensitive terms of a deployment or a department, matched all at once (Aho-Corasick)."""
+
+    automaton: ahocorasick.Automaton | None
+
+    @classmethod
+    def of(cls, entries: list[tuple[str, Severity, str]]) -> "WordList":
+        """From (word, severity, note) entries; words are folded like the text they are found in."""
+        automaton = ahocorasick.Automaton()
+        for word, severity, note in entries:
+            key = _WHITESPACE.sub("", fold(word))
+            if key:
+                automaton.add_word(key, (len(key), word, Severity(severity), note))
+        if not len(automaton):
+            return cls(None)
+        automaton.make_automaton()
+        return cls(automaton)
+
+
+NO_WORDS = WordList(None)
+
+
+def _finding(field_name: str, original: str, start: int, end: int, rule: str, severity: Severity, why: str):
+    return ScreeningFinding(
+        id=f"{field_name}:{start}:{rule}",
+        rule=rule,
+        severity=severity,
+        field=field_name,
+        start=start,
+        end=end,
+        excerpt=original[start:end],
+        message=why,
+    )
+
+
+def _numbers(field_name: str, text: FoldedText) -> list[ScreeningFinding]:
+    findings: list[ScreeningFinding] = []
+    for run in _NUMBER_RUN.finditer(text.folded):
+        if run.end() - run.start() < 7:
+            continue  # shorter than any number a rule looks for
+        taken: list[tuple[int, int]] = []
+        for rule, pattern, valid, why in NUMBERS:
+            for match in pattern.finditer(text.folded, run.start(), run.end()):
+                span = match.span()
+                if any(span[0] < e and s < span[1] for s, e in taken) or (valid and not valid(match.group())):
+                    continue
+                taken.append(span)
+                findings.append(_finding(field_name, text.original, *span, rule, Severity.FLAG, why))
     return findings
 
 
-def screen_item(title: str, body: str) -> list[ScreeningFinding]:
-    return screen("title", title) + screen("body", body)
+def screen(field_name: str, original: str, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
+    text = FoldedText.of(original)
+    findings = []
+    for rule in MARKINGS:
+        for match in rule.pattern.finditer(text.compact):
+            start, end = text.span_of_compact(match.start(), match.end())
+            findings.append(
+                _finding(field_name, original, start, end, rule.name, rule.severity, rule.message)
+            )
+    findings += _numbers(field_name, text)
+    if "@" in text.folded:
+        for match in _EMAIL.finditer(text.folded):
+            findings.append(_finding(field_name, original, *match.span(), EMAIL[0], Severity.FLAG, EMAIL[1]))
+    if words.automaton is not None:
+        for last, (length, word, severity, note) in words.automaton.iter(text.compact):
+            start, end = text.span_of_compact(last - length + 1, last + 1)
+            why = f"敏感词“{word}”" + (f"：{note}" if note else "")
+            findings.append(_finding(field_name, original, start, end, "word-list", severity, why))
+    return findings
+
+
+def screen_item(title: str, body: str, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
+    return screen("title", title, words) + screen("body", body, words)
 
 
 def blocks(findings: list[ScreeningFinding]) -> bool:
