@@ -200,7 +200,8 @@ NO_WORDS = WordList(None)
 
 
 def _finding(field_name: str, original: str, start: int, end: int, rule: str, severity: Severity, why: str):
-    return ScreeningFinding(
+    # Built from values screening itself produced: validating them again would only cost time.
+    return ScreeningFinding.model_construct(
         id=f"{field_name}:{start}:{rule}",
         rule=rule,
         severity=severity,
