@@ -85,3 +85,42 @@ def test_withdrawal_removes_a_pending_item_only():
     assert withdrawn(task).state == ReviewState.WITHDRAWN
     rejected, _ = screened("s2", 1, content(body="内部资料"), levels=2)
     assert withdrawn(rejected) is None
+
+
+def flagged_task():
+    body = "联系人张三，电话13800138000，请按时参加。"
+    task, _ = screened("s1", 1, content(body=body), levels=2)
+    [flag] = task.findings
+    return task, flag, body
+
+
+def test_a_flag_must_be_redacted_or_accepted_before_approval():
+    task, flag, _ = flagged_task()
+    with pytest.raises(DecisionRefused) as refused:
+        decide(task, "张三", 1, approve(), NOW)
+    assert refused.value.status == 422 and flag.id in refused.value.detail
+    accepted = Decision(
+        decision="approve", accepted_flags=[{"finding_id": flag.id, "reason": "公开的办公电话"}]
+    )
+    task, event = decide(task, "张三", 1, accepted, NOW)
+    assert event.type == "review.queued"
+
+
+def test_redactions_travel_with_the_approval_and_the_original_stays():
+    task, flag, body = flagged_task()
+    redaction = {"field": "body", "start": flag.start, "end": flag.end}
+    task, _ = decide(task, "张三", 1, Decision(decision="approve", redactions=[redaction]), NOW)
+    task, approved = decide(task, "李四", 2, approve(), NOW)
+    published = approved.data.content.body
+    assert "13800138000" not in published and len(published) == len(body)
+    assert published[flag.start : flag.end] == "■" * 11
+    assert task.content.body == body  # the archive keeps the original
+    assert [r.model_dump() for r in approved.data.redactions] == [redaction]
+
+
+def test_a_redaction_outside_the_text_is_refused():
+    task, _, body = flagged_task()
+    bad = Decision(decision="approve", redactions=[{"field": "body", "start": 3, "end": len(body) + 5}])
+    with pytest.raises(DecisionRefused) as refused:
+        decide(task, "张三", 1, bad, NOW)
+    assert refused.value.status == 422

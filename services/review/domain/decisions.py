@@ -30,6 +30,7 @@ from shared.events import (
 )
 
 PRODUCER = "review"
+REDACTED = "■"  # one per redacted character, so that later spans keep their offsets
 LEVEL_NAMES = {1: "保密审查", 2: "发布审核"}
 
 
@@ -81,6 +82,8 @@ class RecordedDecision(BaseModel):
     decision: DecisionKind
     comment: str = ""
     reason: RejectionReason | None = None
+    redactions: list[Redaction] = []
+    accepted_flags: list[AcceptedFlag] = []
     decided_at: datetime
 
 
@@ -155,9 +158,18 @@ def decide(
         decision=decision.decision,
         comment=decision.comment,
         reason=decision.reason,
+        redactions=decision.redactions,
+        accepted_flags=decision.accepted_flags,
         decided_at=at,
     )
-    task = task.model_copy(deep=True, update={"decisions": [*task.decisions, recorded]})
+    _check_redactions(task.content, decision.redactions)
+    task = task.model_copy(
+        deep=True,
+        update={
+            "decisions": [*task.decisions, recorded],
+            "redactions": [*task.redactions, *decision.redactions],
+        },
+    )
     match decision.decision:
         case DecisionKind.REJECT:
             task.state = ReviewState.REJECTED
@@ -177,6 +189,13 @@ def decide(
                 revision=task.revision, level=level, reviewer=reviewer, comment=decision.comment
             )
             return task, new_event(ReviewReturned, task.submission_id, PRODUCER, data)
+    unresolved = unresolved_flags(task)
+    if unresolved:
+        raise DecisionRefused(
+            422,
+            "Unresolved flags",
+            "Redact each flagged span or accept it with a reason before approving: " + ", ".join(unresolved),
+        )
     if task.level < task.levels:
         task.level += 1
         return task, _queued(task)
@@ -186,8 +205,48 @@ def decide(
         for d in task.decisions
         if d.decision == DecisionKind.APPROVE
     )
-    data = ReviewApprovedData(revision=task.revision, content=task.content, approvals=approvals)
+    data = ReviewApprovedData(
+        revision=task.revision,
+        content=redacted(task.content, task.redactions),
+        redactions=tuple(task.redactions),
+        approvals=approvals,
+    )
     return task, new_event(ReviewApproved, task.submission_id, PRODUCER, data)
+
+
+def _check_redactions(content: ItemContent, redactions: list[Redaction]) -> None:
+    for r in redactions:
+        length = len(getattr(content, r.field))
+        if not r.start < r.end <= length:
+            raise DecisionRefused(
+                422,
+                "Invalid redaction",
+                f"{r.field} [{r.start}, {r.end}) is not a span of a {length}-character {r.field}.",
+            )
+
+
+def _covered(finding: ScreeningFinding, redactions: list[Redaction]) -> bool:
+    """Every character of the finding lies in some redaction of its field."""
+    spans = [(r.start, r.end) for r in redactions if r.field == finding.field]
+    return all(any(s <= i < e for s, e in spans) for i in range(finding.start, finding.end))
+
+
+def unresolved_flags(task: ReviewTask) -> list[str]:
+    """The flags that are neither redacted nor accepted, with a reason, by some decision."""
+    accepted = {a.finding_id for d in task.decisions for a in d.accepted_flags}
+    return [
+        f.id
+        for f in task.findings
+        if f.severity == Severity.FLAG and f.id not in accepted and not _covered(f, task.redactions)
+    ]
+
+
+def redacted(content: ItemContent, redactions: list[Redaction]) -> ItemContent:
+    """The content every channel publishes: each redacted character replaced, lengths kept."""
+    fields = {"title": list(content.title), "body": list(content.body)}
+    for r in redactions:
+        fields[r.field][r.start : r.end] = REDACTED * (r.end - r.start)
+    return content.model_copy(update={name: "".join(chars) for name, chars in fields.items()})
 
 
 def withdrawn(task: ReviewTask) -> ReviewTask | None:
