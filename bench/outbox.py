@@ -21,7 +21,7 @@ from shared.broker import create_broker, event_publishers
 from shared.events import ItemContent, SubmissionReceived, SubmissionReceivedData, new_event
 from shared.logging import configure
 from shared.mongo import connect, database_of
-from shared.outbox import OutboxRelay, insert_with_events, staged_list
+from shared.outbox import event_relay, insert_staged, staged_list
 from shared.settings import Settings
 
 CONTENT = ItemContent(
@@ -61,11 +61,11 @@ async def main(events: int) -> None:
             for i in range(events)
         ]
         for doc in docs:
-            await insert_with_events(collection, doc)
+            await insert_staged(collection, doc)
         staged = time.perf_counter() - started
 
         started = time.perf_counter()
-        sent = await OutboxRelay(publishers, settings, [collection]).drain()
+        sent = await event_relay(publishers, [collection], settings.outbox_poll_seconds).drain()
         relayed = time.perf_counter() - started
         await asyncio.sleep(0.5)
         queued = (await channel.declare_queue(sink.name, passive=True)).declaration_result.message_count

@@ -5,12 +5,19 @@ import time
 import httpx
 import typer
 import uvicorn
+from pymongo.errors import ServerSelectionTimeoutError
 
-from cli import admin, demo
+from cli import admin, audit, demo
 from shared.settings import get_settings
 
-app = typer.Typer(help="gongkai: proactive government information disclosure.", no_args_is_help=True)
+app = typer.Typer(
+    help="gongkai: proactive government information disclosure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+UNREACHABLE = 2  # exit code: a server the command needs does not answer
 app.add_typer(admin.app, name="admin")
+app.add_typer(audit.app, name="audit")
 app.command("demo")(demo.demo)
 
 
@@ -52,3 +59,14 @@ def sandbox_platform(
     uvicorn.run(
         create_sandbox(settings.platform_secret, base_url), host=settings.host, port=port, log_level="warning"
     )
+
+
+def main() -> None:
+    """The console script: unreachable servers are one clear line, not a traceback."""
+    try:
+        app()
+    except ServerSelectionTimeoutError:
+        typer.echo(
+            f"gongkai: cannot reach MongoDB at {get_settings().mongodb_url} (is `make up` running?)", err=True
+        )
+        raise SystemExit(UNREACHABLE) from None

@@ -1,14 +1,17 @@
 """The outbox without multi-document transactions.
 
-A state change and the event announcing it are one single-document write: the event waits in
-the owning document's `pending_events` array. The relay publishes each waiting event with a
-confirm and only then removes it, so an event is never lost if a process dies in between; it is
-at worst sent twice, which every consumer tolerates.
+A state change and what announces it are one single-document write: the announcement waits in
+a field of the owning document (`pending_events` for events, `pending_audit` for audit records).
+A relay delivers each waiting item — an event published with a broker confirm, an audit record
+appended to the chain — and only then removes it, so nothing is lost if a process dies in
+between; it is at worst delivered twice, which every receiver tolerates.
 
-So that the relay need not scan whole collections, each writer first marks the document on a
-hint board (`<collection>_outbox`, shared.hints) and only then stages its events; the relay
-reads the board, fetches each document by id, and clears the hint once it has sent them.
+So that a relay need not scan whole collections, each writer first marks the document on a hint
+board (`<collection>_<field>`, shared.hints) and only then stages its items; the relay reads the
+board, fetches each document by id, and clears the hint once it has delivered them.
 """
+
+from collections.abc import Awaitable, Callable
 
 import structlog
 from faststream.rabbit import RabbitPublisher
@@ -19,18 +22,13 @@ from shared.events import Envelope, parse_event
 from shared.hints import HintBoard
 from shared.locks import document_lock
 from shared.metrics import EVENTS_PUBLISHED
-from shared.settings import Settings
 from shared.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
 
-WAITING = {"pending_events.0": {"$exists": True}}
+EVENTS = "pending_events"
+AUDIT = "pending_audit"
 BATCH = 100
-
-
-def staged(*events: Envelope) -> dict:
-    """The `$push` that stages events in the same update as the state change they announce."""
-    return {"pending_events": {"$each": staged_list(*events)}}
 
 
 def staged_list(*events: Envelope) -> list[dict]:
@@ -38,32 +36,38 @@ def staged_list(*events: Envelope) -> list[dict]:
     return [e.model_dump(mode="json") for e in events]
 
 
-def board_of(collection: AsyncCollection) -> HintBoard:
-    return HintBoard(collection.database[f"{collection.name}_outbox"])
+def board_of(collection: AsyncCollection, field: str = EVENTS) -> HintBoard:
+    return HintBoard(collection.database[f"{collection.name}_{field}"])
 
 
-async def hint(collection: AsyncCollection, document_id: str) -> None:
-    """Tell the relay that events will wait in this document; call it before writing them."""
-    await board_of(collection).mark(document_id)
+async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> None:
+    """Tell the relay that items will wait in this document's `field`; call it before writing them."""
+    await board_of(collection, field).mark(document_id)
 
 
-async def insert_with_events(collection: AsyncCollection, document: dict) -> None:
-    """Insert a document whose `pending_events` announce it (raises DuplicateKeyError as usual)."""
-    if document.get("pending_events"):
-        await hint(collection, document["_id"])
+async def insert_staged(collection: AsyncCollection, document: dict) -> None:
+    """Insert a document together with what it stages (raises DuplicateKeyError as usual)."""
+    for field in (EVENTS, AUDIT):
+        if document.get(field):
+            await hint(collection, document["_id"], field)
     await collection.insert_one(document)
 
 
-class OutboxRelay:
+class Relay:
+    """Delivers what waits in `field` of the given collections' documents, in order."""
+
     def __init__(
-        self, publishers: dict[str, RabbitPublisher], settings: Settings, collections: list[AsyncCollection]
+        self,
+        field: str,
+        deliver: Callable[[dict], Awaitable[None]],
+        collections: list[AsyncCollection],
+        poll_seconds: float,
     ):
-        self._publishers = publishers
-        self._collections = collections
-        self._wakeup = Wakeup(settings.outbox_poll_seconds)
+        self._field, self._deliver, self._collections = field, deliver, collections
+        self._wakeup = Wakeup(poll_seconds)
 
     def wake(self) -> None:
-        """Called after a write that staged events, so they leave without waiting for the poll."""
+        """Called after a write that staged items, so they leave without waiting for the poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -72,37 +76,47 @@ class OutboxRelay:
             try:
                 await self.drain()
             except Exception:
-                log.exception("outbox relay pass failed; retrying")
+                log.exception("relay pass failed; retrying", field=self._field)
             await self._wakeup.wait()
 
     async def recover_hints(self) -> None:
-        """Once at start: hint any document whose events wait without one (written before hints)."""
+        """Once at start: hint any document whose items wait without one (written before hints)."""
         for collection in self._collections:
-            async for doc in collection.find(WAITING, {"_id": 1}):
-                await hint(collection, doc["_id"])
+            async for doc in collection.find({f"{self._field}.0": {"$exists": True}}, {"_id": 1}):
+                await hint(collection, doc["_id"], self._field)
 
     async def drain(self) -> int:
-        """Publish every waiting event once; returns how many were sent."""
-        sent = 0
+        """Deliver every waiting item once; returns how many were delivered."""
+        delivered = 0
         for collection in self._collections:
-            board = board_of(collection)
+            board = board_of(collection, self._field)
             while hints := await board.due(BATCH):
                 for h in hints:
-                    sent += await self._relay(collection, h)
+                    delivered += await self._relay(collection, h)
                     await board.clear(h)
-        return sent
+        return delivered
 
     async def _relay(self, collection: AsyncCollection, h: dict) -> int:
-        """Publish a document's waiting events in order, clearing each once the broker confirmed it."""
-        sent = 0
+        delivered = 0
         async with document_lock(collection, h["_id"]):
-            doc = await collection.find_one({"_id": h["_id"]}, {"pending_events": 1})
-            for raw in (doc or {}).get("pending_events", []):
-                event = parse_event(raw)
-                await publish_event(self._publishers, event)
+            doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
+            for raw in (doc or {}).get(self._field, []):
+                await self._deliver(raw)
                 # By exact value: FerretDB ignores conditions on sub-documents in $pull.
-                await collection.update_one({"_id": h["_id"]}, {"$pull": {"pending_events": raw}})
-                EVENTS_PUBLISHED.labels(event.type).inc()
-                log.debug("event published", event_type=event.type, submission_id=event.submission_id)
-                sent += 1
-        return sent
+                await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
+                delivered += 1
+        return delivered
+
+
+def event_relay(
+    publishers: dict[str, RabbitPublisher], collections: list[AsyncCollection], poll_seconds: float
+) -> Relay:
+    """The relay that publishes staged events with broker confirms."""
+
+    async def publish(raw: dict) -> None:
+        event = parse_event(raw)
+        await publish_event(publishers, event)
+        EVENTS_PUBLISHED.labels(event.type).inc()
+        log.debug("event published", event_type=event.type, submission_id=event.submission_id)
+
+    return Relay(EVENTS, publish, collections, poll_seconds)

@@ -25,7 +25,7 @@ from shared.events import Event
 from shared.logging import configure
 from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
 from shared.mongo import connect, database_of
-from shared.outbox import OutboxRelay
+from shared.outbox import event_relay
 from shared.settings import Settings
 from shared.topology import ANNOUNCES, declare, topology_of
 
@@ -90,7 +90,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         if spec.handle:
             await declare(broker, topology_of(spec.name, settings))
         await broker.start()
-        app.state.relay = OutboxRelay(publishers, settings, spec.outbox(app.state.db))
+        app.state.relay = event_relay(publishers, spec.outbox(app.state.db), settings.outbox_poll_seconds)
         tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(work(app), name=work.__name__) for work in spec.workers]
         log.info("service started", port=settings.port_of(spec.name))

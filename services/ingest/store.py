@@ -8,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.ingest.domain import Submission
 from shared.documents import Change, change_document
 from shared.events import Envelope
-from shared.outbox import insert_with_events
+from shared.outbox import insert_staged
 
 # What the projection owns in a stored submission; the rest (content, idempotency) never changes.
 _PROJECTED = {"status", "revision", "publications", "review", "timeline", "seen_events"}
@@ -28,7 +28,7 @@ class SubmissionStore:
 
     async def insert(self, document: dict) -> None:
         """One write: the submission and its `submission.received`, acknowledged before 202."""
-        await insert_with_events(self.submissions, document)
+        await insert_staged(self.submissions, document)
 
     async def get(self, submission_id: str) -> dict | None:
         return await self.submissions.find_one({"_id": submission_id}, {"pending_events": 0})

@@ -2,21 +2,24 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.review import handlers
 from services.review.domain.decisions import Decision, RecordedDecision, ReviewState, ReviewTask
 from services.review.store import TaskStore
+from shared.audit import AuditEntry
 from shared.auth import Principal, requires
-from shared.domain import Category, Channel, Role
-from shared.events import ScreeningFinding
+from shared.domain import Category, Channel, Role, Severity
+from shared.events import Redaction, ScreeningFinding
+from shared.outbox import AUDIT, Relay
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
 Reviewer = Annotated[Principal, Depends(requires(Role.REVIEWER))]
 Reader = Annotated[Principal, Depends(requires(Role.REVIEWER, Role.OPERATOR))]
+Operator = Annotated[Principal, Depends(requires(Role.OPERATOR))]
 
 
 class ReviewView(BaseModel):
@@ -34,6 +37,7 @@ class ReviewView(BaseModel):
     formed_on: str
     findings: list[ScreeningFinding]
     decisions: list[RecordedDecision]
+    redactions: list[Redaction]
 
 
 class ReviewPage(BaseModel):
@@ -58,6 +62,7 @@ def view(task: ReviewTask) -> ReviewView:
         formed_on=c.formed_on.isoformat(),
         findings=task.findings,
         decisions=task.decisions,
+        redactions=task.redactions,
     )
 
 
@@ -96,19 +101,90 @@ def routes() -> APIRouter:
     ) -> ReviewView:
         task = await handlers.record_decision(store, reviewer, submission_id, decision)
         request.app.state.relay.wake()
+        request.app.state.audit_relay.wake()
         return view(task)
 
     return router
 
 
+class WordEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    word: str = Field(min_length=1, max_length=100)
+    severity: Severity = Severity.FLAG
+    note: str = Field("", max_length=200)
+
+
+class WordListBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[WordEntry] = Field(max_length=100_000)
+
+
+class WordListView(WordListBody):
+    scope: str
+    version: int
+
+
+SCOPE = Path(pattern=r"^(deployment|department:[a-z0-9][a-z0-9_-]{0,39})$")
+
+
+def wordlist_routes() -> APIRouter:
+    router = APIRouter(prefix="/v1/wordlists", tags=["word lists"])
+
+    def view_of(doc: dict) -> WordListView:
+        return WordListView(scope=doc["_id"], version=doc["version"], entries=doc["entries"])
+
+    @router.get("/{scope}", response_model=WordListView)
+    async def word_list(scope: Annotated[str, SCOPE], _: Operator, store: Store) -> WordListView:
+        """`deployment`, or `department:CODE`: the terms every item (of that department) is screened for."""
+        return view_of(await store.word_list(scope))
+
+    @router.put("/{scope}", response_model=WordListView)
+    async def replace_word_list(
+        scope: Annotated[str, SCOPE], body: WordListBody, operator: Operator, store: Store
+    ) -> WordListView:
+        """Replace a word list; every replica screens with it from the next item on."""
+        entries = [e.model_dump(mode="json") for e in body.entries]
+        return view_of(await store.replace_word_list(scope, entries, operator.name))
+
+    return router
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None = None
+
+
+def audit_routes() -> APIRouter:
+    router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+    @router.get("", response_model=AuditPage)
+    async def audit(
+        submission_id: Annotated[str, Query(max_length=64)], _: Reader, store: Store
+    ) -> AuditPage:
+        """Every screening result and decision on the item — who, when, what, on what basis."""
+        entries = await store.audit.of_submission(submission_id)
+        return AuditPage(items=[AuditEntry.model_validate(e) for e in entries])
+
+    return router
+
+
 def build(settings: Settings) -> FastAPI:
+    async def audit_relay(app: FastAPI) -> None:
+        app.state.audit_relay = Relay(
+            AUDIT, app.state.store.audit.append, [app.state.db.tasks], settings.outbox_poll_seconds
+        )
+        await app.state.audit_relay.run()
+
     return create_app(
         ServiceSpec(
             name="review",
             settings=settings,
             store=TaskStore,
-            routers=[routes()],
+            routers=[routes(), wordlist_routes(), audit_routes()],
             outbox=lambda db: [db.tasks],
+            workers=[audit_relay],
             handle=lambda app, event: handlers.on_event(app.state.store, settings.review_levels, event),
         )
     )

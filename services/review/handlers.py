@@ -18,19 +18,27 @@ from shared.problems import Problem
 async def on_event(store: TaskStore, levels: int, event: Event) -> None:
     match event:
         case SubmissionReceived():
-            task, announced = screened(event.submission_id, event.data.revision, event.data.content, levels)
-            await store.create(task, announced)
+            content = event.data.content
+            words = await store.words_for(content.department)
+            await store.create(screened(event.submission_id, event.data.revision, content, levels, words))
         case SubmissionRevised():
-            await store.change(event.submission_id, lambda t: _revised(t, event, levels))
+            words = await store.words_for(event.data.content.department)
+            await store.change(event.submission_id, lambda t: _revised(t, event, levels, words))
         case SubmissionWithdrawn():
-            await store.change(event.submission_id, lambda t: (w, None) if (w := withdrawn(t)) else None)
+            data = event.data
+            await store.change(
+                event.submission_id,
+                lambda t: withdrawn(
+                    t, data.withdrawn_by, data.reason, event.occurred_at, str(event.event_id)
+                ),
+            )
 
 
-def _revised(task: ReviewTask, event: SubmissionRevised, levels: int):
+def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, words):
     """A revision after `review.returned` is screened again and starts over at level 1."""
     if task.state != ReviewState.RETURNED or event.data.revision <= task.revision:
         return None
-    return screened(event.submission_id, event.data.revision, event.data.content, levels)
+    return screened(event.submission_id, event.data.revision, event.data.content, levels, words)
 
 
 async def record_decision(

@@ -1,63 +1,95 @@
-"""Review's MongoDB adapter: one `tasks` document per submission, with its decisions."""
+"""Review's MongoDB adapter: one `tasks` document per submission with its decisions, the word
+lists operators manage, and the audit chain."""
 
 from collections.abc import Callable
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.review.domain.decisions import ReviewState, ReviewTask
+from services.review.domain.decisions import Outcome, ReviewState, ReviewTask
+from services.review.domain.screening import WordList
+from shared.audit import AuditChain
 from shared.documents import Change, change_document
-from shared.events import Envelope
-from shared.outbox import insert_with_events, staged_list
+from shared.events import utcnow
+from shared.locks import update_document
+from shared.outbox import AUDIT, EVENTS, insert_staged, staged_list
 
-_TASK_FIELDS = set(ReviewTask.model_fields)
+DEPLOYMENT = "deployment"  # the word list every item is screened against; departments add their own
 
 
 class TaskStore:
     def __init__(self, db: AsyncDatabase):
         self.tasks = db.tasks
+        self.wordlists = db.wordlists
+        self.audit = AuditChain(db.audit)
+        self._compiled: dict[tuple, WordList] = {}
 
     async def prepare(self) -> None:
-        await self.tasks.create_index([("state", ASCENDING), ("level", ASCENDING)])
+        pass  # every lookup is by _id; the queue is read through its level (see pending_at)
 
-    async def create(self, task: ReviewTask, event: Envelope) -> bool:
-        """Store a screened task with its event; False when the submission was already screened."""
+    async def create(self, outcome: Outcome) -> bool:
+        """Store a screened task with its event and audit record; False when already screened."""
         document = {
-            "_id": task.submission_id,
-            **task.model_dump(mode="json"),
+            "_id": outcome.task.submission_id,
+            **outcome.task.model_dump(mode="json"),
             "version": 1,
-            "pending_events": staged_list(event),
+            EVENTS: staged_list(outcome.event),
+            AUDIT: [outcome.audit.model_dump(mode="json")],
         }
         try:
-            await insert_with_events(self.tasks, document)
+            await insert_staged(self.tasks, document)
         except DuplicateKeyError:
             return False
         return True
 
     async def get(self, submission_id: str) -> ReviewTask | None:
-        doc = await self.tasks.find_one({"_id": submission_id}, {"pending_events": 0})
+        doc = await self.tasks.find_one({"_id": submission_id}, {EVENTS: 0, AUDIT: 0})
         return to_task(doc) if doc else None
 
     async def pending_at(self, level: int, limit: int) -> list[ReviewTask]:
-        cursor = self.tasks.find({"state": ReviewState.PENDING.value, "level": level}, {"pending_events": 0})
-        return [to_task(d) for d in await cursor.sort("_id", ASCENDING).limit(limit).to_list()]
+        query = {"state": ReviewState.PENDING.value, "level": level}
+        cursor = self.tasks.find(query, {EVENTS: 0, AUDIT: 0}).sort("_id", 1).limit(limit)
+        return [to_task(d) for d in await cursor.to_list()]
 
     async def change(
-        self, submission_id: str, change: Callable[[ReviewTask], tuple[ReviewTask, Envelope] | None]
+        self, submission_id: str, transition: Callable[[ReviewTask], Outcome | None]
     ) -> ReviewTask | None:
-        """Apply a pure transition; the task and its announcing event are written together."""
+        """Apply a pure transition; the task, its event and its audit record are one write."""
 
         def compute(doc: dict) -> Change | None:
-            outcome = change(to_task(doc))
+            outcome = transition(to_task(doc))
             if outcome is None:
                 return None
-            task, event = outcome
-            return Change(task.model_dump(mode="json"), [event] if event else [])
+            events = [outcome.event] if outcome.event else []
+            return Change(
+                outcome.task.model_dump(mode="json"), events, [outcome.audit.model_dump(mode="json")]
+            )
 
         doc = await change_document(self.tasks, submission_id, compute)
         return to_task(doc) if doc else None
 
+    async def word_list(self, scope: str) -> dict:
+        return await self.wordlists.find_one({"_id": scope}) or {"_id": scope, "entries": [], "version": 0}
+
+    async def replace_word_list(self, scope: str, entries: list[dict], by: str) -> dict:
+        update = {
+            "$set": {"entries": entries, "updated_by": by, "updated_at": utcnow()},
+            "$inc": {"version": 1},
+        }
+        await update_document(self.wordlists, scope, update, upsert=True)
+        return await self.word_list(scope)
+
+    async def words_for(self, department: str) -> WordList:
+        """The deployment's and the department's lists, recompiled only when either changed, so an
+        operator's change takes effect on every replica at the next item, without a restart."""
+        lists = [await self.word_list(DEPLOYMENT), await self.word_list(f"department:{department}")]
+        key = (department, *(wl["version"] for wl in lists))
+        if key not in self._compiled:
+            entries = [(e["word"], e["severity"], e.get("note", "")) for wl in lists for e in wl["entries"]]
+            self._compiled = {k: v for k, v in self._compiled.items() if k[0] != department}
+            self._compiled[key] = WordList.of(entries)
+        return self._compiled[key]
+
 
 def to_task(doc: dict) -> ReviewTask:
-    return ReviewTask.model_validate({k: v for k, v in doc.items() if k in _TASK_FIELDS})
+    return ReviewTask.model_validate({k: v for k, v in doc.items() if k in ReviewTask.model_fields})

@@ -10,7 +10,7 @@ import pytest
 from shared.broker import create_broker, event_publishers
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
 from shared.mongo import connect, database_of
-from shared.outbox import OutboxRelay, board_of, hint, insert_with_events, staged_list
+from shared.outbox import board_of, event_relay, hint, insert_staged, staged_list
 from shared.service import subscribe
 from shared.topology import declare, topology_of
 from tests.support import EventTap, eventually
@@ -30,8 +30,8 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
     try:
         async with EventTap(settings, "submission.*") as tap:
             await broker.start()
-            await insert_with_events(collection, {"_id": "o-1", "pending_events": staged_list(event)})
-            relay = OutboxRelay(publishers, settings, [collection])
+            await insert_staged(collection, {"_id": "o-1", "pending_events": staged_list(event)})
+            relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
             assert await relay.drain() == 1
             assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
             assert await board_of(collection).collection.count_documents({}) == 0
@@ -40,7 +40,7 @@ async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(setting
             # behind: the event still waiting, its hint still there.
             await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
             await hint(collection, "o-1")
-            assert await OutboxRelay(publishers, settings, [collection]).drain() == 1
+            assert await event_relay(publishers, [collection], settings.outbox_poll_seconds).drain() == 1
             sent = await tap.wait_for("submission.received", "o-1", count=2)
             assert {e["event_id"] for e in sent} == {str(event.event_id)}
     finally:
@@ -112,7 +112,7 @@ async def test_events_waiting_without_a_hint_are_found_at_start(settings):
         async with EventTap(settings, "submission.*") as tap:
             await broker.start()
             await collection.insert_one({"_id": "h-1", "pending_events": staged_list(event)})
-            relay = OutboxRelay(publishers, settings, [collection])
+            relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
             assert await relay.drain() == 0
             await relay.recover_hints()
             assert await relay.drain() == 1

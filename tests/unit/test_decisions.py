@@ -20,7 +20,7 @@ def approve(comment: str = "同意") -> Decision:
 
 
 def test_a_marked_item_is_rejected_at_once_and_never_queued():
-    task, event = screened("s1", 1, content(title="机密★1年 选址意见"), levels=2)
+    task, event, _ = screened("s1", 1, content(title="机密★1年 选址意见"), levels=2)
     assert task.state == ReviewState.REJECTED
     assert event.type == "review.rejected"
     assert event.data.automatic and event.data.reason == "classified"
@@ -28,39 +28,39 @@ def test_a_marked_item_is_rejected_at_once_and_never_queued():
 
 
 def test_an_ordinary_item_waits_at_level_one():
-    task, event = screened("s1", 1, content(), levels=2)
+    task, event, _ = screened("s1", 1, content(), levels=2)
     assert (task.state, task.level) == (ReviewState.PENDING, 1)
     assert event.type == "review.queued" and event.data.level == 1
 
 
 def test_two_levels_by_two_people_approve():
-    task, _ = screened("s1", 1, content(), levels=2)
-    task, queued = decide(task, "张三", 1, approve(), NOW)
+    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, queued, _ = decide(task, "张三", 1, approve(), NOW)
     assert queued.type == "review.queued" and queued.data.level == 2
-    task, approved = decide(task, "李四", 2, approve(), NOW)
+    task, approved, _ = decide(task, "李四", 2, approve(), NOW)
     assert task.state == ReviewState.APPROVED
     assert approved.type == "review.approved"
     assert [(a.level, a.reviewer) for a in approved.data.approvals] == [(1, "张三"), (2, "李四")]
 
 
 def test_one_person_never_decides_two_levels():
-    task, _ = screened("s1", 1, content(), levels=2)
-    task, _ = decide(task, "张三", 1, approve(), NOW)
+    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = decide(task, "张三", 1, approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "张三", 2, approve(), NOW)
     assert refused.value.status == 403
 
 
 def test_a_reviewer_decides_only_at_the_level_the_item_waits_at():
-    task, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened("s1", 1, content(), levels=2)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "李四", 2, approve(), NOW)
     assert refused.value.status == 403
 
 
 def test_a_decided_item_takes_no_further_decision():
-    task, _ = screened("s1", 1, content(), levels=1)
-    task, _ = decide(task, "张三", 1, approve(), NOW)
+    task, _, _ = screened("s1", 1, content(), levels=1)
+    task, _, _ = decide(task, "张三", 1, approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "李四", 1, approve(), NOW)
     assert refused.value.status == 409
@@ -75,21 +75,23 @@ def test_rejection_needs_a_reason_and_other_needs_a_comment():
 
 
 def test_return_needs_a_comment_and_announces_review_returned():
-    task, _ = screened("s1", 1, content(), levels=2)
-    task, event = decide(task, "张三", 1, Decision(decision="return", comment="请删除电话号码"), NOW)
+    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, event, _ = decide(task, "张三", 1, Decision(decision="return", comment="请删除电话号码"), NOW)
     assert task.state == ReviewState.RETURNED and event.type == "review.returned"
 
 
 def test_withdrawal_removes_a_pending_item_only():
-    task, _ = screened("s1", 1, content(), levels=2)
-    assert withdrawn(task).state == ReviewState.WITHDRAWN
-    rejected, _ = screened("s2", 1, content(body="内部资料"), levels=2)
-    assert withdrawn(rejected) is None
+    task, _, _ = screened("s1", 1, content(), levels=2)
+    outcome = withdrawn(task, "finance", "内容有误", NOW, "w-1")
+    assert outcome.task.state == ReviewState.WITHDRAWN
+    assert (outcome.audit.actor, outcome.audit.action) == ("finance", "withdrawn")
+    rejected, _, _ = screened("s2", 1, content(body="内部资料"), levels=2)
+    assert withdrawn(rejected, "finance", "", NOW, "w-2") is None
 
 
 def flagged_task():
     body = "联系人张三，电话13800138000，请按时参加。"
-    task, _ = screened("s1", 1, content(body=body), levels=2)
+    task, _, _ = screened("s1", 1, content(body=body), levels=2)
     [flag] = task.findings
     return task, flag, body
 
@@ -102,15 +104,15 @@ def test_a_flag_must_be_redacted_or_accepted_before_approval():
     accepted = Decision(
         decision="approve", accepted_flags=[{"finding_id": flag.id, "reason": "公开的办公电话"}]
     )
-    task, event = decide(task, "张三", 1, accepted, NOW)
+    task, event, _ = decide(task, "张三", 1, accepted, NOW)
     assert event.type == "review.queued"
 
 
 def test_redactions_travel_with_the_approval_and_the_original_stays():
     task, flag, body = flagged_task()
     redaction = {"field": "body", "start": flag.start, "end": flag.end}
-    task, _ = decide(task, "张三", 1, Decision(decision="approve", redactions=[redaction]), NOW)
-    task, approved = decide(task, "李四", 2, approve(), NOW)
+    task, _, _ = decide(task, "张三", 1, Decision(decision="approve", redactions=[redaction]), NOW)
+    task, approved, _ = decide(task, "李四", 2, approve(), NOW)
     published = approved.data.content.body
     assert "13800138000" not in published and len(published) == len(body)
     assert published[flag.start : flag.end] == "■" * 11

@@ -35,11 +35,11 @@ ordinary = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs
 @settings(max_examples=300, deadline=None)
 def test_no_marked_item_is_ever_approved(marking, before, after, in_title):
     title, body = ("通知", before + marking + after) if not in_title else (before[:50] + marking, "正文")
-    task, event = screened("s1", 1, content(title=title, body=body), levels=2)
+    task, event, _ = screened("s1", 1, content(title=title, body=body), levels=2)
     assert event.type == "review.rejected" and task.state == ReviewState.REJECTED
     for reviewer, level in (("张三", 1), ("李四", 2)):
         try:
-            task, event = decide(task, reviewer, level, Decision(decision="approve"), NOW)
+            task, event, _ = decide(task, reviewer, level, Decision(decision="approve"), NOW)
         except DecisionRefused:
             continue
         assert event.type != "review.approved"
@@ -60,13 +60,13 @@ def test_redacted_spans_never_reach_publish(data):
     body = data.draw(st.text(alphabet="公开信息电话号码0123456789 ，。", min_size=5, max_size=120))
     spans = data.draw(st.lists(st.tuples(st.integers(0, len(body) - 1), st.integers(1, 20)), max_size=4))
     redactions = [{"field": "body", "start": s, "end": min(len(body), s + n)} for s, n in spans]
-    task, _ = screened("s1", 1, content(body=body), levels=2)
+    task, _, _ = screened("s1", 1, content(body=body), levels=2)
     if task.state != ReviewState.PENDING:
         return
     flags = [{"finding_id": f.id, "reason": "已核实"} for f in task.findings]
     first = Decision(decision="approve", redactions=redactions, accepted_flags=flags)
-    task, _ = decide(task, "张三", 1, first, NOW)
-    _, approved = decide(task, "李四", 2, Decision(decision="approve"), NOW)
+    task, _, _ = decide(task, "张三", 1, first, NOW)
+    _, approved, _ = decide(task, "李四", 2, Decision(decision="approve"), NOW)
     published = approved.data.content.body
     for r in redactions:
         assert set(published[r["start"] : r["end"]]) == {"■"}

@@ -6,11 +6,12 @@ the events that announce it; they never touch storage. A refusal is a `DecisionR
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.review.domain.screening import blocks, screen_item
+from services.review.domain.screening import NO_WORDS, WordList, blocks, screen_item
+from shared.audit import AuditRecord
 from shared.domain import RejectionReason, Severity
 from shared.events import (
     Approval,
@@ -30,6 +31,7 @@ from shared.events import (
 )
 
 PRODUCER = "review"
+SCREENING = "screening"  # the actor of automatic screening in the audit trail
 REDACTED = "■"  # one per redacted character, so that later spans keep their offsets
 LEVEL_NAMES = {1: "保密审查", 2: "发布审核"}
 
@@ -105,11 +107,19 @@ class DecisionRefused(Exception):
         self.status, self.title, self.detail = status, title, detail
 
 
+class Outcome(NamedTuple):
+    """A transition's result: the task, the event announcing it, the record for the audit chain."""
+
+    task: ReviewTask
+    event: Envelope | None
+    audit: AuditRecord
+
+
 def screened(
-    submission_id: str, revision: int, content: ItemContent, levels: int
-) -> tuple[ReviewTask, Envelope]:
+    submission_id: str, revision: int, content: ItemContent, levels: int, words: WordList = NO_WORDS
+) -> Outcome:
     """A freshly screened task: rejected at once when it carries a marking, else queued at level 1."""
-    findings = screen_item(content.title, content.body)
+    findings = screen_item(content.title, content.body, words)
     task = ReviewTask(
         submission_id=submission_id,
         revision=revision,
@@ -122,15 +132,31 @@ def screened(
     if blocks(findings):
         task.state = ReviewState.REJECTED
         blocking = tuple(f for f in findings if f.severity == Severity.BLOCK)
+        marked = any(f.rule != "word-list" for f in blocking)  # a secrecy or internal-material marking
         data = ReviewRejectedData(
             revision=revision,
             automatic=True,
-            reason=RejectionReason.CLASSIFIED,
+            reason=RejectionReason.CLASSIFIED if marked else RejectionReason.OTHER,
             findings=blocking,
             comment="；".join(sorted({f.message for f in blocking})),
         )
-        return task, new_event(ReviewRejected, submission_id, PRODUCER, data)
-    return task, _queued(task)
+        event = new_event(ReviewRejected, submission_id, PRODUCER, data)
+    else:
+        event = _queued(task)
+    basis = {"findings": [f.model_dump(mode="json") for f in findings]}
+    return Outcome(task, event, _record(task, event, SCREENING, "screened", None, basis))
+
+
+def _record(task: ReviewTask, event: Envelope, actor: str, action: str, level: int | None, basis: dict):
+    return AuditRecord(
+        record_id=str(event.event_id),
+        at=event.occurred_at,
+        actor=actor,
+        action=action,
+        submission_id=task.submission_id,
+        level=level,
+        basis={"revision": task.revision, "outcome": event.type, **basis},
+    )
 
 
 def _queued(task: ReviewTask) -> Envelope:
@@ -138,10 +164,8 @@ def _queued(task: ReviewTask) -> Envelope:
     return new_event(ReviewQueued, task.submission_id, PRODUCER, data)
 
 
-def decide(
-    task: ReviewTask, reviewer: str, level: int, decision: Decision, at: datetime
-) -> tuple[ReviewTask, Envelope]:
-    """The task after `reviewer` (at `level`) decides, and the event announcing it."""
+def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: datetime) -> Outcome:
+    """The task after `reviewer` (at `level`) decides, the event announcing it, and its audit record."""
     if task.state != ReviewState.PENDING:
         raise DecisionRefused(
             409, "Already decided", f"This item is {task.state.value}; nothing waits for a decision."
@@ -152,6 +176,7 @@ def decide(
         )
     if any(d.reviewer == reviewer for d in task.decisions):
         raise DecisionRefused(403, "Same reviewer", "One person never decides two levels of the same item.")
+    _check_redactions(task.content, decision.redactions)
     recorded = RecordedDecision(
         level=level,
         reviewer=reviewer,
@@ -162,7 +187,6 @@ def decide(
         accepted_flags=decision.accepted_flags,
         decided_at=at,
     )
-    _check_redactions(task.content, decision.redactions)
     task = task.model_copy(
         deep=True,
         update={
@@ -172,23 +196,35 @@ def decide(
     )
     match decision.decision:
         case DecisionKind.REJECT:
-            task.state = ReviewState.REJECTED
-            data = ReviewRejectedData(
-                revision=task.revision,
-                automatic=False,
-                reason=decision.reason,
-                comment=decision.comment,
-                level=level,
-                reviewer=reviewer,
-                findings=tuple(task.findings),
-            )
-            return task, new_event(ReviewRejected, task.submission_id, PRODUCER, data)
+            event = _rejected(task, decision, reviewer, level)
         case DecisionKind.RETURN:
             task.state = ReviewState.RETURNED
             data = ReviewReturnedData(
                 revision=task.revision, level=level, reviewer=reviewer, comment=decision.comment
             )
-            return task, new_event(ReviewReturned, task.submission_id, PRODUCER, data)
+            event = new_event(ReviewReturned, task.submission_id, PRODUCER, data)
+        case DecisionKind.APPROVE:
+            event = _approved(task)
+    basis = decision.model_dump(mode="json", exclude={"decision"})
+    return Outcome(task, event, _record(task, event, reviewer, decision.decision.value, level, basis))
+
+
+def _rejected(task: ReviewTask, decision: Decision, reviewer: str, level: int) -> Envelope:
+    task.state = ReviewState.REJECTED
+    data = ReviewRejectedData(
+        revision=task.revision,
+        automatic=False,
+        reason=decision.reason,
+        comment=decision.comment,
+        level=level,
+        reviewer=reviewer,
+        findings=tuple(task.findings),
+    )
+    return new_event(ReviewRejected, task.submission_id, PRODUCER, data)
+
+
+def _approved(task: ReviewTask) -> Envelope:
+    """Onward to the next level, or approved with the redacted text once the last level signs."""
     unresolved = unresolved_flags(task)
     if unresolved:
         raise DecisionRefused(
@@ -198,7 +234,7 @@ def decide(
         )
     if task.level < task.levels:
         task.level += 1
-        return task, _queued(task)
+        return _queued(task)
     task.state = ReviewState.APPROVED
     approvals = tuple(
         Approval(level=d.level, reviewer=d.reviewer, decided_at=d.decided_at, comment=d.comment)
@@ -211,7 +247,7 @@ def decide(
         redactions=tuple(task.redactions),
         approvals=approvals,
     )
-    return task, new_event(ReviewApproved, task.submission_id, PRODUCER, data)
+    return new_event(ReviewApproved, task.submission_id, PRODUCER, data)
 
 
 def _check_redactions(content: ItemContent, redactions: list[Redaction]) -> None:
@@ -249,8 +285,17 @@ def redacted(content: ItemContent, redactions: list[Redaction]) -> ItemContent:
     return content.model_copy(update={name: "".join(chars) for name, chars in fields.items()})
 
 
-def withdrawn(task: ReviewTask) -> ReviewTask | None:
+def withdrawn(task: ReviewTask, by: str, reason: str, at: datetime, record_id: str) -> Outcome | None:
     """A withdrawn item leaves every queue; a decided one stays as it was decided."""
     if task.state != ReviewState.PENDING:
         return None
-    return task.model_copy(update={"state": ReviewState.WITHDRAWN})
+    task = task.model_copy(update={"state": ReviewState.WITHDRAWN})
+    record = AuditRecord(
+        record_id=record_id,
+        at=at,
+        actor=by,
+        action="withdrawn",
+        submission_id=task.submission_id,
+        basis={"revision": task.revision, "reason": reason},
+    )
+    return Outcome(task, None, record)
