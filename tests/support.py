@@ -141,3 +141,14 @@ async def eventually(check, seconds: float = 20, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """The `gongkai` console script, as an operator runs it, against the test's namespace."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "gongkai"), *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

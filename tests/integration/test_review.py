@@ -4,8 +4,9 @@ import pytest
 
 from services.review.app import build
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
+from shared.mongo import connect, database_of
 from tests.conftest import running
-from tests.support import EventTap, eventually
+from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
 
 pytestmark = pytest.mark.integration
@@ -72,3 +73,89 @@ async def test_only_reviewers_see_the_queue(settings, identities):
     async with running(build(settings)) as http:
         assert (await http.get("/v1/reviews")).status_code == 401
         assert (await http.get("/v1/reviews", headers=clerk)).status_code == 403
+
+
+async def test_a_flag_is_redacted_and_the_approval_carries_the_redaction(settings, identities):
+    first, second = await identities.reviewer("张三", 1), await identities.reviewer("李四", 2)
+    body = "联系人：王五，电话13800138000。"
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        await tap.publish(received("flag-1", body=body))
+        await eventually(lambda: queue_of(http, first), 20, "the flagged item in the queue")
+        shown = (await http.get("/v1/reviews/flag-1", headers=first)).json()
+        [flag] = shown["findings"]
+        assert (flag["rule"], flag["severity"], flag["excerpt"]) == ("mobile-number", "flag", "13800138000")
+        unresolved = await http.post(
+            "/v1/reviews/flag-1/decisions", json={"decision": "approve"}, headers=first
+        )
+        assert unresolved.status_code == 422 and flag["id"] in unresolved.json()["detail"]
+        redaction = {"field": "body", "start": flag["start"], "end": flag["end"]}
+        ok = await http.post(
+            "/v1/reviews/flag-1/decisions",
+            json={"decision": "approve", "redactions": [redaction]},
+            headers=first,
+        )
+        assert ok.status_code == 200
+        await http.post("/v1/reviews/flag-1/decisions", json={"decision": "approve"}, headers=second)
+        [approved] = await tap.wait_for("review.approved", "flag-1")
+        assert "13800138000" not in approved["data"]["content"]["body"]
+        assert approved["data"]["redactions"] == [redaction]
+        assert (await http.get("/v1/reviews/flag-1", headers=first)).json()[
+            "body"
+        ] == body  # the original stays
+
+
+async def test_every_decision_is_on_the_audit_chain_and_tampering_is_named(settings, identities):
+    first, second = await identities.reviewer("张三", 1), await identities.reviewer("李四", 2)
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        await tap.publish(received("audit-1"))
+        await eventually(lambda: queue_of(http, first), 20, "the item in the queue")
+        await http.post(
+            "/v1/reviews/audit-1/decisions", json={"decision": "approve", "comment": "同意"}, headers=first
+        )
+        await http.post("/v1/reviews/audit-1/decisions", json={"decision": "approve"}, headers=second)
+
+        async def trail():
+            items = (await http.get("/v1/audit?submission_id=audit-1", headers=first)).json()["items"]
+            return items if len(items) == 3 else None
+
+        entries = await eventually(trail, 20, "three audit entries")
+        assert [(e["actor"], e["action"]) for e in entries] == [
+            ("screening", "screened"),
+            ("张三", "approve"),
+            ("李四", "approve"),
+        ]
+        assert entries[1]["basis"]["comment"] == "同意"
+
+    verified = run_cli(settings, "audit", "verify")
+    assert verified.returncode == 0 and "3 entries verified" in verified.stdout
+    client = connect(settings)
+    try:  # someone with database access rewrites the level-1 decision
+        await database_of(client, settings, "review").audit.update_one(
+            {"_id": 2}, {"$set": {"actor": "王五"}}
+        )
+    finally:
+        await client.close()
+    broken = run_cli(settings, "audit", "verify")
+    assert broken.returncode == 1 and "BROKEN at entry 2" in broken.stderr
+
+
+async def test_word_lists_take_effect_without_a_restart(settings, identities):
+    operator, first = await identities.operator(), await identities.reviewer("张三", 1)
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        words = {"entries": [{"word": "拆迁补偿标准", "severity": "block", "note": "须经县政府批准"}]}
+        assert (
+            await http.put("/v1/wordlists/department:finance", json=words, headers=first)
+        ).status_code == 403
+        answer = await http.put("/v1/wordlists/department:finance", json=words, headers=operator)
+        assert answer.status_code == 200 and answer.json()["version"] == 1
+        await tap.publish(received("w-1", body="关于拆迁 补偿标准的说明", department="finance"))
+        [rejected] = await tap.wait_for("review.rejected", "w-1")
+        assert (
+            rejected["data"]["reason"] == "other" and rejected["data"]["findings"][0]["rule"] == "word-list"
+        )
+        await tap.publish(
+            received("w-2", body="关于拆迁补偿标准的说明", department="water")
+        )  # not finance's list
+        await tap.wait_for("review.queued", "w-2")
+        bad = await http.put("/v1/wordlists/department:Bad.Code", json=words, headers=operator)
+        assert bad.status_code == 422
