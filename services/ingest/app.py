@@ -108,6 +108,15 @@ def routes() -> APIRouter:
     async def get_submission(submission_id: str, caller: Reader, store: Store) -> SubmissionView:
         return view(await handlers.visible(store, caller, submission_id))
 
+    @router.put("/{submission_id}", response_model=SubmissionView)
+    async def revise(
+        request: Request, submission_id: str, draft: SubmissionDraft, clerk: Clerk, store: Store
+    ) -> SubmissionView:
+        """Revise an item that review returned: it is screened again and reviewed from level 1."""
+        doc = await handlers.revise(store, clerk, submission_id, draft)
+        request.app.state.relay.wake()
+        return view(doc)
+
     @router.post("/{submission_id}/withdraw", response_model=SubmissionView)
     async def withdraw(
         request: Request,

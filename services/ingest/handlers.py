@@ -15,6 +15,7 @@ from shared.events import (
     ItemContent,
     SubmissionReceived,
     SubmissionReceivedData,
+    SubmissionRevised,
     SubmissionWithdrawn,
     SubmissionWithdrawnData,
     new_event,
@@ -41,9 +42,7 @@ async def submit(
         if earlier is not None:
             return _same_request(earlier, fingerprint), False
     submission_id = str(ObjectId())
-    content = ItemContent(
-        **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
-    )
+    content = _content(draft, clerk)
     received = new_event(SubmissionReceived, submission_id, PRODUCER, SubmissionReceivedData(content=content))
     document = {
         "_id": submission_id,
@@ -67,6 +66,12 @@ async def submit(
         earlier = await store.by_idempotency_key(clerk.department, idempotency_key or submission_id)
         return _same_request(earlier, fingerprint), False
     return document, True
+
+
+def _content(draft: SubmissionDraft, clerk: Principal) -> ItemContent:
+    return ItemContent(
+        **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
+    )
 
 
 def _same_request(earlier: dict, fingerprint: str) -> dict:
@@ -107,6 +112,43 @@ async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str
 
     await store.change(submission_id, withdrawn, announce)
     return await store.get(submission_id)
+
+
+async def revise(
+    store: SubmissionStore, clerk: Principal, submission_id: str, draft: SubmissionDraft
+) -> dict:
+    """After `review.returned`, the department's revision goes back to screening as a new revision."""
+    await visible(store, clerk, submission_id)
+    content = _content(draft, clerk)
+
+    def revised(s: Submission) -> Submission:
+        if s.status != SubmissionStatus.RETURNED:
+            raise Problem(
+                409,
+                "Not returned",
+                f"Only an item returned for revision can be revised; this one is {s.status}.",
+            )
+        entry = TimelineEntry(at=utcnow(), event="submission.revised", detail=f"第{s.revision + 1}稿")
+        return s.model_copy(
+            update={
+                "status": SubmissionStatus.RECEIVED,
+                "revision": s.revision + 1,
+                "channels": list(content.channels),
+                "timeline": [*s.timeline, entry],
+            }
+        )
+
+    def announce(s: Submission):
+        return [
+            new_event(
+                SubmissionRevised,
+                s.id,
+                PRODUCER,
+                SubmissionReceivedData(revision=s.revision, content=content),
+            )
+        ]
+
+    return await store.change(submission_id, revised, announce, content.model_dump(mode="json"))
 
 
 async def on_event(store: SubmissionStore, event: Event) -> None:

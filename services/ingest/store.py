@@ -47,14 +47,17 @@ class SubmissionStore:
         submission_id: str,
         change: Callable[[Submission], Submission | None],
         announce: Callable[[Submission], list[Envelope]] = lambda s: [],
+        content: dict | None = None,
     ) -> dict | None:
-        """Apply a pure change to the submission; the events it announces go in the same write."""
+        """Apply a pure change to the submission (and, for a revision, its new content); the events
+        it announces go in the same write."""
 
         def compute(doc: dict) -> Change | None:
             changed = change(to_submission(doc))
             if changed is None:
                 return None
-            return Change(changed.model_dump(mode="json", include=_PROJECTED), announce(changed))
+            fields = changed.model_dump(mode="json", include=_PROJECTED)
+            return Change(fields | ({"content": content} if content else {}), announce(changed))
 
         return await change_document(self.submissions, submission_id, compute)
 

@@ -170,3 +170,45 @@ async def test_the_sandbox_refuses_a_push_with_a_wrong_signature(system):
         answer = await http.post(f"{system.urls['sandbox']}/items", content=body, headers=forged)
         assert answer.status_code == 401
         assert "forged" not in (await http.get(f"{system.urls['sandbox']}/items")).text
+
+
+async def test_a_returned_item_is_revised_screened_again_and_published(system):
+    clerk = await system.identities.department("office", "党政办")
+    first, second = (
+        await system.identities.reviewer("周审查", 1),
+        await system.identities.reviewer("吴审核", 2),
+    )
+    draft = item("关于低保对象的公示", body="低保对象：张某，身份证号11010519491231002X。")
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await http.post(f"{system.urls['ingest']}/v1/submissions", json=draft, headers=clerk)).json()[
+            "id"
+        ]
+
+        async def queued_for(headers):
+            queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=headers)).json()["items"]
+            return next((i for i in queue if i["submission_id"] == sid), None)
+
+        waiting = await eventually(lambda: queued_for(first), 30, "the item at level 1")
+        assert [f["rule"] for f in waiting["findings"]] == ["citizen-id"]
+        back = {"decision": "return", "comment": "请删去身份证号后重新报送"}
+        assert (
+            await http.post(f"{system.urls['review']}/v1/reviews/{sid}/decisions", json=back, headers=first)
+        ).status_code == 200
+        await eventually(lambda: _is(http, system, sid, clerk, "returned"), 30, "the item returned")
+        too_early = await http.put(f"{system.urls['ingest']}/v1/submissions/{sid}", json=draft, headers=first)
+        assert too_early.status_code == 403  # reviewers do not revise
+
+        revision = {**draft, "body": "低保对象：张某（已核实）。"}
+        answer = await http.put(f"{system.urls['ingest']}/v1/submissions/{sid}", json=revision, headers=clerk)
+        assert answer.status_code == 200 and answer.json()["status"] == "received"
+        again = await eventually(lambda: queued_for(first), 30, "the revision at level 1 again")
+        assert again["revision"] == 2 and again["findings"] == []
+        assert (
+            await http.put(f"{system.urls['ingest']}/v1/submissions/{sid}", json=revision, headers=clerk)
+        ).status_code == 409  # only a returned item is revised
+
+        # The person who returned it may decide the revision again at level 1; level 2 is someone else.
+        await approve_at_every_level(http, system, sid, [first, second])
+        await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the revision published")
+        page = (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).text
+        assert "已核实" in page and "11010519491231002X" not in page
