@@ -9,6 +9,7 @@ down:
 
 test:
 	scripts/bootstrap.sh
+	scripts/browser.sh
 	.venv/bin/pytest
 
 lint:

@@ -1,8 +1,10 @@
 """Review's wiring: HTTP routes and the event consumer, both handing over to `handlers`."""
 
+from pathlib import Path as PathLib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.review import handlers
@@ -170,6 +172,24 @@ def audit_routes() -> APIRouter:
     return router
 
 
+WEB = PathLib(__file__).parent / "web"
+
+
+def console_routes() -> APIRouter:
+    router = APIRouter(tags=["console"])
+
+    @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    async def console() -> HTMLResponse:
+        """The review console: the page signs in with a reviewer token and calls the API above."""
+        return HTMLResponse((WEB / "console.html").read_text(encoding="utf-8"))
+
+    @router.get("/console/static/{name}", include_in_schema=False)
+    async def static(name: Annotated[str, Path(pattern=r"^console\.(js|css)$")]) -> FileResponse:
+        return FileResponse(WEB / name)
+
+    return router
+
+
 def build(settings: Settings) -> FastAPI:
     async def audit_relay(app: FastAPI) -> None:
         app.state.audit_relay = Relay(
@@ -182,7 +202,7 @@ def build(settings: Settings) -> FastAPI:
             name="review",
             settings=settings,
             store=TaskStore,
-            routers=[routes(), wordlist_routes(), audit_routes()],
+            routers=[routes(), wordlist_routes(), audit_routes(), console_routes()],
             outbox=lambda db: [db.tasks],
             workers=[audit_relay],
             handle=lambda app, event: handlers.on_event(app.state.store, settings.review_levels, event),

@@ -48,7 +48,7 @@ async def test_two_levels_two_people_then_approved(settings, identities):
         twice = await http.post(
             "/v1/reviews/item-1/decisions", json={"decision": "approve"}, headers=same_person_at_two
         )
-        assert twice.status_code == 403 and "two levels" in twice.json()["detail"]
+        assert twice.status_code == 403 and "两级审核" in twice.json()["detail"]
         ok = await http.post("/v1/reviews/item-1/decisions", json={"decision": "approve"}, headers=second)
         assert ok.json()["state"] == "approved"
         [approved] = await tap.wait_for("review.approved", "item-1")

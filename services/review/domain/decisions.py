@@ -70,11 +70,11 @@ class Decision(BaseModel):
     @model_validator(mode="after")
     def _reasoned(self) -> "Decision":
         if self.decision == DecisionKind.REJECT and self.reason is None:
-            raise ValueError("reason: required when rejecting")
+            raise ValueError("reason: 不予公开须选择理由 (required when rejecting)")
         if self.reason == RejectionReason.OTHER and not self.comment.strip():
-            raise ValueError("comment: required when the reason is 'other'")
+            raise ValueError("comment: 理由为“其他”时须填写意见 (required when the reason is 'other')")
         if self.decision == DecisionKind.RETURN and not self.comment.strip():
-            raise ValueError("comment: say what to revise when returning an item")
+            raise ValueError("comment: 退回修改须说明修改意见 (say what to revise)")
         return self
 
 
@@ -167,15 +167,11 @@ def _queued(task: ReviewTask) -> Envelope:
 def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: datetime) -> Outcome:
     """The task after `reviewer` (at `level`) decides, the event announcing it, and its audit record."""
     if task.state != ReviewState.PENDING:
-        raise DecisionRefused(
-            409, "Already decided", f"This item is {task.state.value}; nothing waits for a decision."
-        )
+        raise DecisionRefused(409, "Already decided", f"该事项已处理（{task.state.value}），无需再作决定。")
     if level != task.level:
-        raise DecisionRefused(
-            403, "Wrong level", f"The item waits at level {task.level}; you review level {level}."
-        )
+        raise DecisionRefused(403, "Wrong level", f"该事项正等待第{task.level}级审核，您负责第{level}级。")
     if any(d.reviewer == reviewer for d in task.decisions):
-        raise DecisionRefused(403, "Same reviewer", "One person never decides two levels of the same item.")
+        raise DecisionRefused(403, "Same reviewer", "同一人不得对同一事项作出两级审核决定。")
     _check_redactions(task.content, decision.redactions)
     recorded = RecordedDecision(
         level=level,
@@ -230,7 +226,7 @@ def _approved(task: ReviewTask) -> Envelope:
         raise DecisionRefused(
             422,
             "Unresolved flags",
-            "Redact each flagged span or accept it with a reason before approving: " + ", ".join(unresolved),
+            "同意公开前，请遮盖每处提示内容，或填写理由予以接受：" + "、".join(unresolved),
         )
     if task.level < task.levels:
         task.level += 1
@@ -257,7 +253,7 @@ def _check_redactions(content: ItemContent, redactions: list[Redaction]) -> None
             raise DecisionRefused(
                 422,
                 "Invalid redaction",
-                f"{r.field} [{r.start}, {r.end}) is not a span of a {length}-character {r.field}.",
+                f"遮盖范围 {r.field} [{r.start}, {r.end}) 超出该字段（共{length}字）。",
             )
 
 

@@ -1,0 +1,180 @@
+// The review console: talks to the review API with the reviewer's bearer token.
+// Text from submissions is only ever set with textContent, never parsed as markup.
+"use strict";
+
+const state = { token: sessionStorage.getItem("gongkai-token"), item: null, redactions: [] };
+const $ = (id) => document.getElementById(id);
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { "Authorization": `Bearer ${state.token}`, "Content-Type": "application/json" },
+  });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const problem = body || {};
+    const fields = (problem.errors || []).map((e) => `${e.field}：${e.reason}`).join("；");
+    throw new Error([problem.detail || problem.title, fields].filter(Boolean).join(" — ") || response.statusText);
+  }
+  return body;
+}
+
+// Python counts characters (code points); JavaScript strings count UTF-16 units.
+const codePoints = (text) => Array.from(text).length;
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    await loadQueue();
+  } catch (error) {
+    $("sign-in-error").textContent = `登录失败：${error.message}`;
+    state.token = null;
+    return;
+  }
+  sessionStorage.setItem("gongkai-token", token);
+  $("sign-in").hidden = true;
+  $("workbench").hidden = false;
+  $("sign-out").hidden = false;
+}
+
+async function loadQueue() {
+  const page = await api("/v1/reviews?state=pending");
+  const queue = $("queue");
+  queue.replaceChildren();
+  for (const item of page.items) {
+    const li = element("li");
+    li.dataset.id = item.submission_id;
+    li.append(element("div", item.title), element("div", `${item.department_name} · 第${item.level}级 · 发现${item.findings.length}处`, "meta"));
+    li.addEventListener("click", () => openItem(item.submission_id));
+    queue.append(li);
+  }
+  $("queue-empty").hidden = page.items.length > 0;
+  if (page.items[0]) $("who").textContent = `第${page.items[0].level}级审核`;
+}
+
+async function openItem(id) {
+  state.item = await api(`/v1/reviews/${encodeURIComponent(id)}`);
+  state.redactions = [];
+  for (const li of $("queue").children) li.classList.toggle("current", li.dataset.id === id);
+  $("item").hidden = false;
+  $("decision-result").textContent = "";
+  $("item-meta").textContent = `${state.item.department_name} · 成文日期 ${state.item.formed_on} · 第${state.item.revision}稿 · 第${state.item.level}/${state.item.levels}级`;
+  render();
+}
+
+// Split a field's text at every finding and redaction boundary; mark each piece accordingly.
+function renderField(field) {
+  const text = Array.from(state.item[field]);
+  const findings = state.item.findings.filter((f) => f.field === field);
+  const redactions = [...state.item.redactions, ...state.redactions].filter((r) => r.field === field);
+  const cuts = new Set([0, text.length]);
+  for (const s of [...findings, ...redactions]) { cuts.add(s.start); cuts.add(s.end); }
+  const points = [...cuts].sort((a, b) => a - b);
+  const container = $(`field-${field}`);
+  container.replaceChildren();
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [start, end] = [points[i], points[i + 1]];
+    const piece = text.slice(start, end).join("");
+    const within = (s) => s.start <= start && end <= s.end;
+    const finding = findings.find(within);
+    let node = finding ? element("mark", piece, finding.severity) : document.createTextNode(piece);
+    if (finding) node.title = finding.message;
+    if (redactions.some(within)) {
+      const wrapper = element("span", undefined, "redacted");
+      wrapper.append(node);
+      node = wrapper;
+    }
+    container.append(node);
+  }
+}
+
+function render() {
+  renderField("title");
+  renderField("body");
+  const findings = $("findings");
+  findings.replaceChildren();
+  for (const f of state.item.findings) {
+    const li = element("li");
+    li.append(element("strong", f.severity === "block" ? "禁止：" : "提示："), element("span", `${f.excerpt}（${f.message}）`));
+    if (f.severity === "flag") {
+      const accept = element("input");
+      accept.placeholder = "如无需遮盖，请填写接受理由";
+      accept.dataset.findingId = f.id;
+      li.append(element("br"), accept);
+    }
+    findings.append(li);
+  }
+  const redactions = $("redactions");
+  redactions.replaceChildren();
+  state.redactions.forEach((r, index) => {
+    const li = element("li", `${r.field === "title" ? "标题" : "正文"}：“${Array.from(state.item[r.field]).slice(r.start, r.end).join("")}”`);
+    const undo = element("button", "撤销");
+    undo.addEventListener("click", () => { state.redactions.splice(index, 1); render(); });
+    li.append(" ", undo);
+    redactions.append(li);
+  });
+}
+
+// The selection's start and end as character offsets into one field's text.
+function selectedSpan() {
+  const selection = window.getSelection();
+  if (!selection.rangeCount || selection.isCollapsed) return null;
+  const range = selection.getRangeAt(0);
+  const container = range.commonAncestorContainer.nodeType === Node.ELEMENT_NODE
+    ? range.commonAncestorContainer : range.commonAncestorContainer.parentElement;
+  const field = container.closest(".field");
+  if (!field) return null;
+  const before = document.createRange();
+  before.selectNodeContents(field);
+  before.setEnd(range.startContainer, range.startOffset);
+  const start = codePoints(before.toString());
+  return { field: field.dataset.field, start, end: start + codePoints(range.toString()) };
+}
+
+function redactSelection() {
+  const span = selectedSpan();
+  if (!span || span.end <= span.start) {
+    $("decision-result").textContent = "请先在标题或正文中选中要遮盖的文字。";
+    return;
+  }
+  state.redactions.push(span);
+  window.getSelection().removeAllRanges();
+  $("decision-result").textContent = "";
+  render();
+}
+
+async function submitDecision(event) {
+  event.preventDefault();
+  const decision = $("decision").value;
+  const body = { decision, comment: $("comment").value, redactions: state.redactions };
+  if (decision === "reject") body.reason = $("reason").value;
+  body.accepted_flags = [...document.querySelectorAll("#findings input")]
+    .filter((input) => input.value.trim())
+    .map((input) => ({ finding_id: input.dataset.findingId, reason: input.value.trim() }));
+  try {
+    const result = await api(`/v1/reviews/${encodeURIComponent(state.item.submission_id)}/decisions`, {
+      method: "POST", body: JSON.stringify(body),
+    });
+    $("decision-result").textContent = result.state === "pending"
+      ? `已提交，等待第${result.level}级审核。` : `已提交：${({ approved: "同意公开", rejected: "不予公开", returned: "退回修改" })[result.state]}。`;
+    $("item").hidden = true;
+    await loadQueue();
+  } catch (error) {
+    $("decision-result").textContent = `未能提交：${error.message}`;
+  }
+}
+
+$("sign-in-form").addEventListener("submit", (event) => { event.preventDefault(); signIn($("token").value.trim()); });
+$("sign-out").addEventListener("click", () => { sessionStorage.removeItem("gongkai-token"); location.reload(); });
+$("refresh").addEventListener("click", loadQueue);
+$("redact").addEventListener("click", redactSelection);
+$("decision").addEventListener("change", () => { $("reason-label").hidden = $("decision").value !== "reject"; });
+$("decision-form").addEventListener("submit", submitDecision);
+if (state.token) signIn(state.token);
