@@ -23,8 +23,13 @@ def markings(draw) -> str:
     period = draw(st.sampled_from(["", "10年", "长期", "2026年12月31日", "5年"]))
     if draw(st.booleans()):
         period = period.translate(FULL_WIDTH_DIGITS)
-    header = draw(st.booleans())
-    chars = list(f"密级：{level}") if header else [level[0], level[1], star, *period]
+    form = draw(st.sampled_from(["star", "header", "bracket"]))
+    opening, closing = draw(st.sampled_from(["【】", "〔〕", "[]", "（）", "()"]))
+    chars = {
+        "star": [level[0], level[1], star, *period],
+        "header": list(f"密级：{level}"),
+        "bracket": [opening, *level, closing],
+    }[form]
     return "".join(c + draw(GAPS) for c in chars)
 
 

@@ -21,6 +21,14 @@ from services.review.domain.screening import FoldedText, WordList, blocks, scree
         "内部资料 注意保存",
         "本文件仅供内部使用",
         "内部文件",
+        "【机密】",
+        "〔 秘 密 〕",
+        "[绝密]",
+        "絶密★启用前",
+        "內部資料",
+        "密 級 ： 祕 密",
+        "机密 ★ １０年",
+        "秘密※",
     ],
 )
 def test_markings_block_in_every_form(text):
@@ -35,6 +43,11 @@ def test_markings_block_in_every_form(text):
         "该档案已经解密，现予公开。",
         "荣获三星级★文明单位。",
         "绝密档案管理培训的通知",  # a word, not a marking
+        "严禁将**机密**文件带出办公场所。",  # Markdown emphasis, not a star
+        "组织观看电影《秘密》。",  # a title, not a bracketed level
+        "做好国家秘密载体管理，落实保密责任制。",
+        "“机密”与“秘密”的区别。",
+        "解密后的档案向社会开放。",
     ],
 )
 def test_ordinary_text_is_not_blocked(text):

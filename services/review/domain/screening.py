@@ -27,6 +27,7 @@ _TRADITIONAL = {
     "機": "机",
     "祕": "秘",
     "絕": "绝",
+    "絶": "绝",
     "級": "级",
     "內": "内",
     "資": "资",
@@ -61,9 +62,14 @@ _FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(FOL
 _WHITESPACE = re.compile(r"\s+")
 
 
+# Markdown bold (`**机密**`) is emphasis, not a star: blank it out before stars are folded.
+_MARKDOWN_BOLD = re.compile(r"\*\*")
+
+
 def fold(original: str) -> str:
     """The canonical form, as long as the original (letters lower-cased where that keeps length)."""
-    folded = original.translate(FOLD) if _FOLDABLE.search(original) else original
+    folded = _MARKDOWN_BOLD.sub("  ", original) if "**" in original else original
+    folded = folded.translate(FOLD) if _FOLDABLE.search(folded) else folded
     lowered = folded.lower()
     return lowered if len(lowered) == len(folded) else folded
 
@@ -120,6 +126,12 @@ MARKINGS: tuple[Rule, ...] = (
         Severity.BLOCK,
         re.compile("密级[:：]?" + _LEVEL),
         "密级标注：涉密信息不上网。",
+    ),
+    Rule(
+        "secrecy-level-bracketed",
+        Severity.BLOCK,
+        re.compile("[【\\[（(〔［「『]" + _LEVEL + "[】\\]）)〕］」』]"),
+        "加括号的密级标志：涉密信息不上网。",
     ),
     Rule(
         "internal-material",
