@@ -29,6 +29,10 @@ from services.review.domain.screening import FoldedText, WordList, blocks, scree
         "密 級 ： 祕 密",
         "机密 ★ １０年",
         "秘密※",
+        "保密级别：机密",
+        "机密✩3年",
+        "机\n密\n★\n1\n年",
+        "秘密\n★\n",
     ],
 )
 def test_markings_block_in_every_form(text):

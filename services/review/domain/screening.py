@@ -22,7 +22,7 @@ from stdnum.cn import ric
 from shared.domain import Severity
 from shared.events import ScreeningFinding
 
-_STARS = "★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⋆∗⁎⁑٭※✦✧"
+_STARS = "★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⭑⭒⋆∗⁎⁑٭※✦✧✩✪✫✬✭✮✯✰⍟"
 _TRADITIONAL = {
     "機": "机",
     "祕": "秘",
@@ -86,7 +86,7 @@ class FoldedText:
     @classmethod
     def of(cls, original: str) -> "FoldedText":
         folded = fold(original)
-        compact = _WHITESPACE.sub("", folded)
+        compact = "".join(folded.split())  # str.split and re's \s agree on what white space is
         return cls(original, folded, compact)
 
     def span_of_compact(self, start: int, end: int) -> tuple[int, int]:
@@ -111,9 +111,12 @@ class Rule:
     severity: Severity
     pattern: re.Pattern
     message: str
+    needles: tuple[str, ...] = ("密",)  # a text without any of these cannot match: skip the scan
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
+
+
 MARKINGS: tuple[Rule, ...] = (
     Rule(
         "secrecy-marking",
@@ -124,7 +127,7 @@ MARKINGS: tuple[Rule, ...] = (
     Rule(
         "secrecy-level-header",
         Severity.BLOCK,
-        re.compile("密级[:：]?" + _LEVEL),
+        re.compile("(?:密级|保密级别|保密等级)[:：]?" + _LEVEL),
         "密级标注：涉密信息不上网。",
     ),
     Rule(
@@ -138,6 +141,7 @@ MARKINGS: tuple[Rule, ...] = (
         Severity.BLOCK,
         re.compile("内部资料|内部文件|注意保密|内部使用"),
         "内部资料标志：内部材料不公开。",
+        ("内部", "保密"),
     ),
 )
 
@@ -245,6 +249,8 @@ def screen(field_name: str, original: str, words: WordList = NO_WORDS) -> list[S
     text = FoldedText.of(original)
     findings = []
     for rule in MARKINGS:
+        if not any(needle in text.compact for needle in rule.needles):
+            continue
         for match in rule.pattern.finditer(text.compact):
             start, end = text.span_of_compact(match.start(), match.end())
             findings.append(
