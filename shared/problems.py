@@ -67,8 +67,31 @@ async def _on_problem(_: Request, exc: Problem) -> JSONResponse:
     return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
 
 
+TITLES = {
+    400: "Malformed request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+}
+
+
+def declared(*statuses: int) -> dict:
+    """The OpenAPI `responses` of problem answers, so that clients (and the fuzzer) know them."""
+    ref = {"$ref": "#/components/schemas/ProblemDetail"}
+    return {
+        s: {"model": ProblemDetail, "description": TITLES[s], "content": {MEDIA_TYPE: {"schema": ref}}}
+        for s in statuses
+    }
+
+
 async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Request refused")
+    title = TITLES.get(exc.status_code, "Request refused")
     detail = str(exc.detail) if exc.detail else None
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 

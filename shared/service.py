@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker
@@ -47,6 +48,7 @@ class ServiceSpec:
     outbox: Callable[[AsyncDatabase], list[AsyncCollection]] = lambda db: []
     prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # further per-service state
     workers: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -109,12 +111,84 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
+    app.add_middleware(BodyGuard, max_body_size=spec.max_body_size)
     app.include_router(_health_router())
     for router in spec.routers:
-        app.include_router(router)
+        app.include_router(router, responses=problems.declared(400, 401, 403, 404, 409, 413, 415, 422))
     if spec.handle:
         subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
     return app
+
+
+class BodyGuard:
+    """Refuses, before the application reads it, a body that is not JSON (415) or that is larger
+    than the service accepts (413) — whether its length is announced or it arrives in chunks."""
+
+    def __init__(self, app, max_body_size: int):
+        self.app, self.max_body_size = app, max_body_size
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_size:
+            return await self._refuse(
+                413,
+                f"The body has {int(length):,} bytes; at most {self.max_body_size:,} are accepted.",
+                scope,
+                receive,
+                send,
+            )
+        if length not in ("", "0") or "transfer-encoding" in headers:
+            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if not (media_type == "application/json" or media_type.endswith("+json")):
+                return await self._refuse(
+                    415,
+                    f"Send the body as application/json, not {media_type or 'untyped'}.",
+                    scope,
+                    receive,
+                    send,
+                )
+        if length:
+            return await self.app(scope, receive, send)
+        body = await self._read_limited(receive)
+        if body is None:
+            return await self._refuse(
+                413,
+                f"The body is larger than the {self.max_body_size:,} bytes accepted.",
+                scope,
+                receive,
+                send,
+            )
+        return await self.app(scope, _replay(body), send)
+
+    async def _read_limited(self, receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_size:
+                return None
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _refuse(self, status: int, detail: str, scope, receive, send) -> None:
+        await problems.problem_response(status, problems.TITLES[status], detail)(scope, receive, send)
+
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _instrument(app: FastAPI, service: str) -> None:
@@ -158,8 +232,9 @@ def _health_router() -> APIRouter:
             raise problems.Problem(503, "Not ready", f"database={database} broker={broker}")
         return {"status": "ready", "database": database, "broker": broker}
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
+        """Prometheus metrics, in its text exposition format."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

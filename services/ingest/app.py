@@ -8,13 +8,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.ingest import handlers
-from services.ingest.domain import ChannelReceipt, SubmissionDraft, TimelineEntry
+from services.ingest.domain import MAX_BODY_CHARS, ChannelReceipt, SubmissionDraft, TimelineEntry
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Role, SubmissionStatus
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
+# A body holds up to 1,000,000 characters of text: as JSON, up to 6 bytes each (\uXXXX escapes).
+MAX_REQUEST_BYTES = 6 * MAX_BODY_CHARS + 64_000
 Clerk = Annotated[Principal, Depends(requires(Role.DEPARTMENT))]
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
@@ -142,5 +144,6 @@ def build(settings: Settings) -> FastAPI:
             routers=[routes()],
             outbox=lambda db: [db.submissions],
             handle=lambda app, event: handlers.on_event(app.state.store, event),
+            max_body_size=MAX_REQUEST_BYTES,
         )
     )

@@ -30,7 +30,12 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-CleanText = Annotated[str, AfterValidator(_no_control_characters)]
+# The same rule as a pattern in the OpenAPI document, so that clients see it before they send.
+CleanText = Annotated[
+    str,
+    AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"}),
+]
 
 
 class SubmissionDraft(BaseModel):
