@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         6, ge=1, description="Pushes tried per channel before publication.failed"
     )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
+    ingest_writes_per_minute: float = Field(
+        120, gt=0, description="Writes a department may make per minute (per ingest replica)"
+    )
+    ingest_write_burst: int = Field(
+        30, ge=1, description="Writes a department may make at once before the rate applies"
+    )
     delivery_limit: int = Field(
         5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"
     )

@@ -1,5 +1,7 @@
 """Ingest's wiring: HTTP routes and the event consumer, both handing over to `handlers`."""
 
+import math
+import time
 from datetime import datetime
 from typing import Annotated
 
@@ -8,16 +10,35 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.ingest import handlers
-from services.ingest.domain import MAX_BODY_CHARS, ChannelReceipt, SubmissionDraft, TimelineEntry
+from services.ingest.domain import MAX_BODY_CHARS, ChannelReceipt, RateLimiter, SubmissionDraft, TimelineEntry
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Role, SubmissionStatus
+from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
 # A body holds up to 1,000,000 characters of text: as JSON, up to 6 bytes each (\uXXXX escapes).
 MAX_REQUEST_BYTES = 6 * MAX_BODY_CHARS + 64_000
-Clerk = Annotated[Principal, Depends(requires(Role.DEPARTMENT))]
+
+
+async def writing_clerk(
+    request: Request, clerk: Annotated[Principal, Depends(requires(Role.DEPARTMENT))]
+) -> Principal:
+    """A department making a write, within its rate (429 with Retry-After beyond it)."""
+    wait = request.app.state.rate_limiter.take(clerk.department, time.monotonic())
+    if wait:
+        seconds = math.ceil(wait)
+        raise Problem(
+            429,
+            "Too many requests",
+            f"Department {clerk.department} may write again in {seconds} s.",
+            {"Retry-After": str(seconds)},
+        )
+    return clerk
+
+
+Clerk = Annotated[Principal, Depends(writing_clerk)]
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
 
@@ -136,6 +157,9 @@ def routes() -> APIRouter:
 
 
 def build(settings: Settings) -> FastAPI:
+    async def rate_limits(app: FastAPI) -> None:
+        app.state.rate_limiter = RateLimiter(settings.ingest_writes_per_minute, settings.ingest_write_burst)
+
     return create_app(
         ServiceSpec(
             name="ingest",
@@ -145,5 +169,6 @@ def build(settings: Settings) -> FastAPI:
             outbox=lambda db: [db.submissions],
             handle=lambda app, event: handlers.on_event(app.state.store, event),
             max_body_size=MAX_REQUEST_BYTES,
+            prepare=rate_limits,
         )
     )

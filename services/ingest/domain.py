@@ -186,3 +186,22 @@ def project(submission: Submission, event: Event) -> Submission | None:
 
 def can_withdraw(status: SubmissionStatus) -> bool:
     return status not in FINAL
+
+
+class RateLimiter:
+    """Token buckets per department: `burst` writes at once, refilled at `per_minute`. Pure: the
+    caller passes the clock, so that tests need not wait."""
+
+    def __init__(self, per_minute: float, burst: int):
+        self.rate, self.burst = per_minute / 60.0, burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # department → (tokens, at)
+
+    def take(self, department: str, now: float) -> float:
+        """0 when the write may go ahead; otherwise the seconds until it may."""
+        tokens, at = self._buckets.get(department, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self._buckets[department] = (tokens - 1, now)
+            return 0.0
+        self._buckets[department] = (tokens, now)
+        return (1 - tokens) / self.rate

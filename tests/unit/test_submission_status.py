@@ -105,3 +105,13 @@ def test_a_bad_draft_names_its_field(change, field):
 
 def test_line_breaks_and_tabs_are_fine():
     SubmissionDraft.model_validate({**DRAFT, "body": "第一段\n\t第二段\r\n"})
+
+
+def test_a_department_writes_in_bursts_then_at_its_rate():
+    from services.ingest.domain import RateLimiter
+
+    limiter = RateLimiter(per_minute=60, burst=2)
+    assert limiter.take("finance", 0.0) == 0 and limiter.take("finance", 0.0) == 0
+    assert limiter.take("finance", 0.0) == pytest.approx(1.0)  # one token a second
+    assert limiter.take("water", 0.0) == 0  # every department has its own bucket
+    assert limiter.take("finance", 1.0) == 0
