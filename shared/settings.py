@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     ingest_write_burst: int = Field(
         30, ge=1, description="Writes a department may make at once before the rate applies"
     )
+    idempotency_hours: float = Field(24, gt=0, description="How long an Idempotency-Key is remembered")
     delivery_limit: int = Field(
         5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"
     )

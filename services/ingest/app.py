@@ -1,5 +1,6 @@
 """Ingest's wiring: HTTP routes and the event consumer, both handing over to `handlers`."""
 
+import asyncio
 import math
 import time
 from datetime import datetime
@@ -39,6 +40,7 @@ async def writing_clerk(
 
 
 Clerk = Annotated[Principal, Depends(writing_clerk)]
+KEY_SWEEP_SECONDS = 3600  # expired idempotency keys are forgotten within the hour
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
 
@@ -102,10 +104,13 @@ def routes() -> APIRouter:
         store: Store,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ):
-        doc, created = await handlers.submit(store, clerk, draft, idempotency_key)
+        doc, created = await handlers.submit(
+            store, clerk, draft, idempotency_key, request.app.state.settings.idempotency_hours
+        )
         if created:
             request.app.state.relay.wake()
-        return JSONResponse(view(doc).model_dump(mode="json"), status_code=202)
+        replayed = {} if created else {"Idempotent-Replayed": "true"}
+        return JSONResponse(view(doc).model_dump(mode="json"), status_code=202, headers=replayed)
 
     @router.get("", response_model=SubmissionPage)
     async def list_submissions(
@@ -160,6 +165,11 @@ def build(settings: Settings) -> FastAPI:
     async def rate_limits(app: FastAPI) -> None:
         app.state.rate_limiter = RateLimiter(settings.ingest_writes_per_minute, settings.ingest_write_burst)
 
+    async def key_expiry(app: FastAPI) -> None:
+        while True:
+            await app.state.store.forget_expired_keys()
+            await asyncio.sleep(KEY_SWEEP_SECONDS)
+
     return create_app(
         ServiceSpec(
             name="ingest",
@@ -170,5 +180,6 @@ def build(settings: Settings) -> FastAPI:
             handle=lambda app, event: handlers.on_event(app.state.store, event),
             max_body_size=MAX_REQUEST_BYTES,
             prepare=rate_limits,
+            workers=[key_expiry],
         )
     )

@@ -32,23 +32,35 @@ def _fingerprint(draft: SubmissionDraft) -> str:
 
 
 async def submit(
-    store: SubmissionStore, clerk: Principal, draft: SubmissionDraft, idempotency_key: str | None
+    store: SubmissionStore,
+    clerk: Principal,
+    draft: SubmissionDraft,
+    idempotency_key: str | None,
+    key_hours: float,
 ) -> tuple[dict, bool]:
     """Store the submission and its `submission.received` in one write. Returns the stored
-    document and whether it was created now (False: an earlier request with the same key)."""
+    document and whether it was created now (False: the answer to an earlier request, replayed)."""
     fingerprint = _fingerprint(draft)
-    if idempotency_key:
-        earlier = await store.by_idempotency_key(clerk.department, idempotency_key)
-        if earlier is not None:
-            return _same_request(earlier, fingerprint), False
     submission_id = str(ObjectId())
+    if idempotency_key:
+        key = f"{clerk.department}:{idempotency_key}"
+        claimed = await store.claim_idempotency_key(key, submission_id, fingerprint, key_hours)
+        if claimed["fingerprint"] != fingerprint:
+            raise Problem(
+                409,
+                "Idempotency key reused",
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        if claimed["submission_id"] != submission_id:
+            earlier = await store.get(claimed["submission_id"])
+            if earlier is not None:
+                return earlier, False
+            submission_id = claimed["submission_id"]  # the first attempt died before storing it: store it now
     content = _content(draft, clerk)
     received = new_event(SubmissionReceived, submission_id, PRODUCER, SubmissionReceivedData(content=content))
     document = {
         "_id": submission_id,
         "department": clerk.department,
-        "idempotency_key": idempotency_key or submission_id,
-        "fingerprint": fingerprint,
         "content": content.model_dump(mode="json"),
         "status": SubmissionStatus.RECEIVED.value,
         "revision": 1,
@@ -62,9 +74,8 @@ async def submit(
     }
     try:
         await store.insert(document)
-    except DuplicateKeyError:  # the same key raced in from a concurrent request
-        earlier = await store.by_idempotency_key(clerk.department, idempotency_key or submission_id)
-        return _same_request(earlier, fingerprint), False
+    except DuplicateKeyError:  # a concurrent retry of the same keyed request stored it first
+        return await store.get(submission_id), False
     return document, True
 
 
@@ -72,16 +83,6 @@ def _content(draft: SubmissionDraft, clerk: Principal) -> ItemContent:
     return ItemContent(
         **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
     )
-
-
-def _same_request(earlier: dict, fingerprint: str) -> dict:
-    if earlier["fingerprint"] != fingerprint:
-        raise Problem(
-            409,
-            "Idempotency key reused",
-            "This Idempotency-Key was already used with a different request body.",
-        )
-    return earlier
 
 
 async def visible(store: SubmissionStore, caller: Principal, submission_id: str) -> dict:

@@ -1,13 +1,15 @@
-"""Ingest's MongoDB adapter: the `submissions` collection of its own database."""
+"""Ingest's MongoDB adapter: the `submissions` of its own database and their idempotency keys."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.ingest.domain import Submission
 from shared.documents import Change, change_document
-from shared.events import Envelope
+from shared.events import Envelope, utcnow
+from shared.locks import document_lock
 from shared.outbox import insert_staged
 
 # What the projection owns in a stored submission; the rest (content, idempotency) never changes.
@@ -17,13 +19,9 @@ _PROJECTED = {"status", "revision", "publications", "review", "timeline", "seen_
 class SubmissionStore:
     def __init__(self, db: AsyncDatabase):
         self.submissions = db.submissions
+        self.idempotency_keys = db.idempotency_keys
 
     async def prepare(self) -> None:
-        # Every document carries an idempotency key (its own id when the client sent none), so one
-        # plain unique index scopes keys per department without partial indexes.
-        await self.submissions.create_index(
-            [("department", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
-        )
         await self.submissions.create_index([("department", ASCENDING), ("_id", DESCENDING)])
 
     async def insert(self, document: dict) -> None:
@@ -33,8 +31,28 @@ class SubmissionStore:
     async def get(self, submission_id: str) -> dict | None:
         return await self.submissions.find_one({"_id": submission_id}, {"pending_events": 0})
 
-    async def by_idempotency_key(self, department: str, key: str) -> dict | None:
-        return await self.submissions.find_one({"department": department, "idempotency_key": key})
+    async def claim_idempotency_key(
+        self, key: str, submission_id: str, fingerprint: str, hours: float
+    ) -> dict:
+        """The record of `key` (department:key): a new one for this submission, or the earlier one
+        while it lasts. Written before the submission, so a retry finds the id to store it under."""
+        now = utcnow()
+        record = {
+            "submission_id": submission_id,
+            "fingerprint": fingerprint,
+            "expires_at": now + timedelta(hours=hours),
+        }
+        async with document_lock(self.idempotency_keys, key):
+            earlier = await self.idempotency_keys.find_one({"_id": key})
+            if earlier is not None and earlier["expires_at"] > now:
+                return earlier
+            await self.idempotency_keys.update_one({"_id": key}, {"$set": record}, upsert=True)
+        return record
+
+    async def forget_expired_keys(self) -> int:
+        """Expiry by the code: FerretDB has no TTL indexes."""
+        result = await self.idempotency_keys.delete_many({"expires_at": {"$lte": utcnow()}})
+        return result.deleted_count
 
     async def page(self, query: dict, after: str | None, limit: int) -> list[dict]:
         if after:

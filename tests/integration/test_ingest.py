@@ -1,9 +1,13 @@
 """Ingest against the real broker and database: one write per submission, its event on the
 exchange, and a status that follows downstream events however they arrive."""
 
+import asyncio
+
 import pytest
 
+from services.ingest import handlers
 from services.ingest.app import build
+from services.ingest.domain import SubmissionDraft
 from shared.events import (
     PublicationPublished,
     PublicationPublishedData,
@@ -129,3 +133,39 @@ async def test_a_department_over_its_rate_is_told_when_to_come_back(settings, id
         assert int(answers[2].headers["retry-after"]) == 10
         assert answers[2].headers["content-type"].startswith("application/problem+json")
         assert (await http.post("/v1/submissions", json=ITEM, headers=other)).status_code == 202
+
+
+async def test_an_idempotency_key_is_forgotten_after_its_time(settings, identities):
+    short = settings.model_copy(update={"idempotency_hours": 1 / 3600})  # one second
+    clerk = await identities.department()
+    app = build(short)
+    async with running(app) as http:
+        headers = {**clerk, "Idempotency-Key": "weekly-report"}
+        first = await http.post("/v1/submissions", json=ITEM, headers=headers)
+        replay = await http.post("/v1/submissions", json=ITEM, headers=headers)
+        assert replay.json()["id"] == first.json()["id"] and replay.headers["idempotent-replayed"] == "true"
+        await asyncio.sleep(1.2)
+        later = await http.post("/v1/submissions", json={**ITEM, "title": "下一周的报告"}, headers=headers)
+        assert later.status_code == 202 and later.json()["id"] != first.json()["id"]
+        assert await app.state.store.forget_expired_keys() == 0  # the expired one was replaced, not kept
+
+
+async def test_a_retry_stores_a_submission_whose_first_attempt_died_after_claiming_its_key(
+    settings, identities
+):
+    clerk = await identities.department()
+    app = build(settings)
+    async with running(app) as http:
+        store = app.state.store
+        # What a process that died between the key and the submission left behind:
+        fingerprint = handlers._fingerprint(SubmissionDraft.model_validate(ITEM))
+        claimed = await store.claim_idempotency_key(
+            "finance:retry-1", "6b0a00000000000000000001", fingerprint, 24
+        )
+        answer = await http.post(
+            "/v1/submissions", json=ITEM, headers={**clerk, "Idempotency-Key": "retry-1"}
+        )
+        assert answer.status_code == 202 and answer.json()["id"] == claimed["submission_id"]
+        assert (
+            await http.get(f"/v1/submissions/{claimed['submission_id']}", headers=clerk)
+        ).status_code == 200
