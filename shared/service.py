@@ -114,7 +114,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size)
     app.include_router(_health_router())
     for router in spec.routers:
-        app.include_router(router, responses=problems.declared(400, 401, 403, 404, 409, 413, 415, 422))
+        app.include_router(router, responses=problems.declared(400, 401, 403, 404, 409, 413, 415, 422, 429))
     if spec.handle:
         subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
     return app

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ingest(servers):
-    service_settings = isolated_settings(servers, ingest_port=free_port())
+    unthrottled = {"ingest_writes_per_minute": 1e6, "ingest_write_burst": 1_000_000}
+    service_settings = isolated_settings(servers, ingest_port=free_port(), **unthrottled)
     process = _start("ingest-fuzz", [sys.executable, "-m", "services.ingest"], settings_env(service_settings))
     url = f"http://127.0.0.1:{service_settings.ingest_port}"
     try:
