@@ -1,6 +1,9 @@
 """Vocabulary every service shares: categories, channels, statuses, rejection reasons."""
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")  # the calendar the users' days, months and years are counted in
 
 
 class Category(StrEnum):

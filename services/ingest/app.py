@@ -3,7 +3,7 @@
 import asyncio
 import math
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
@@ -118,16 +118,13 @@ def routes() -> APIRouter:
         store: Store,
         status: SubmissionStatus | None = None,
         category: Category | None = None,
-        cursor: Annotated[str | None, Query(max_length=64)] = None,
+        submitted_from: Annotated[date | None, Query(description="First day (China time), inclusive")] = None,
+        submitted_to: Annotated[date | None, Query(description="Last day (China time), inclusive")] = None,
+        cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{24}$")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> SubmissionPage:
-        query: dict = {}
-        if caller.role == Role.DEPARTMENT:
-            query["department"] = caller.department
-        if status:
-            query["status"] = status.value
-        if category:
-            query["content.category"] = category.value
+        """Newest first; `next_cursor` continues after the last item, stable while new ones arrive."""
+        query = handlers.listing(caller, status, category, submitted_from, submitted_to)
         docs = await store.page(query, cursor, limit)
         next_cursor = docs[-1]["_id"] if len(docs) == limit else None
         return SubmissionPage(items=[view(d) for d in docs], next_cursor=next_cursor)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import date, datetime, timedelta
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -9,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, can_withdraw, project
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal
-from shared.domain import Role, SubmissionStatus
+from shared.domain import CHINA, Category, Role, SubmissionStatus
 from shared.events import (
     Event,
     ItemContent,
@@ -83,6 +84,32 @@ def _content(draft: SubmissionDraft, clerk: Principal) -> ItemContent:
     return ItemContent(
         **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
     )
+
+
+def listing(
+    caller: Principal,
+    status: SubmissionStatus | None,
+    category: Category | None,
+    submitted_from: date | None,
+    submitted_to: date | None,
+) -> dict:
+    """The query for a listing: a department sees its own items only. Ids begin with their
+    creation time, so a range of days is a range of ids."""
+    query: dict = {"department": caller.department} if caller.role == Role.DEPARTMENT else {}
+    if status:
+        query["status"] = status.value
+    if category:
+        query["content.category"] = category.value
+    ids = {}
+    if submitted_from:
+        ids["$gte"] = _first_id_of(submitted_from)
+    if submitted_to:
+        ids["$lt"] = _first_id_of(submitted_to + timedelta(days=1))
+    return query | ({"_id": ids} if ids else {})
+
+
+def _first_id_of(day: date) -> str:
+    return str(ObjectId.from_datetime(datetime(day.year, day.month, day.day, tzinfo=CHINA)))
 
 
 async def visible(store: SubmissionStore, caller: Principal, submission_id: str) -> dict:

@@ -56,7 +56,9 @@ class SubmissionStore:
 
     async def page(self, query: dict, after: str | None, limit: int) -> list[dict]:
         if after:
-            query = {**query, "_id": {"$lt": after}}
+            ids = dict(query.get("_id", {}))
+            ids["$lt"] = min(after, ids.get("$lt", after))
+            query = {**query, "_id": ids}
         cursor = self.submissions.find(query, {"pending_events": 0, "seen_events": 0})
         return await cursor.sort("_id", DESCENDING).limit(limit).to_list()
 

@@ -4,10 +4,10 @@ however many events there were. Years and months are those of China Standard Tim
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from shared.domain import CHINA
 from shared.events import (
     Event,
     PublicationFailed,
@@ -20,7 +20,6 @@ from shared.events import (
     SubmissionWithdrawn,
 )
 
-CHINA = ZoneInfo("Asia/Shanghai")
 ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
 
 

@@ -2,12 +2,14 @@
 exchange, and a status that follows downstream events however they arrive."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from services.ingest import handlers
 from services.ingest.app import build
 from services.ingest.domain import SubmissionDraft
+from services.stats.domain import local_date
 from shared.events import (
     PublicationPublished,
     PublicationPublishedData,
@@ -169,3 +171,35 @@ async def test_a_retry_stores_a_submission_whose_first_attempt_died_after_claimi
         assert (
             await http.get(f"/v1/submissions/{claimed['submission_id']}", headers=clerk)
         ).status_code == 200
+
+
+async def test_listing_pages_are_stable_and_filter_by_day(settings, identities):
+    clerk = await identities.department()
+    async with running(build(settings)) as http:
+        made = [
+            (await http.post("/v1/submissions", json={**ITEM, "title": f"通知{i}"}, headers=clerk)).json()[
+                "id"
+            ]
+            for i in range(5)
+        ]
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await http.get("/v1/submissions", params=params, headers=clerk)).json()
+            seen += [i["id"] for i in page["items"]]
+            if cursor is None:  # a new item while paging must not shift the pages
+                await http.post("/v1/submissions", json={**ITEM, "title": "新到的"}, headers=clerk)
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == list(reversed(made))
+        today = local_date(utcnow())
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        assert (await http.get(f"/v1/submissions?submitted_from={tomorrow}", headers=clerk)).json()[
+            "items"
+        ] == []
+        todays = (
+            await http.get(f"/v1/submissions?submitted_to={today.isoformat()}&limit=200", headers=clerk)
+        ).json()
+        assert len(todays["items"]) == 6
+        assert (await http.get("/v1/submissions?cursor=not-a-cursor", headers=clerk)).status_code == 422
