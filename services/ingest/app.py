@@ -40,6 +40,7 @@ async def writing_clerk(
 
 
 Clerk = Annotated[Principal, Depends(writing_clerk)]
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the days a submission can have been made on
 KEY_SWEEP_SECONDS = 3600  # expired idempotency keys are forgotten within the hour
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
@@ -118,8 +119,12 @@ def routes() -> APIRouter:
         store: Store,
         status: SubmissionStatus | None = None,
         category: Category | None = None,
-        submitted_from: Annotated[date | None, Query(description="First day (China time), inclusive")] = None,
-        submitted_to: Annotated[date | None, Query(description="Last day (China time), inclusive")] = None,
+        submitted_from: Annotated[
+            date | None, Query(ge=EARLIEST, le=LATEST, description="First day (China time)")
+        ] = None,
+        submitted_to: Annotated[
+            date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (China time)")
+        ] = None,
         cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{24}$")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> SubmissionPage:
