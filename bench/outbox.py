@@ -8,12 +8,8 @@ Prints events per second and what bounds it. Runs in a namespace of its own, rem
 
 import argparse
 import asyncio
-import sys
 import time
 import uuid
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aio_pika
 

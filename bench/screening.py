@@ -8,11 +8,7 @@ Target (issue 3): at least 1,000 documents per second.
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.review.domain.screening import WordList, screen_item
 
