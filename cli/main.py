@@ -7,7 +7,7 @@ import typer
 import uvicorn
 from pymongo.errors import ServerSelectionTimeoutError
 
-from cli import admin, audit, demo
+from cli import admin, audit, demo, dlq
 from shared.settings import get_settings
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 UNREACHABLE = 2  # exit code: a server the command needs does not answer
 app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
+app.add_typer(dlq.app, name="dlq")
 app.command("demo")(demo.demo)
 
 

@@ -13,7 +13,7 @@ from shared.mongo import connect, database_of
 from shared.outbox import board_of, event_relay, hint, insert_staged, staged_list
 from shared.service import subscribe
 from shared.topology import declare, topology_of
-from tests.support import EventTap, eventually
+from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
 
 pytestmark = pytest.mark.integration
@@ -120,3 +120,41 @@ async def test_events_waiting_without_a_hint_are_found_at_start(settings):
     finally:
         await broker.stop()
         await client.close()
+
+
+async def test_an_operator_lists_the_dead_letters_and_replays_them_once_the_cause_is_fixed(settings):
+    event = new_event(SubmissionReceived, "dl-1", "ingest", SubmissionReceivedData(content=content()))
+
+    async def broken(_):
+        raise RuntimeError("the database is down")
+
+    async with consuming(settings, "stats", broken) as (exchange, channel):
+        await exchange.publish(aio_pika.Message(event.model_dump_json().encode()), "submission.received")
+        dlq = await channel.get_queue(f"{settings.namespace}.stats.dlq")
+        await eventually(lambda: channel.declare_queue(dlq.name, passive=True), 30, "the DLQ declared")
+
+        async def dead_lettered():
+            queue = await channel.declare_queue(dlq.name, passive=True)
+            return queue.declaration_result.message_count == 1
+
+        await eventually(dead_lettered, 30, "the message in the DLQ")
+
+    listed = run_cli(settings, "dlq", "list", "stats", "--json")
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["event_id"], row["type"], row["submission_id"]) == (
+        str(event.event_id),
+        "submission.received",
+        "dl-1",
+    )
+    assert row["reason"] == "delivery_limit" or row["reason"] == "rejected"
+
+    handled = []
+
+    async def fixed(e):
+        handled.append(e)
+
+    async with consuming(settings, "stats", fixed):
+        replayed = run_cli(settings, "dlq", "replay", "stats")
+        assert replayed.returncode == 0 and "replayed 1 message(s) to stats; 0 left" in replayed.stdout
+        await eventually(lambda: handled, 20, "the replayed event handled")
+        assert handled[0].event_id == event.event_id
