@@ -7,7 +7,7 @@ import typer
 import uvicorn
 from pymongo.errors import ServerSelectionTimeoutError
 
-from cli import admin, audit, demo, dlq
+from cli import admin, audit, demo, dlq, stats
 from shared.settings import get_settings
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ UNREACHABLE = 2  # exit code: a server the command needs does not answer
 app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(stats.app, name="stats")
 app.command("demo")(demo.demo)
 
 

@@ -2,7 +2,8 @@
 fields (year, month, channel, category, department), so that a query reads one document
 however many events there were. Years and months are those of China Standard Time."""
 
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
@@ -37,12 +38,37 @@ def working_days_between(start: date, end: date) -> int:
 
 
 @dataclass(frozen=True)
+class FirstPublication:
+    """An item's earliest publication in a year: it is counted once, and judged on time or late."""
+
+    at: datetime
+    timeliness: str  # the counter it counts in: timeliness.on_time or timeliness.late
+
+
+@dataclass(frozen=True)
 class Tally:
-    """What one event adds: counters of its year, and once per item its first publication."""
+    """What one event adds: counters of its year, and for a publication, a candidate first one."""
 
     year: int
     increments: dict[str, int]
-    first_publication: dict[str, int] = field(default_factory=dict)  # counted once per item and year
+    publication: FirstPublication | None = None
+
+
+def first_publication_change(
+    earlier: FirstPublication | None, candidate: FirstPublication
+) -> tuple[dict[str, int], FirstPublication | None]:
+    """The counters to change and the record to keep when `candidate` arrives for an item whose
+    earliest publication so far is `earlier` — the same whatever order publications arrive in."""
+    if earlier is None:
+        return {"published.items": 1, candidate.timeliness: 1}, candidate
+    if candidate.at >= earlier.at:
+        return {}, None
+    moved = (
+        {}
+        if candidate.timeliness == earlier.timeliness
+        else {earlier.timeliness: -1, candidate.timeliness: 1}
+    )
+    return moved, candidate
 
 
 def tally(event: Event) -> Tally | None:
@@ -83,8 +109,40 @@ def _published(event: PublicationPublished) -> Tally:
             f"published.by_department.{d.item.department}": 1,
             f"published.by_month.{day.month:02d}": 1,
         },
-        {"published.items": 1, "timeliness.late" if late else "timeliness.on_time": 1},
+        FirstPublication(d.published_at, "timeliness.late" if late else "timeliness.on_time"),
     )
+
+
+def aggregate(events: list[Event]) -> tuple[dict[int, dict], dict[tuple[int, str], FirstPublication]]:
+    """Every year's counters, and every item's first publication per year, from the archived
+    events, each counted once, exactly as the live path counts them (the same `tally` and
+    `first_publication_change`), in whatever order the events come."""
+    counters: dict[int, Counter] = defaultdict(Counter)
+    firsts: dict[tuple[int, str], FirstPublication] = {}
+    for event in events:
+        counted = tally(event)
+        if counted is None:
+            continue
+        counters[counted.year].update(counted.increments)
+        if counted.publication:
+            key = (counted.year, event.submission_id)
+            change, keep = first_publication_change(firsts.get(key), counted.publication)
+            counters[counted.year].update(change)
+            if keep:
+                firsts[key] = keep
+    return {year: nested(flat) for year, flat in counters.items()}, firsts
+
+
+def nested(flat: dict[str, int]) -> dict:
+    """{"published.by_channel.portal": 1} → {"published": {"by_channel": {"portal": 1}}}, as $inc stores it."""
+    tree: dict = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split(".")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    return tree
 
 
 class Published(BaseModel):

@@ -1,5 +1,6 @@
 """Stats against the real broker and database: every event counted once."""
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -17,7 +18,7 @@ from shared.events import (
     utcnow,
 )
 from tests.conftest import running
-from tests.support import EventTap, eventually
+from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
 
 pytestmark = pytest.mark.integration
@@ -65,3 +66,40 @@ async def test_each_event_counts_once_even_when_delivered_twice(settings):
         assert figures["submissions"]["rejected"] == 1
         assert figures["review"]["auto_blocked"] == 1
         assert figures["timeliness"]["on_time"] == 1
+
+
+async def test_a_rebuilt_year_equals_the_live_one_after_duplicates_and_disorder(settings):
+    formed = date.today()
+    events = [
+        new_event(SubmissionReceived, f"s-{i}", "ingest", SubmissionReceivedData(content=content()))
+        for i in range(3)
+    ]
+    events += [published(f"s-{i}", channel) for i in range(3) for channel in ("platform", "portal")]
+    events.append(
+        new_event(
+            ReviewRejected,
+            "s-9",
+            "review",
+            ReviewRejectedData(revision=1, automatic=True, reason="classified"),
+        )
+    )
+    shuffled = events + events[::-1] + events[::2]  # duplicates, in other orders
+    app = build(settings)
+    async with EventTap(settings) as tap, running(app) as http:
+        for event in shuffled:
+            await tap.publish(event)
+
+        async def settled():
+            archived = await app.state.store.events.count_documents({})
+            return archived == len(events)
+
+        await eventually(settled, 30, "every event archived")
+        await asyncio.sleep(0.5)
+        live = (await http.get("/v1/stats")).json()
+
+    rebuilt = run_cli(settings, "stats", "rebuild")
+    assert rebuilt.returncode == 0 and f"{formed.year}: 6 publications of 3 items rebuilt" in rebuilt.stdout
+    async with running(build(settings)) as http:
+        assert (await http.get("/v1/stats")).json() == live
+    assert live["published"]["total"] == 6 and live["published"]["items"] == 3
+    assert live["submissions"]["received"] == 3 and live["review"]["auto_blocked"] == 1

@@ -1,6 +1,13 @@
 from datetime import UTC, date, datetime
 
-from services.stats.domain import figures, tally, working_days_between
+from services.stats.domain import (
+    FirstPublication,
+    aggregate,
+    figures,
+    first_publication_change,
+    tally,
+    working_days_between,
+)
 from shared.events import (
     PublicationPublished,
     PublicationPublishedData,
@@ -33,7 +40,7 @@ def test_a_publication_counts_in_china_standard_time():
 
 def test_late_publication_is_counted_late():
     t = tally(published("portal", datetime(2026, 12, 30, tzinfo=UTC), formed_on=date(2026, 11, 2)))
-    assert t.first_publication == {"published.items": 1, "timeliness.late": 1}
+    assert t.publication.timeliness == "timeliness.late"
 
 
 def test_an_automatic_rejection_counts_as_rejected_and_auto_blocked():
@@ -61,3 +68,21 @@ def test_an_empty_year_has_zero_figures_and_no_rates():
     f = figures(2019, {})
     assert f.published.by_channel == {"platform": 0, "portal": 0}
     assert f.rates.disclosure is None
+
+
+def test_an_item_is_judged_on_its_earliest_publication_whatever_the_order():
+    on_time = published("portal", datetime(2026, 11, 3, tzinfo=UTC))  # 1 working day after formed_on
+    late = published("platform", datetime(2026, 12, 30, tzinfo=UTC))
+    for order in ([on_time, late], [late, on_time]):
+        counters, _ = aggregate(order)
+        assert counters[2026]["published"]["items"] == 1
+        timeliness = figures(2026, counters[2026]).timeliness
+        assert (timeliness.on_time, timeliness.late) == (1, 0)
+
+
+def test_first_publication_changes_are_order_independent():
+    early = FirstPublication(datetime(2026, 11, 3, tzinfo=UTC), "timeliness.on_time")
+    later = FirstPublication(datetime(2026, 12, 30, tzinfo=UTC), "timeliness.late")
+    assert first_publication_change(None, later) == ({"published.items": 1, "timeliness.late": 1}, later)
+    assert first_publication_change(later, early) == ({"timeliness.late": -1, "timeliness.on_time": 1}, early)
+    assert first_publication_change(early, later) == ({}, None)

@@ -1,0 +1,44 @@
+"""`gongkai stats rebuild`: recompute the statistics from the archive of every event."""
+
+import asyncio
+import json
+
+import typer
+
+from services.stats.store import StatsStore
+from shared.mongo import connect, database_of
+from shared.settings import get_settings
+
+app = typer.Typer(help="Statistics for the annual report.", no_args_is_help=True)
+
+
+async def _rebuild(year: int | None) -> dict:
+    settings = get_settings()
+    client = connect(settings)
+    try:
+        store = StatsStore(database_of(client, settings, "stats"))
+
+        def progress(done: int, total: int) -> None:
+            typer.echo(f"  read {done:,} of {total:,} archived events", err=True)
+
+        return await store.rebuild(year, progress)
+    finally:
+        await client.close()
+
+
+@app.command()
+def rebuild(
+    year: int = typer.Option(None, min=2000, max=2100, help="Only this year (default: every year)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the rebuilt counters as JSON"),
+) -> None:
+    """Recompute every figure from the archived events and replace the live counters. Stop the
+    stats service first (make down, or stop its process): events it counted meanwhile would be lost."""
+    rebuilt = asyncio.run(_rebuild(year))
+    if as_json:
+        typer.echo(json.dumps({str(y): c for y, c in rebuilt.items()}, ensure_ascii=False))
+        return
+    for each, counters in sorted(rebuilt.items()):
+        published = counters.get("published", {})
+        typer.echo(
+            f"{each}: {published.get('total', 0)} publications of {published.get('items', 0)} items rebuilt"
+        )
