@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import chinese_calendar
 from pydantic import BaseModel
 
 from shared.domain import CHINA
@@ -28,13 +29,30 @@ def local_date(at: datetime) -> date:
     return at.astimezone(CHINA).date()
 
 
-def working_days_between(start: date, end: date) -> int:
-    """Working days after `start` up to and including `end` (Monday to Friday)."""
-    days, day = 0, start
+@dataclass(frozen=True)
+class WorkingDays:
+    count: int
+    on_calendar: bool  # False: a year the calendar does not know yet was counted on weekdays
+
+
+def _is_working_day(day: date) -> tuple[bool, bool]:
+    """(working day?, known to the calendar?): public holidays and adjusted working days
+    (调休) from chinese-calendar; Monday to Friday for a year it does not know yet."""
+    try:
+        return chinese_calendar.is_workday(day), True
+    except NotImplementedError:
+        return day.weekday() < 5, False
+
+
+def working_days_between(start: date, end: date) -> WorkingDays:
+    """Working days after `start` up to and including `end`."""
+    days, known, day = 0, True, start
     while day < end:
         day += timedelta(days=1)
-        days += day.weekday() < 5
-    return days
+        working, on_calendar = _is_working_day(day)
+        days += working
+        known &= on_calendar
+    return WorkingDays(days, known)
 
 
 @dataclass(frozen=True)
@@ -99,7 +117,8 @@ def tally(event: Event) -> Tally | None:
 def _published(event: PublicationPublished) -> Tally:
     d = event.data
     day = local_date(d.published_at)
-    late = working_days_between(d.item.formed_on, day) > ON_TIME_WORKING_DAYS
+    elapsed = working_days_between(d.item.formed_on, day)
+    late = elapsed.count > ON_TIME_WORKING_DAYS
     return Tally(
         day.year,
         {
@@ -108,6 +127,7 @@ def _published(event: PublicationPublished) -> Tally:
             f"published.by_category.{d.item.category}": 1,
             f"published.by_department.{d.item.department}": 1,
             f"published.by_month.{day.month:02d}": 1,
+            **({} if elapsed.on_calendar else {"timeliness.counted_on_weekdays": 1}),
         },
         FirstPublication(d.published_at, "timeliness.late" if late else "timeliness.on_time"),
     )
@@ -172,6 +192,7 @@ class Timeliness(BaseModel):
     late: int = 0
     rate: float | None = None
     working_days_limit: int = ON_TIME_WORKING_DAYS
+    warnings: list[str] = []
 
 
 class Rates(BaseModel):
@@ -200,6 +221,11 @@ def figures(year: int, counters: dict) -> YearFigures:
     submissions = Submissions(**counters.get("submissions", {}))
     t = counters.get("timeliness", {})
     timeliness = Timeliness(on_time=t.get("on_time", 0), late=t.get("late", 0))
+    if t.get("counted_on_weekdays"):
+        timeliness.warnings.append(
+            f"{t['counted_on_weekdays']} publication(s) counted on weekdays: the holiday calendar does not know "
+            f"{year} yet (update the chinese-calendar package, then run gongkai stats rebuild)"
+        )
     timeliness.rate = _ratio(timeliness.on_time, published.items)
     withdrawn = sum(counters.get("published", {}).get("withdrawn", {}).values())
     rates = Rates(

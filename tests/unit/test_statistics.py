@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime
 
 from services.stats.domain import (
     FirstPublication,
+    WorkingDays,
     aggregate,
     figures,
     first_publication_change,
@@ -26,9 +27,20 @@ def published(channel: str, at: datetime, formed_on: date = date(2026, 11, 2)):
     return new_event(PublicationPublished, "s1", "publish", data)
 
 
-def test_working_days_skip_weekends():
-    assert working_days_between(date(2026, 11, 6), date(2026, 11, 9)) == 1  # Friday → Monday
-    assert working_days_between(date(2026, 11, 2), date(2026, 11, 2)) == 0
+def test_working_days_follow_the_chinese_calendar():
+    assert working_days_between(date(2026, 11, 6), date(2026, 11, 9)).count == 1  # Friday → Monday
+    assert working_days_between(date(2026, 11, 2), date(2026, 11, 2)).count == 0
+    # National Day week: 1-7 October 2026 are holidays, Saturday 10 October is worked instead.
+    assert working_days_between(date(2026, 9, 30), date(2026, 10, 10)) == WorkingDays(3, True)
+
+
+def test_a_year_the_calendar_does_not_know_is_counted_on_weekdays_with_a_warning():
+    assert working_days_between(date(2031, 1, 6), date(2031, 1, 13)) == WorkingDays(5, False)
+    counters, _ = aggregate(
+        [published("portal", datetime(2031, 1, 13, tzinfo=UTC), formed_on=date(2031, 1, 6))]
+    )
+    timeliness = figures(2031, counters[2031]).timeliness
+    assert timeliness.on_time == 1 and "2031" in timeliness.warnings[0]
 
 
 def test_a_publication_counts_in_china_standard_time():
