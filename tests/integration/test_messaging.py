@@ -19,33 +19,38 @@ from tests.unit.factories import content
 pytestmark = pytest.mark.integration
 
 
-async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(settings):
-    """A process that died after publishing but before clearing sends the event again; consumers
-    are idempotent, so at-least-once is safe, and nothing staged is ever lost."""
+@contextlib.asynccontextmanager
+async def outbox(settings):
+    """A started broker with a publisher of submission.received, and ingest's collection."""
     client = connect(settings)
     broker = create_broker(settings)
     publishers = event_publishers(broker, settings, [SubmissionReceived])
-    collection = database_of(client, settings, "ingest").submissions
-    event = new_event(SubmissionReceived, "o-1", "ingest", SubmissionReceivedData(content=content()))
     try:
-        async with EventTap(settings, "submission.*") as tap:
-            await broker.start()
-            await insert_staged(collection, {"_id": "o-1", "pending_events": staged_list(event)})
-            relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
-            assert await relay.drain() == 1
-            assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
-            assert await board_of(collection).collection.count_documents({}) == 0
-            await tap.wait_for("submission.received", "o-1")
-            # What a process that died between the broker's confirm and the clearing write left
-            # behind: the event still waiting, its hint still there.
-            await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
-            await hint(collection, "o-1")
-            assert await event_relay(publishers, [collection], settings.outbox_poll_seconds).drain() == 1
-            sent = await tap.wait_for("submission.received", "o-1", count=2)
-            assert {e["event_id"] for e in sent} == {str(event.event_id)}
+        await broker.start()
+        yield database_of(client, settings, "ingest").submissions, publishers
     finally:
         await broker.stop()
         await client.close()
+
+
+async def test_the_relay_sends_what_was_staged_and_resends_after_a_crash(settings):
+    """A process that died after publishing but before clearing sends the event again; consumers
+    are idempotent, so at-least-once is safe, and nothing staged is ever lost."""
+    event = new_event(SubmissionReceived, "o-1", "ingest", SubmissionReceivedData(content=content()))
+    async with EventTap(settings, "submission.*") as tap, outbox(settings) as (collection, publishers):
+        await insert_staged(collection, {"_id": "o-1", "pending_events": staged_list(event)})
+        relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
+        assert await relay.drain() == 1
+        assert (await collection.find_one({"_id": "o-1"}))["pending_events"] == []
+        assert await board_of(collection).collection.count_documents({}) == 0
+        await tap.wait_for("submission.received", "o-1")
+        # What a process that died between the broker's confirm and the clearing write left
+        # behind: the event still waiting, its hint still there.
+        await collection.update_one({"_id": "o-1"}, {"$set": {"pending_events": staged_list(event)}})
+        await hint(collection, "o-1")
+        assert await event_relay(publishers, [collection], settings.outbox_poll_seconds).drain() == 1
+        sent = await tap.wait_for("submission.received", "o-1", count=2)
+        assert {e["event_id"] for e in sent} == {str(event.event_id)}
 
 
 @contextlib.asynccontextmanager
@@ -103,23 +108,14 @@ async def test_a_failing_handler_is_retried_up_to_the_delivery_limit_then_dead_l
 
 async def test_events_waiting_without_a_hint_are_found_at_start(settings):
     """Documents written before hints existed (or by hand) are not forgotten."""
-    client = connect(settings)
-    broker = create_broker(settings)
-    publishers = event_publishers(broker, settings, [SubmissionReceived])
-    collection = database_of(client, settings, "ingest").submissions
     event = new_event(SubmissionReceived, "h-1", "ingest", SubmissionReceivedData(content=content()))
-    try:
-        async with EventTap(settings, "submission.*") as tap:
-            await broker.start()
-            await collection.insert_one({"_id": "h-1", "pending_events": staged_list(event)})
-            relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
-            assert await relay.drain() == 0
-            await relay.recover_hints()
-            assert await relay.drain() == 1
-            await tap.wait_for("submission.received", "h-1")
-    finally:
-        await broker.stop()
-        await client.close()
+    async with EventTap(settings, "submission.*") as tap, outbox(settings) as (collection, publishers):
+        await collection.insert_one({"_id": "h-1", "pending_events": staged_list(event)})
+        relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
+        assert await relay.drain() == 0
+        await relay.recover_hints()
+        assert await relay.drain() == 1
+        await tap.wait_for("submission.received", "h-1")
 
 
 async def test_an_operator_lists_the_dead_letters_and_replays_them_once_the_cause_is_fixed(settings):
