@@ -138,8 +138,7 @@ async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str
         data = SubmissionWithdrawnData(withdrawn_by=caller.name, reason=reason)
         return [new_event(SubmissionWithdrawn, s.id, PRODUCER, data)]
 
-    await store.change(submission_id, withdrawn, announce)
-    return await store.get(submission_id)
+    return await store.change(submission_id, withdrawn, announce)
 
 
 async def revise(
