@@ -112,8 +112,8 @@ class PublicationStore:
         await self.due.mark(_id(submission_id, channel))
         await change_document(self.publications, _id(submission_id, channel), compute)
 
-    async def portal_page(self, skip: int, limit: int) -> list[dict]:
-        cursor = self.portal_items.find({"state": "public"}).sort("published_at", DESCENDING)
+    async def portal_page(self, query: dict, skip: int, limit: int) -> list[dict]:
+        cursor = self.portal_items.find({**query, "state": "public"}).sort("published_at", DESCENDING)
         return await cursor.skip(skip).limit(limit).to_list()
 
     async def portal_item(self, submission_id: str) -> dict | None:
