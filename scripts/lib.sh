@@ -65,3 +65,15 @@ rabbitmq_env() {
          RABBITMQ_MNESIA_BASE="$DATA/rabbitmq" RABBITMQ_LOG_BASE="$LOGS" \
          RABBITMQ_LOGS="$LOGS/rabbitmq.log" RABBITMQ_PID_FILE="$PIDS/rabbitmq.pid"
 }
+
+# apt_install PACKAGE...: from Debian's packages; the package lists are refreshed when missing,
+# and once more when an install fails on stale ones.
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  if [[ -z "$(find /var/lib/apt/lists -name '*Packages*' -print -quit 2>/dev/null)" ]]; then
+    apt-get update -q >>"$LOGS/provision.log" 2>&1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOGS/provision.log" 2>&1 && return 0
+  apt-get update -q >>"$LOGS/provision.log" 2>&1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOGS/provision.log" 2>&1
+}

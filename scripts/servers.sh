@@ -4,14 +4,6 @@
 # data in .state/data, telemetry disabled: it must never call out). Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-apt_install() {
-  command -v apt-get >/dev/null || return 1
-  if [[ -z "$(find /var/lib/apt/lists -name '*Packages*' -print -quit 2>/dev/null)" ]]; then
-    apt-get update -q >>"$LOGS/provision.log" 2>&1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOGS/provision.log" 2>&1
-}
-
 rabbitmq() {
   if listening 5672; then return 0; fi
   if ! command -v rabbitmq-server >/dev/null; then
