@@ -33,6 +33,7 @@ from services.review.domain.screening import FoldedText, WordList, blocks, scree
         "机密✩3年",
         "机\n密\n★\n1\n年",
         "秘密\n★\n",
+        "机密🌟5年",
     ],
 )
 def test_markings_block_in_every_form(text):
