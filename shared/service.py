@@ -33,6 +33,7 @@ from shared.topology import ANNOUNCES, declare, topology_of
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
+RESTART_PAUSE_SECONDS = 5
 QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # polled constantly; their lines would drown the rest
 
 
@@ -94,7 +95,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         await broker.start()
         app.state.relay = event_relay(publishers, spec.outbox(app.state.db), settings.outbox_poll_seconds)
         tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
-        tasks += [asyncio.create_task(work(app), name=work.__name__) for work in spec.workers]
+        tasks += [asyncio.create_task(_supervised(work, app), name=work.__name__) for work in spec.workers]
         log.info("service started", port=settings.port_of(spec.name))
         try:
             yield
@@ -189,6 +190,19 @@ def _replay(body: bytes):
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+async def _supervised(work: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:
+    """Run a background worker for the life of the process: one that fails is logged and started
+    again after a pause, never silently gone."""
+    while True:
+        try:
+            await work(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background worker failed; restarting it", worker=work.__name__)
+        await asyncio.sleep(RESTART_PAUSE_SECONDS)
 
 
 def _instrument(app: FastAPI, service: str) -> None:

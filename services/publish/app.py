@@ -14,18 +14,14 @@ from shared.wakeup import Wakeup
 def build(settings: Settings) -> FastAPI:
     wake = Wakeup(1.0)
 
-    async def connect_channels(app: FastAPI) -> None:
-        app.state.http = httpx.AsyncClient(timeout=settings.platform_timeout_seconds)
-        app.state.channels = {
-            "portal": PortalSite(app.state.store.portal_items, settings.portal_base_url),
-            "platform": HttpPush(app.state.http, settings.platform_url, settings.platform_secret, "platform"),
-        }
-
     async def publication_worker(app: FastAPI) -> None:
-        try:
-            await handlers.work(app.state.store, app.state.channels, settings, wake, app.state.relay.wake)
-        finally:
-            await app.state.http.aclose()
+        """Brings each due publication to where it is wanted, through the channels configured."""
+        async with httpx.AsyncClient(timeout=settings.platform_timeout_seconds) as http:
+            channels = {
+                "portal": PortalSite(app.state.store.portal_items, settings.portal_base_url),
+                "platform": HttpPush(http, settings.platform_url, settings.platform_secret, "platform"),
+            }
+            await handlers.work(app.state.store, channels, settings, wake, app.state.relay.wake)
 
     return create_app(
         ServiceSpec(
@@ -33,7 +29,6 @@ def build(settings: Settings) -> FastAPI:
             settings=settings,
             store=PublicationStore,
             routers=[portal.routes()],
-            prepare=connect_channels,
             outbox=lambda db: [db.publications],
             workers=[publication_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
