@@ -5,7 +5,8 @@ import json
 
 import typer
 
-from shared.audit import HEAD, AuditChain, Verdict
+from shared.audit import AuditChain
+from shared.ledger import Verdict
 from shared.mongo import connect, database_of
 from shared.settings import get_settings
 
@@ -17,7 +18,7 @@ async def _verify() -> tuple[Verdict, dict | None]:
     client = connect(settings)
     try:
         chain = AuditChain(database_of(client, settings, "review").audit)
-        return await chain.verify(), await chain.collection.find_one({"_id": HEAD})
+        return await chain.verify(), await chain.head()
     finally:
         await client.close()
 

@@ -11,14 +11,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.events import Envelope
 from shared.locks import document_lock
 from shared.mongo import isolates_updates
-from shared.outbox import AUDIT, EVENTS, hint, staged_list
+from shared.outbox import EVENTS, hint, staged_list
 
 
 @dataclass(frozen=True)
 class Change:
     fields: dict
     events: Sequence[Envelope] = field(default_factory=tuple)
-    audit: Sequence[dict] = field(default_factory=tuple)  # records for the audit chain (shared.audit)
+    staged: dict[str, Sequence[dict]] = field(default_factory=dict)  # other outbox fields: AUDIT, FEED
 
 
 async def change_document(
@@ -38,11 +38,11 @@ async def _change(collection: AsyncCollection, document_id: str, compute: Callab
         if change is None:
             return None
         update: dict = {"$set": change.fields, "$inc": {"version": 1}}
-        staged = {EVENTS: staged_list(*change.events), AUDIT: list(change.audit)}
+        staged = {EVENTS: staged_list(*change.events), **change.staged}
         for name, items in staged.items():
             if items:
                 await hint(collection, document_id, name)
-                update.setdefault("$push", {})[name] = {"$each": items}
+                update.setdefault("$push", {})[name] = {"$each": list(items)}
         guard = {"_id": document_id}
         if await isolates_updates(collection.database.client):
             guard["version"] = doc.get("version", 0)  # another replica may have written meanwhile

@@ -27,7 +27,9 @@ from shared.wakeup import Wakeup
 log = structlog.get_logger(__name__)
 
 EVENTS = "pending_events"
-AUDIT = "pending_audit"
+AUDIT = "pending_audit"  # records for the audit chain (review)
+FEED = "pending_feed"  # entries for the feed of what is published (publish)
+STAGED = (EVENTS, AUDIT, FEED)
 BATCH = 100
 
 
@@ -47,7 +49,7 @@ async def hint(collection: AsyncCollection, document_id: str, field: str = EVENT
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
     """Insert a document together with what it stages (raises DuplicateKeyError as usual)."""
-    for field in (EVENTS, AUDIT):
+    for field in STAGED:
         if document.get(field):
             await hint(collection, document["_id"], field)
     await collection.insert_one(document)

@@ -3,9 +3,10 @@
 import httpx
 from fastapi import FastAPI
 
-from services.publish import handlers, portal
+from services.publish import handlers, portal, republishing
 from services.publish.channels import HttpPush, PortalSite
 from services.publish.store import PublicationStore
+from shared.outbox import FEED, Relay
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 from shared.wakeup import Wakeup
@@ -21,16 +22,29 @@ def build(settings: Settings) -> FastAPI:
                 "portal": PortalSite(app.state.store.portal_items, settings.portal_base_url),
                 "platform": HttpPush(http, settings.platform_url, settings.platform_secret, "platform"),
             }
-            await handlers.work(app.state.store, channels, settings, wake, app.state.relay.wake)
+            await handlers.work(app.state.store, channels, settings, wake, lambda: settled(app))
+
+    def settled(app: FastAPI) -> None:
+        app.state.relay.wake()
+        app.state.feed_relay.wake()
+
+    async def create_feed_relay(app: FastAPI) -> None:
+        app.state.feed_relay = Relay(
+            FEED, app.state.store.feed.append, [app.state.db.publications], settings.outbox_poll_seconds
+        )
+
+    async def feed_relay(app: FastAPI) -> None:
+        await app.state.feed_relay.run()
 
     return create_app(
         ServiceSpec(
             name="publish",
             settings=settings,
             store=PublicationStore,
-            routers=[portal.routes()],
+            routers=[portal.routes(), republishing.routes()],
             outbox=lambda db: [db.publications],
-            workers=[publication_worker],
+            prepare=create_feed_relay,
+            workers=[feed_relay, publication_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
         )
     )

@@ -111,3 +111,32 @@ def attempt_failed(
     pub = pub.model_copy(update={"state": PublicationState.FAILED, "attempts": attempts, "last_error": error})
     data = PublicationFailedData(channel=pub.channel, attempts=attempts, error=error)
     return pub, new_event(PublicationFailed, pub.submission_id, PRODUCER, data)
+
+
+def feed_entry(event: Envelope | None) -> dict | None:
+    """What republishing platforms read at /v1/published for a publication's event: each item on
+    each channel once when published, and again when withdrawn."""
+    match event:
+        case PublicationPublished():
+            d = event.data
+            return {
+                "record_id": str(event.event_id),
+                "kind": "published",
+                "submission_id": event.submission_id,
+                "channel": d.channel.value,
+                "url": d.url,
+                "published_at": d.published_at.isoformat(),
+                "title": d.item.title,
+                "category": d.item.category.value,
+                "department": d.item.department,
+                "department_name": d.item.department_name,
+            }
+        case PublicationWithdrawn():
+            return {
+                "record_id": str(event.event_id),
+                "kind": "withdrawn",
+                "submission_id": event.submission_id,
+                "channel": event.data.channel.value,
+                "withdrawn_at": event.data.withdrawn_at.isoformat(),
+            }
+    return None

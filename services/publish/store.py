@@ -7,11 +7,13 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.publish.domain import Publication, PublicationState
+from services.publish.domain import Publication, PublicationState, feed_entry
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
 from shared.hints import HintBoard
+from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
+from shared.outbox import FEED
 
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
@@ -32,6 +34,7 @@ class PublicationStore:
         self.refusals = db.refusals
         # Publications that need the worker: small, so the worker never scans `publications`.
         self.due = HintBoard(db.publications_due)
+        self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
@@ -91,7 +94,9 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change:
             merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
-            return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [])
+            entry = feed_entry(event)
+            staged = {FEED: [entry]} if entry else {}
+            return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [], staged)
 
         settled = to_publication(await change_document(self.publications, hint["_id"], compute))
         if settled.due:

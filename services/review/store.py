@@ -61,9 +61,8 @@ class TaskStore:
             if outcome is None:
                 return None
             events = [outcome.event] if outcome.event else []
-            return Change(
-                outcome.task.model_dump(mode="json"), events, [outcome.audit.model_dump(mode="json")]
-            )
+            audit = {AUDIT: [outcome.audit.model_dump(mode="json")]}
+            return Change(outcome.task.model_dump(mode="json"), events, audit)
 
         doc = await change_document(self.tasks, submission_id, compute)
         return to_task(doc) if doc else None

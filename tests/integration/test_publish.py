@@ -14,7 +14,7 @@ from shared.events import (
 )
 from shared.settings import DEV_PLATFORM_SECRET
 from tests.conftest import running, serving
-from tests.support import EventTap, free_port
+from tests.support import EventTap, eventually, free_port
 from tests.unit.factories import approval, content
 
 pytestmark = pytest.mark.integration
@@ -89,3 +89,43 @@ async def test_withdrawal_takes_the_item_off_both_channels(settings, platform):
         assert (await peer.get(f"{platform}/items")).json()["items"] == []
         feed = (await http.get("/portal/feed.json")).json()
         assert all(i["id"] != "p-5" for i in feed["items"])
+
+
+async def test_republishers_page_the_feed_without_missing_or_repeating_anything(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        for i in range(3):
+            await tap.publish(approved(f"f-{i}"))
+        await tap.wait_for("publication.published", "f-0", count=2)  # on both channels before it is withdrawn
+        seen, cursor = [], "0"
+
+        async def read_on():
+            nonlocal cursor
+            page = (await http.get("/v1/published", params={"cursor": cursor, "limit": 2})).json()
+            seen.extend((e["seq"], e["kind"], e["submission_id"], e["channel"]) for e in page["items"])
+            cursor = page["next_cursor"]
+
+        await read_on()
+        for i in range(3, 5):  # more arrive while a platform pages
+            await tap.publish(approved(f"f-{i}"))
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "f-0", "ingest", SubmissionWithdrawnData(withdrawn_by="finance"))
+        )
+
+        async def complete():
+            await read_on()
+            return len(seen) >= 12  # 5 items on 2 channels, and f-0 withdrawn from both
+
+        await eventually(complete, 30, "every publication and withdrawal in the feed")
+        assert [s for s, *_ in seen] == list(range(1, 13))  # contiguous: nothing missed, nothing twice
+        published = {(sid, ch) for _, kind, sid, ch in seen if kind == "published"}
+        assert published == {(f"f-{i}", ch) for i in range(5) for ch in ("platform", "portal")}
+        assert {(sid, ch) for _, kind, sid, ch in seen if kind == "withdrawn"} == {
+            ("f-0", "platform"),
+            ("f-0", "portal"),
+        }
+        assert (await http.get("/v1/published", params={"cursor": cursor})).json() == {
+            "items": [],
+            "next_cursor": cursor,
+        }
+        assert (await http.get("/v1/published", params={"cursor": "-1"})).status_code == 422

@@ -1,5 +1,5 @@
 from services.review.domain.decisions import Decision, decide, screened
-from shared.audit import GENESIS, entry_hash, verify
+from shared.ledger import GENESIS, entry_hash, verify
 from tests.unit.factories import content
 from tests.unit.test_decisions import NOW
 
