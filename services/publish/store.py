@@ -81,8 +81,8 @@ class PublicationStore:
                 if doc is None or not to_publication(doc).due:
                     await self.due.clear(hint)
                     continue
-                if doc["lease_until"] > now:
-                    continue
+                if doc["lease_until"] > now or doc["next_attempt_at"] > now:
+                    continue  # held by another worker, or not yet time to try again
                 await self.publications.update_one(
                     {"_id": hint["_id"]}, {"$set": {"lease_until": now + LEASE}}
                 )
@@ -98,10 +98,12 @@ class PublicationStore:
             staged = {FEED: [entry]} if entry else {}
             return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [], staged)
 
+        if outcome.due:  # the next try's time goes on the board before the lease is released
+            await self.due.mark(hint["_id"], outcome.next_attempt_at)
         settled = to_publication(await change_document(self.publications, hint["_id"], compute))
-        if settled.due:
-            await self.due.mark(hint["_id"], settled.next_attempt_at)
-        else:
+        if settled.due and not outcome.due:  # a withdrawal arrived meanwhile: at once
+            await self.due.mark(hint["_id"])
+        elif not settled.due:
             await self.due.clear(hint)
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:

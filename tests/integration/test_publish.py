@@ -1,5 +1,7 @@
 """Publish against the real broker and database, pushing to the platform sandbox on a real port."""
 
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 
@@ -129,3 +131,44 @@ async def test_republishers_page_the_feed_without_missing_or_repeating_anything(
             "next_cursor": cursor,
         }
         assert (await http.get("/v1/published", params={"cursor": "-1"})).status_code == 422
+
+
+async def test_a_429_is_retried_after_the_time_the_platform_asks_for(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)), httpx.AsyncClient() as peer:
+        await peer.put(f"{platform}/behaviour", json={"fail_status": 429, "fail_count": 1, "retry_after": 2})
+        await tap.publish(approved("r-1"))
+        both = await tap.wait_for("publication.published", "r-1", count=2, seconds=30)
+        platform_event = next(e for e in both if e["data"]["channel"] == "platform")
+        deliveries = (await peer.get(f"{platform}/deliveries")).json()["items"]
+        assert [d["verdict"] for d in deliveries] == ["told to fail: 429", "accepted"]
+        waited = datetime.fromisoformat(deliveries[1]["at"]) - datetime.fromisoformat(deliveries[0]["at"])
+        assert waited >= timedelta(seconds=2)
+        assert platform_event["data"]["remote_id"] == "r-1"
+
+
+async def test_a_platform_that_never_answers_in_time_ends_in_publication_failed(settings, platform):
+    settings = settings.model_copy(
+        update={
+            "platform_url": platform,
+            "platform_timeout_seconds": 0.3,
+            "publish_max_attempts": 3,
+        }
+    )
+    async with EventTap(settings) as tap, running(build(settings)), httpx.AsyncClient() as peer:
+        await peer.put(f"{platform}/behaviour", json={"delay_seconds": 1})
+        await tap.publish(approved("t-1"))
+        [failed] = await tap.wait_for("publication.failed", "t-1", seconds=40)
+        assert failed["data"]["channel"] == "platform" and failed["data"]["attempts"] == 3
+        assert "Timeout" in failed["data"]["error"]
+        assert [e["data"]["channel"] for e in tap.of("publication.published", "t-1")] == ["portal"]
+
+
+async def test_a_client_error_from_the_platform_is_not_retried(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)), httpx.AsyncClient() as peer:
+        await peer.put(f"{platform}/behaviour", json={"fail_status": 400, "fail_count": -1})
+        await tap.publish(approved("c-1"))
+        [failed] = await tap.wait_for("publication.failed", "c-1", seconds=20)
+        assert failed["data"]["attempts"] == 1 and "400" in failed["data"]["error"]
+        assert len((await peer.get(f"{platform}/deliveries")).json()["items"]) == 1
