@@ -2,18 +2,26 @@
 small collection of their own so that the worker never scans a large one (FerretDB's SQLite
 backend has no index for anything but `{_id: …}`).
 
-A writer marks a document *before* writing the change that needs attention, so a hint exists
-whenever there is work; at worst a hint points at nothing, and the worker drops it. Each mark
+A writer marks a document *before* writing the change that needs attention, holding the
+document's lock from the mark to the write, so a hint exists whenever there is work; a hint that
+points at a document not written yet is kept until it is stale (its writer died), then dropped. Each mark
 carries a fresh nonce: a worker clears only the hint it read, never one set again since.
 """
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.events import utcnow
 from shared.locks import document_lock
+
+STALE_AFTER = timedelta(minutes=2)  # a hint whose document is still missing by then was abandoned
+
+
+def stale(hint: dict) -> bool:
+    """A hint set so long ago that a missing document will not come (its writer died)."""
+    return hint["at"] < utcnow() - STALE_AFTER
 
 
 class HintBoard:

@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.broker import publish_event
 from shared.events import Envelope, parse_event
-from shared.hints import HintBoard
+from shared.hints import HintBoard, stale
 from shared.locks import document_lock
 from shared.metrics import EVENTS_PUBLISHED
 from shared.wakeup import Wakeup
@@ -48,11 +48,13 @@ async def hint(collection: AsyncCollection, document_id: str, field: str = EVENT
 
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
-    """Insert a document together with what it stages (raises DuplicateKeyError as usual)."""
-    for field in STAGED:
-        if document.get(field):
-            await hint(collection, document["_id"], field)
-    await collection.insert_one(document)
+    """Insert a document together with what it stages (raises DuplicateKeyError as usual). The
+    document's lock is held from the hint to the insert, so a relay never sees one without the other."""
+    async with document_lock(collection, document["_id"]):
+        for field in STAGED:
+            if document.get(field):
+                await hint(collection, document["_id"], field)
+        await collection.insert_one(document)
 
 
 class Relay:
@@ -92,16 +94,27 @@ class Relay:
         delivered = 0
         for collection in self._collections:
             board = board_of(collection, self._field)
-            while hints := await board.due(BATCH):
+            while True:
+                hints = await board.due(BATCH)
+                settled = 0
                 for h in hints:
-                    delivered += await self._relay(collection, h)
-                    await board.clear(h)
+                    count = await self._relay(collection, h)
+                    if count is not None:
+                        delivered += count
+                        settled += 1
+                        await board.clear(h)
+                if len(hints) < BATCH or not settled:
+                    break
         return delivered
 
-    async def _relay(self, collection: AsyncCollection, h: dict) -> int:
+    async def _relay(self, collection: AsyncCollection, h: dict) -> int | None:
+        """How many items of the hinted document were delivered; None to keep the hint, when the
+        document is not there yet (its writer, in another process, may still be writing it)."""
         delivered = 0
         async with document_lock(collection, h["_id"]):
             doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
+            if doc is None and not stale(h):
+                return None
             for raw in (doc or {}).get(self._field, []):
                 await self._deliver(raw)
                 # By exact value: FerretDB ignores conditions on sub-documents in $pull.

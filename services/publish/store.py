@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from services.publish.domain import Publication, PublicationState, feed_entry
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
-from shared.hints import HintBoard
+from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
 from shared.outbox import FEED
@@ -50,11 +50,12 @@ class PublicationStore:
             "lease_until": utcnow(),
             "version": 1,
         }
-        await self.due.mark(doc["_id"])
-        try:
-            await self.publications.insert_one(doc)
-        except DuplicateKeyError:
-            return False
+        async with document_lock(self.publications, doc["_id"]):  # the hint and the document together
+            await self.due.mark(doc["_id"])
+            try:
+                await self.publications.insert_one(doc)
+            except DuplicateKeyError:
+                return False
         return True
 
     async def record_withdrawal(self, submission_id: str, at: datetime) -> None:
@@ -78,6 +79,8 @@ class PublicationStore:
         for hint in await self.due.due(64):
             async with document_lock(self.publications, hint["_id"]):
                 doc = await self.publications.find_one({"_id": hint["_id"]})
+                if doc is None and not stale(hint):
+                    continue  # being written by another process
                 if doc is None or not to_publication(doc).due:
                     await self.due.clear(hint)
                     continue

@@ -3,12 +3,13 @@ message never blocks its queue."""
 
 import contextlib
 import json
+from datetime import timedelta
 
 import aio_pika
 import pytest
 
 from shared.broker import create_broker, event_publishers
-from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
+from shared.events import SubmissionReceived, SubmissionReceivedData, new_event, utcnow
 from shared.mongo import connect, database_of
 from shared.outbox import board_of, event_relay, hint, insert_staged, staged_list
 from shared.service import subscribe
@@ -153,3 +154,21 @@ async def test_an_operator_lists_the_dead_letters_and_replays_them_once_the_caus
         assert replayed.returncode == 0 and "replayed 1 message(s) to stats; 0 left" in replayed.stdout
         await eventually(lambda: handled, 20, "the replayed event handled")
         assert handled[0].event_id == event.event_id
+
+
+async def test_a_hint_whose_document_is_still_being_written_is_kept(settings):
+    """The relay may read a hint between its writer's hint and insert; it must not drop it."""
+    event = new_event(SubmissionReceived, "race-1", "ingest", SubmissionReceivedData(content=content()))
+    async with EventTap(settings, "submission.*") as tap, outbox(settings) as (collection, publishers):
+        relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
+        board = board_of(collection).collection
+        await hint(collection, "race-1")  # the writer has hinted; its insert has not landed yet
+        assert await relay.drain() == 0
+        assert await board.count_documents({"_id": "race-1"}) == 1
+        await collection.insert_one({"_id": "race-1", "pending_events": staged_list(event)})
+        assert await relay.drain() == 1
+        await tap.wait_for("submission.received", "race-1")
+        # A hint whose document never came (its writer died) is dropped once it is stale.
+        await board.insert_one({"_id": "ghost", "nonce": "n", "at": utcnow() - timedelta(hours=1)})
+        await relay.drain()
+        assert await board.count_documents({}) == 0
