@@ -116,10 +116,16 @@ def demo(
             for sid in ids:
 
                 def waiting(sid=sid, headers=headers):
+                    """'queued' at this level, 'settled' when it never will be (rejected at once), or None."""
                     queue = http.get(f"{_url('review')}/v1/reviews", headers=headers).json()["items"]
-                    return True if any(i["submission_id"] == sid for i in queue) else None
+                    if any(i["submission_id"] == sid for i in queue):
+                        return "queued"
+                    status = http.get(
+                        f"{_url('ingest')}/v1/submissions/{sid}", headers=auth["department"]
+                    ).json()
+                    return "settled" if status["status"] in ("rejected", "withdrawn") else None
 
-                if _poll(timeout if level == 1 else 10, waiting):
+                if _poll(timeout, waiting) == "queued":
                     decision = {"decision": "approve", "comment": "演示：同意公开"}
                     http.post(f"{_url('review')}/v1/reviews/{sid}/decisions", json=decision, headers=headers)
                     typer.echo(f"level {level} approved {sid}")
