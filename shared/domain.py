@@ -1,9 +1,15 @@
 """Vocabulary every service shares: categories, channels, statuses, rejection reasons."""
 
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")  # the calendar the users' days, months and years are counted in
+
+
+def china_date(at: datetime) -> date:
+    """The day a moment falls on in China, whatever time zone it was recorded in."""
+    return at.astimezone(CHINA).date()
 
 
 class Category(StrEnum):

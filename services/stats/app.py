@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query, Request
 
 from services.stats import handlers
-from services.stats.domain import YearFigures, local_date
+from services.stats.domain import YearFigures
 from services.stats.store import StatsStore
+from shared.domain import china_date
 from shared.events import utcnow
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -20,7 +21,7 @@ def routes() -> APIRouter:
         request: Request, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
     ) -> YearFigures:
         """The year's figures (public read). An item counts in the year it was published."""
-        return await handlers.year_figures(request.app.state.store, year or local_date(utcnow()).year)
+        return await handlers.year_figures(request.app.state.store, year or china_date(utcnow()).year)
 
     return router
 

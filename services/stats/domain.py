@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import chinese_calendar
 from pydantic import BaseModel
 
-from shared.domain import CHINA
+from shared.domain import china_date
 from shared.events import (
     Event,
     PublicationFailed,
@@ -23,10 +23,6 @@ from shared.events import (
 )
 
 ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
-
-
-def local_date(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ def first_publication_change(
 
 
 def tally(event: Event) -> Tally | None:
-    day = local_date(event.occurred_at)
+    day = china_date(event.occurred_at)
     match event:
         case SubmissionReceived():
             return Tally(day.year, {"submissions.received": 1})
@@ -116,7 +112,7 @@ def tally(event: Event) -> Tally | None:
 
 def _published(event: PublicationPublished) -> Tally:
     d = event.data
-    day = local_date(d.published_at)
+    day = china_date(d.published_at)
     elapsed = working_days_between(d.item.formed_on, day)
     late = elapsed.count > ON_TIME_WORKING_DAYS
     return Tally(

@@ -4,7 +4,8 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.stats.domain import FirstPublication, Tally, aggregate, first_publication_change, local_date
+from services.stats.domain import FirstPublication, Tally, aggregate, first_publication_change
+from shared.domain import china_date
 from shared.events import Event, parse_event
 from shared.locks import document_lock, update_document
 
@@ -35,7 +36,7 @@ class StatsStore:
                     "occurred_at": event.occurred_at,
                     "year": tally.year
                     if tally
-                    else local_date(event.occurred_at).year,  # the year it counts in
+                    else china_date(event.occurred_at).year,  # the year it counts in
                     "event": event.model_dump(mode="json"),
                     "counted": False,
                 }

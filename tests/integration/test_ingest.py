@@ -9,7 +9,7 @@ import pytest
 from services.ingest import handlers
 from services.ingest.app import build
 from services.ingest.domain import SubmissionDraft
-from services.stats.domain import local_date
+from shared.domain import china_date
 from shared.events import (
     PublicationPublished,
     PublicationPublishedData,
@@ -193,7 +193,7 @@ async def test_listing_pages_are_stable_and_filter_by_day(settings, identities):
             if not cursor:
                 break
         assert seen == list(reversed(made))
-        today = local_date(utcnow())
+        today = china_date(utcnow())
         tomorrow = (today + timedelta(days=1)).isoformat()
         assert (await http.get(f"/v1/submissions?submitted_from={tomorrow}", headers=clerk)).json()[
             "items"

@@ -33,7 +33,6 @@ from shared.events import (
 PRODUCER = "review"
 SCREENING = "screening"  # the actor of automatic screening in the audit trail
 REDACTED = "■"  # one per redacted character, so that later spans keep their offsets
-LEVEL_NAMES = {1: "保密审查", 2: "发布审核"}
 
 
 class ReviewState(StrEnum):
