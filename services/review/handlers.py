@@ -44,13 +44,13 @@ def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, words):
 async def record_decision(
     store: TaskStore, reviewer: Principal, submission_id: str, decision: Decision
 ) -> ReviewTask:
-    if await store.get(submission_id) is None:
-        raise Problem(404, "Not found", f"No review of submission {submission_id}.")
-
     def transition(task: ReviewTask):
         try:
             return decide(task, reviewer.name, reviewer.level, decision, utcnow())
         except DecisionRefused as refused:
             raise Problem(refused.status, refused.title, refused.detail) from refused
 
-    return await store.change(submission_id, transition)
+    task = await store.change(submission_id, transition)  # None only when there is no such review
+    if task is None:
+        raise Problem(404, "Not found", f"No review of submission {submission_id}.")
+    return task

@@ -65,6 +65,10 @@ async def test_a_rejection_without_a_reason_is_refused(settings, identities):
         await eventually(lambda: queue_of(http, first), 20, "the item in the queue")
         answer = await http.post("/v1/reviews/item-2/decisions", json={"decision": "reject"}, headers=first)
         assert answer.status_code == 422
+        unknown = await http.post(
+            "/v1/reviews/no-such-item/decisions", json={"decision": "approve"}, headers=first
+        )
+        assert unknown.status_code == 404
         assert answer.headers["content-type"].startswith("application/problem+json")
 
 
