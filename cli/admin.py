@@ -6,7 +6,7 @@ import re
 import typer
 
 from shared.auth import Principal, add_department, issue_token
-from shared.domain import Role
+from shared.domain import DEPARTMENT_CODE, Role
 from shared.mongo import connect, database_of
 from shared.settings import get_settings
 
@@ -19,7 +19,7 @@ app.add_typer(reviewer, name="reviewer")
 app.add_typer(operator, name="operator")
 
 # Department codes become keys of statistics documents: no dots, no `$`.
-CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+CODE = re.compile(DEPARTMENT_CODE)
 
 
 async def _with_identity(action):

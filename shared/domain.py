@@ -12,6 +12,10 @@ def china_date(at: datetime) -> date:
     return at.astimezone(CHINA).date()
 
 
+# A department's short code, as operators register it ('finance', 'village-3').
+DEPARTMENT_CODE = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+
+
 class Category(StrEnum):
     """DOMAIN.md "Categories": what an item is, by Art. 20/21 and township practice."""
 
@@ -87,6 +91,33 @@ class RejectionReason(StrEnum):
     PROCESS_INFORMATION = "process_information"  # 过程性信息
     INACCURATE = "inaccurate"  # 内容不准确
     OTHER = "other"  # 其他 (a comment is required)
+
+
+class DocumentKind(StrEnum):
+    """Table A, Art. 20 (一): the two kinds of regulatory document counted."""
+
+    RULE = "rule"  # 规章
+    NORMATIVE = "normative"  # 行政规范性文件
+
+
+class DocumentAction(StrEnum):
+    ISSUED = "issued"  # 制发
+    REPEALED = "repealed"  # 废止
+
+
+class DecisionKind(StrEnum):
+    """Table A, Art. 20 (五) and (六): decisions counted by number."""
+
+    LICENSE = "license"  # 行政许可
+    PUNISHMENT = "punishment"  # 行政处罚
+    COERCION = "coercion"  # 行政强制
+
+
+# Which decisions an item of a category may report (the Table A block it counts in).
+DECISIONS_OF_CATEGORY: dict[Category, set[DecisionKind]] = {
+    Category.LICENSE: {DecisionKind.LICENSE},
+    Category.PENALTY: {DecisionKind.PUNISHMENT, DecisionKind.COERCION},
+}
 
 
 class Role(StrEnum):

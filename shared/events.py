@@ -10,7 +10,15 @@ from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from shared.domain import Category, Channel, RejectionReason, Severity
+from shared.domain import (
+    Category,
+    Channel,
+    DecisionKind,
+    DocumentAction,
+    DocumentKind,
+    RejectionReason,
+    Severity,
+)
 
 
 def utcnow() -> datetime:
@@ -23,16 +31,38 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ItemContent(Contract):
+class RegulatoryDocument(Contract):
+    """A regulation item's document as Table A counts it (第二十条第（一）项)."""
+
+    kind: DocumentKind
+    action: DocumentAction
+
+
+class Decisions(Contract):
+    """How many licence, punishment or coercion decisions an item discloses (第（五）（六）项)."""
+
+    kind: DecisionKind
+    count: int = Field(ge=1, le=1_000_000)
+
+
+class ItemFacts(Contract):
+    """What an item is, beyond its text: what statistics and the annual report count it by."""
+
+    category: Category
+    department: str
+    department_name: str
+    formed_on: date
+    submitted_at: AwareDatetime | None = None  # first submission; None for imported history
+    regulatory_document: RegulatoryDocument | None = None
+    decisions: Decisions | None = None
+
+
+class ItemContent(ItemFacts):
     """What a department submitted, as it travels between services."""
 
     title: str
     body: str
-    category: Category
     channels: tuple[Channel, ...]
-    formed_on: date
-    department: str
-    department_name: str
     document_number: str | None = None
 
 
@@ -65,9 +95,21 @@ class SubmissionReceivedData(Contract):
     content: ItemContent
 
 
+class ItemSubject(Contract):
+    """Whose item an event is about, so that it counts by department and category on its own."""
+
+    category: Category
+    department: str
+
+    @classmethod
+    def of(cls, facts: ItemFacts) -> "ItemSubject":
+        return cls(category=facts.category, department=facts.department)
+
+
 class SubmissionWithdrawnData(Contract):
     withdrawn_by: str
     reason: str = ""
+    subject: ItemSubject | None = None
 
 
 class ReviewApprovedData(Contract):
@@ -85,6 +127,7 @@ class ReviewRejectedData(Contract):
     level: int | None = None
     reviewer: str | None = None
     findings: tuple[ScreeningFinding, ...] = ()
+    subject: ItemSubject | None = None
 
 
 class ReviewQueuedData(Contract):
@@ -98,16 +141,13 @@ class ReviewReturnedData(Contract):
     level: int
     reviewer: str
     comment: str
+    subject: ItemSubject | None = None
 
 
-class PublishedItem(Contract):
+class PublishedItem(ItemFacts):
     """What statistics need to know of a publication without reading another service's data."""
 
     title: str
-    category: Category
-    department: str
-    department_name: str
-    formed_on: date
 
     @classmethod
     def of(cls, content: ItemContent) -> "PublishedItem":

@@ -15,6 +15,7 @@ from services.ingest.domain import MAX_BODY_CHARS, ChannelReceipt, RateLimiter, 
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Role, SubmissionStatus
+from shared.events import Decisions, RegulatoryDocument
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -54,6 +55,8 @@ class SubmissionView(BaseModel):
     formed_on: str
     department: str
     document_number: str | None = None
+    regulatory_document: RegulatoryDocument | None = None
+    decisions: Decisions | None = None
     created_at: datetime
     publications: list[ChannelReceipt] = []
     review: dict = {}
@@ -80,6 +83,8 @@ def view(doc: dict) -> SubmissionView:
         formed_on=content["formed_on"],
         department=doc["department"],
         document_number=content.get("document_number"),
+        regulatory_document=content.get("regulatory_document"),
+        decisions=content.get("decisions"),
         created_at=doc["created_at"],
         publications=list(doc.get("publications", {}).values()),
         review=doc.get("review", {}),

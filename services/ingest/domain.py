@@ -5,14 +5,24 @@ import re
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
-from shared.domain import Category, Channel, SubmissionStatus
+from shared.domain import DECISIONS_OF_CATEGORY, Category, Channel, SubmissionStatus
 from shared.events import (
+    Decisions,
     Event,
     PublicationFailed,
     PublicationPublished,
     PublicationWithdrawn,
+    RegulatoryDocument,
     ReviewApproved,
     ReviewQueued,
     ReviewRejected,
@@ -49,6 +59,31 @@ class SubmissionDraft(BaseModel):
     channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
     formed_on: date = Field(description="The day the information was formed or changed (Art. 26)")
     document_number: CleanText | None = Field(None, max_length=100, description="文号")
+    regulatory_document: RegulatoryDocument | None = Field(
+        None,
+        description="Regulation items only: a 规章 (rule) or 行政规范性文件 (normative) issued or repealed (Table A)",
+    )
+    decisions: Decisions | None = Field(
+        None,
+        description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
+    )
+
+    @field_validator("regulatory_document")
+    @classmethod
+    def _regulation_only(cls, document: RegulatoryDocument | None, info: ValidationInfo):
+        if document and info.data.get("category") != Category.REGULATION:
+            raise ValueError("belongs to items of category regulation only")
+        return document
+
+    @field_validator("decisions")
+    @classmethod
+    def _decisions_fit_the_category(cls, decisions: Decisions | None, info: ValidationInfo):
+        allowed = DECISIONS_OF_CATEGORY.get(info.data.get("category"), set())
+        if decisions and decisions.kind not in allowed:
+            raise ValueError(
+                "license items report kind license, penalty items punishment or coercion; other categories none"
+            )
+        return decisions
 
     @field_validator("channels")
     @classmethod

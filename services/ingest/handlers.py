@@ -14,6 +14,7 @@ from shared.domain import CHINA, Category, Role, SubmissionStatus
 from shared.events import (
     Event,
     ItemContent,
+    ItemSubject,
     SubmissionReceived,
     SubmissionReceivedData,
     SubmissionRevised,
@@ -57,7 +58,7 @@ async def submit(
             if earlier is not None:
                 return earlier, False
             submission_id = claimed["submission_id"]  # the first attempt died before storing it: store it now
-    content = _content(draft, clerk)
+    content = _content(draft, clerk, submission_id)
     received = new_event(SubmissionReceived, submission_id, PRODUCER, SubmissionReceivedData(content=content))
     document = {
         "_id": submission_id,
@@ -80,9 +81,12 @@ async def submit(
     return document, True
 
 
-def _content(draft: SubmissionDraft, clerk: Principal) -> ItemContent:
+def _content(draft: SubmissionDraft, clerk: Principal, submission_id: str) -> ItemContent:
     return ItemContent(
-        **draft.model_dump(), department=clerk.department, department_name=clerk.department_name or ""
+        **draft.model_dump(),
+        department=clerk.department,
+        department_name=clerk.department_name or "",
+        submitted_at=ObjectId(submission_id).generation_time,  # the first submission, kept by revisions
     )
 
 
@@ -121,7 +125,7 @@ async def visible(store: SubmissionStore, caller: Principal, submission_id: str)
 
 
 async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str, reason: str) -> dict:
-    await visible(store, caller, submission_id)
+    subject = ItemSubject.of(ItemContent(**(await visible(store, caller, submission_id))["content"]))
 
     def withdrawn(s: Submission) -> Submission:
         if not can_withdraw(s.status):
@@ -135,7 +139,7 @@ async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str
         )
 
     def announce(s: Submission):
-        data = SubmissionWithdrawnData(withdrawn_by=caller.name, reason=reason)
+        data = SubmissionWithdrawnData(withdrawn_by=caller.name, reason=reason, subject=subject)
         return [new_event(SubmissionWithdrawn, s.id, PRODUCER, data)]
 
     return await store.change(submission_id, withdrawn, announce)
@@ -146,7 +150,7 @@ async def revise(
 ) -> dict:
     """After `review.returned`, the department's revision goes back to screening as a new revision."""
     await visible(store, clerk, submission_id)
-    content = _content(draft, clerk)
+    content = _content(draft, clerk, submission_id)
 
     def revised(s: Submission) -> Submission:
         if s.status != SubmissionStatus.RETURNED:

@@ -48,6 +48,29 @@ async def test_a_submission_is_stored_and_announced(settings, identities):
         assert shown["status"] == "received" and shown["title"] == ITEM["title"]
 
 
+async def test_table_a_facts_travel_with_the_item_and_must_fit_its_category(settings, identities):
+    clerk = await identities.department()
+    regulation = {
+        **ITEM,
+        "category": "regulation",
+        "regulatory_document": {"kind": "normative", "action": "issued"},
+    }
+    penalty = {**ITEM, "category": "penalty", "decisions": {"kind": "license", "count": 3}}
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        answer = await http.post("/v1/submissions", json=regulation, headers=clerk)
+        assert answer.status_code == 202
+        [event] = await tap.wait_for("submission.received", answer.json()["id"])
+        content = event["data"]["content"]
+        assert content["regulatory_document"] == {"kind": "normative", "action": "issued"}
+        assert content["submitted_at"] is not None
+        refused = await http.post("/v1/submissions", json=penalty, headers=clerk)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "decisions"
+        misplaced = {**ITEM, "regulatory_document": {"kind": "rule", "action": "repealed"}}
+        refused = await http.post("/v1/submissions", json=misplaced, headers=clerk)
+        assert refused.json()["errors"][0]["field"] == "regulatory_document"
+
+
 async def test_status_follows_events_in_any_order_and_ignores_duplicates(settings, identities):
     clerk = await identities.department()
     async with EventTap(settings) as tap, running(build(settings)) as http:
@@ -122,6 +145,7 @@ async def test_withdrawal_is_announced_and_final(settings, identities):
         assert answer.status_code == 200 and answer.json()["status"] == "withdrawn"
         [event] = await tap.wait_for("submission.withdrawn", sid)
         assert event["data"]["reason"] == "内容有误"
+        assert event["data"]["subject"] == {"category": "notice", "department": "finance"}
         again = await http.post(f"/v1/submissions/{sid}/withdraw", headers=clerk)
         assert again.status_code == 409
 

@@ -17,6 +17,7 @@ from shared.events import (
     Approval,
     Envelope,
     ItemContent,
+    ItemSubject,
     Redaction,
     ReviewApproved,
     ReviewApprovedData,
@@ -138,6 +139,7 @@ def screened(
             reason=RejectionReason.CLASSIFIED if marked else RejectionReason.OTHER,
             findings=blocking,
             comment="；".join(sorted({f.message for f in blocking})),
+            subject=ItemSubject.of(content),
         )
         event = new_event(ReviewRejected, submission_id, PRODUCER, data)
     else:
@@ -195,7 +197,11 @@ def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: 
         case DecisionKind.RETURN:
             task.state = ReviewState.RETURNED
             data = ReviewReturnedData(
-                revision=task.revision, level=level, reviewer=reviewer, comment=decision.comment
+                revision=task.revision,
+                level=level,
+                reviewer=reviewer,
+                comment=decision.comment,
+                subject=ItemSubject.of(task.content),
             )
             event = new_event(ReviewReturned, task.submission_id, PRODUCER, data)
         case DecisionKind.APPROVE:
@@ -214,6 +220,7 @@ def _rejected(task: ReviewTask, decision: Decision, reviewer: str, level: int) -
         level=level,
         reviewer=reviewer,
         findings=tuple(task.findings),
+        subject=ItemSubject.of(task.content),
     )
     return new_event(ReviewRejected, task.submission_id, PRODUCER, data)
 
