@@ -28,10 +28,16 @@ class Problem(Exception):
     """Raised by handlers to answer with a problem; `title` is the short, fixed summary."""
 
     def __init__(
-        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[FieldError] | None = None,
     ):
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
+        self.errors = errors
 
 
 def problem_response(
@@ -64,7 +70,7 @@ async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONR
 
 
 async def _on_problem(_: Request, exc: Problem) -> JSONResponse:
-    return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+    return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
 TITLES = {
