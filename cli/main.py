@@ -7,7 +7,7 @@ import typer
 import uvicorn
 from pymongo.errors import ServerSelectionTimeoutError
 
-from cli import admin, audit, demo, dlq, stats
+from cli import admin, audit, demo, dlq, history, stats
 from shared.settings import get_settings
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(stats.app, name="stats")
 app.command("demo")(demo.demo)
+app.command("import", epilog=history.COLUMNS_HELP)(history.import_history)
 
 
 @app.command()

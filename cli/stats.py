@@ -2,9 +2,11 @@
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import typer
 
+from services.stats.domain import Aggregate, Scope, nested
 from services.stats.store import StatsStore
 from shared.mongo import connect, database_of
 from shared.settings import get_settings
@@ -12,18 +14,32 @@ from shared.settings import get_settings
 app = typer.Typer(help="Statistics for the annual report.", no_args_is_help=True)
 
 
-async def _rebuild(year: int | None) -> dict:
+@asynccontextmanager
+async def stats_store():
+    """The stats service's own store, as the operator's commands use it."""
     settings = get_settings()
     client = connect(settings)
     try:
-        store = StatsStore(database_of(client, settings, "stats"))
+        yield StatsStore(database_of(client, settings, "stats"))
+    finally:
+        await client.close()
+
+
+async def _rebuild(year: int | None) -> dict[int, dict]:
+    async with stats_store() as store:
 
         def progress(done: int, total: int) -> None:
             typer.echo(f"  read {done:,} of {total:,} archived events", err=True)
 
-        return await store.rebuild(year, progress)
-    finally:
-        await client.close()
+        result = Aggregate()
+        async for event in store.archived(year, progress):
+            result.count(event)
+        await store.replace_counts(result, year)
+        return {
+            scope.year: nested(counts)
+            for scope, counts in result.counters.items()
+            if scope == Scope(scope.year) and (year is None or scope.year == year)
+        }
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,15 @@ class Settings(BaseSettings):
     idempotency_hours: float = Field(24, gt=0, description="How long an Idempotency-Key is remembered")
     delivery_limit: int = Field(
         5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"
+    )
+    stats_on_time_working_days: int = Field(
+        20,
+        ge=1,
+        le=365,
+        description="Working days from formed_on within which a publication is on time (Art. 26)",
+    )
+    stats_disclosure_rate_base: Literal["approved", "received"] = Field(
+        "approved", description="What 公开率 divides published items by: approved or received submissions"
     )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")

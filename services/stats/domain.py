@@ -1,10 +1,19 @@
 """Statistics as counters: each event becomes a set of `$inc` increments keyed by precomputed
-fields (year, month, channel, category, department), so that a query reads one document
-however many events there were. Years and months are those of China Standard Time."""
+fields, added to the counter document of every scope it belongs to — the year; the year and its
+month; and the same narrowed to the item's department, its category, or both — so that any
+question `GET /v1/stats` can be asked reads one document however many events there were. Years
+and months are those of China Standard Time.
+
+Distributions (working days to publication, time from submission to publication) are kept as
+histograms of counters, so that the on-time limit is applied when the figures are read and
+medians are exact to the histogram's resolution."""
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import product
+from math import ceil
 
 import chinese_calendar
 from pydantic import BaseModel
@@ -12,9 +21,11 @@ from pydantic import BaseModel
 from shared.domain import china_date
 from shared.events import (
     Event,
+    ItemSubject,
     PublicationFailed,
     PublicationPublished,
     PublicationWithdrawn,
+    PublishedItem,
     ReviewApproved,
     ReviewRejected,
     ReviewReturned,
@@ -23,6 +34,7 @@ from shared.events import (
 )
 
 ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
+MAX_COUNTED_WORKING_DAYS = 999  # longer delays share one histogram bucket
 
 
 @dataclass(frozen=True)
@@ -51,102 +63,189 @@ def working_days_between(start: date, end: date) -> WorkingDays:
     return WorkingDays(days, known)
 
 
+def latency_bucket(elapsed: timedelta) -> int:
+    """Minutes from submission to publication, rounded down to the histogram's resolution: every
+    minute up to two hours, a quarter of an hour up to a day, an hour up to 30 days, a day beyond
+    — fine where it matters, and never more than about 1,300 buckets a year."""
+    minutes = max(int(elapsed.total_seconds() // 60), 0)
+    for limit, step in ((120, 1), (1440, 15), (43_200, 60)):
+        if minutes < limit:
+            return minutes - minutes % step
+    return minutes - minutes % 1440
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one counter document covers: a year, optionally narrowed to a month, a department
+    and a category."""
+
+    year: int
+    month: int | None = None
+    department: str | None = None
+    category: str | None = None
+
+    @property
+    def key(self) -> str:
+        parts = [str(self.year)]
+        parts += [f"m={self.month:02d}"] if self.month else []
+        parts += [f"d={self.department}"] if self.department else []
+        parts += [f"c={self.category}"] if self.category else []
+        return "|".join(parts)
+
+    @property
+    def window(self) -> "Scope":
+        """The stretch of time it covers: an item counts once per window (its first publication)."""
+        return Scope(self.year, self.month)
+
+
 @dataclass(frozen=True)
 class FirstPublication:
-    """An item's earliest publication in a year: it is counted once, and judged on time or late."""
+    """An item's earliest publication in a window, and the counters the item counts in through it
+    (once per item: distinct items, timeliness, time to publication, Table A)."""
 
     at: datetime
-    timeliness: str  # the counter it counts in: timeliness.on_time or timeliness.late
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
 class Tally:
-    """What one event adds: counters of its year, and for a publication, a candidate first one."""
+    """What one event adds: counters for its scopes, and for a publication, a candidate first one."""
 
     year: int
+    month: int
     increments: dict[str, int]
+    subject: ItemSubject | None = None
     publication: FirstPublication | None = None
+
+    def scopes(self) -> list[Scope]:
+        """Every counter document the event counts in (up to eight)."""
+        department = self.subject.department if self.subject else None
+        category = self.subject.category.value if self.subject else None
+        return [
+            Scope(self.year, m, d, c)
+            for m, d, c in product((None, self.month), {None, department}, {None, category})
+        ]
 
 
 def first_publication_change(
     earlier: FirstPublication | None, candidate: FirstPublication
 ) -> tuple[dict[str, int], FirstPublication | None]:
     """The counters to change and the record to keep when `candidate` arrives for an item whose
-    earliest publication so far is `earlier` — the same whatever order publications arrive in."""
+    earliest publication in the window so far is `earlier` — the same whatever order publications
+    arrive in."""
     if earlier is None:
-        return {"published.items": 1, candidate.timeliness: 1}, candidate
+        return dict(candidate.counts), candidate
     if candidate.at >= earlier.at:
         return {}, None
-    moved = (
-        {}
-        if candidate.timeliness == earlier.timeliness
-        else {earlier.timeliness: -1, candidate.timeliness: 1}
-    )
-    return moved, candidate
+    change = Counter(candidate.counts)
+    change.subtract(earlier.counts)
+    return {k: v for k, v in change.items() if v}, candidate
+
+
+def _subject(event: Event) -> ItemSubject | None:
+    """The department and category an event counts under, where it says them."""
+    data = event.data
+    for facts in (getattr(data, "content", None), getattr(data, "item", None)):
+        if facts is not None:
+            return ItemSubject.of(facts)
+    return getattr(data, "subject", None)
 
 
 def tally(event: Event) -> Tally | None:
     day = china_date(event.occurred_at)
     match event:
         case SubmissionReceived():
-            return Tally(day.year, {"submissions.received": 1})
+            inc = {"submissions.received": 1}
         case ReviewApproved():
-            return Tally(day.year, {"submissions.approved": 1})
+            inc = {"submissions.approved": 1}
         case ReviewRejected():
             inc = {"submissions.rejected": 1, f"review.rejected_by_reason.{event.data.reason}": 1}
             if event.data.automatic:
                 inc["review.auto_blocked"] = 1
-            return Tally(day.year, inc)
         case ReviewReturned():
-            return Tally(day.year, {"submissions.returned": 1})
+            inc = {"submissions.returned": 1}
         case SubmissionWithdrawn():
-            return Tally(day.year, {"submissions.withdrawn": 1})
+            inc = {"submissions.withdrawn": 1}
         case PublicationPublished():
             return _published(event)
         case PublicationWithdrawn():
-            return Tally(day.year, {f"published.withdrawn.{event.data.channel}": 1})
+            inc = {f"published.withdrawn.{event.data.channel}": 1}
         case PublicationFailed():
-            return Tally(day.year, {f"published.failed.{event.data.channel}": 1})
-    return None
+            inc = {f"published.failed.{event.data.channel}": 1}
+        case _:
+            return None
+    return Tally(day.year, day.month, inc, _subject(event))
 
 
 def _published(event: PublicationPublished) -> Tally:
     d = event.data
     day = china_date(d.published_at)
-    elapsed = working_days_between(d.item.formed_on, day)
-    late = elapsed.count > ON_TIME_WORKING_DAYS
+    month = f"{day.month:02d}"
     return Tally(
         day.year,
+        day.month,
         {
             "published.total": 1,
             f"published.by_channel.{d.channel}": 1,
             f"published.by_category.{d.item.category}": 1,
             f"published.by_department.{d.item.department}": 1,
-            f"published.by_month.{day.month:02d}": 1,
-            **({} if elapsed.on_calendar else {"timeliness.counted_on_weekdays": 1}),
+            f"published.by_month.{month}": 1,
+            f"published.by_month_and_channel.{month}.{d.channel}": 1,
         },
-        FirstPublication(d.published_at, "timeliness.late" if late else "timeliness.on_time"),
+        ItemSubject.of(d.item),
+        FirstPublication(d.published_at, item_counts(d.item, d.published_at)),
     )
 
 
-def aggregate(events: list[Event]) -> tuple[dict[int, dict], dict[tuple[int, str], FirstPublication]]:
-    """Every year's counters, and every item's first publication per year, from the archived
-    events, each counted once, exactly as the live path counts them (the same `tally` and
-    `first_publication_change`), in whatever order the events come."""
-    counters: dict[int, Counter] = defaultdict(Counter)
-    firsts: dict[tuple[int, str], FirstPublication] = {}
-    for event in events:
+def item_counts(item: PublishedItem, published_at: datetime) -> dict[str, int]:
+    """What an item counts once, through its first publication in a window."""
+    elapsed = working_days_between(item.formed_on, china_date(published_at))
+    counts = {
+        "published.items": 1,
+        f"timeliness.working_days.{min(elapsed.count, MAX_COUNTED_WORKING_DAYS)}": 1,
+    }
+    if not elapsed.on_calendar:
+        counts["timeliness.counted_on_weekdays"] = 1
+    if item.submitted_at:
+        counts[f"latency.minutes.{latency_bucket(published_at - item.submitted_at)}"] = 1
+    if document := item.regulatory_document:
+        counts[f"table_a.documents.{document.kind}.{document.action}"] = 1
+    if decisions := item.decisions:
+        counts[f"table_a.decisions.{decisions.kind}"] = decisions.count
+    return counts
+
+
+@dataclass
+class Aggregate:
+    """Every scope's counters and every window's first publications, built from archived events."""
+
+    counters: dict[Scope, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    firsts: dict[tuple[Scope, str], FirstPublication] = field(default_factory=dict)
+
+    def count(self, event: Event) -> None:
+        """Count one event exactly as the live path counts it (the same `tally` and
+        `first_publication_change`), whatever order the events come in."""
         counted = tally(event)
         if counted is None:
-            continue
-        counters[counted.year].update(counted.increments)
+            return
+        submission_id = event.submission_id
+        changes = {}
         if counted.publication:
-            key = (counted.year, event.submission_id)
-            change, keep = first_publication_change(firsts.get(key), counted.publication)
-            counters[counted.year].update(change)
-            if keep:
-                firsts[key] = keep
-    return {year: nested(flat) for year, flat in counters.items()}, firsts
+            for window in {s.window for s in counted.scopes()}:
+                key = (window, submission_id)
+                changes[window], keep = first_publication_change(self.firsts.get(key), counted.publication)
+                if keep:
+                    self.firsts[key] = keep
+        for scope in counted.scopes():
+            self.counters[scope].update(counted.increments)
+            self.counters[scope].update(changes.get(scope.window, {}))
+
+
+def aggregate(events: Iterable[Event]) -> Aggregate:
+    result = Aggregate()
+    for event in events:
+        result.count(event)
+    return result
 
 
 def nested(flat: dict[str, int]) -> dict:
@@ -161,6 +260,13 @@ def nested(flat: dict[str, int]) -> dict:
     return tree
 
 
+class RateRules(BaseModel):
+    """How the figures judge: DOMAIN.md's defaults, configurable per deployment."""
+
+    on_time_working_days: int = ON_TIME_WORKING_DAYS
+    disclosure_base: str = "approved"  # 公开率 = published items ÷ this count of submissions
+
+
 class Published(BaseModel):
     total: int = 0
     items: int = 0
@@ -168,6 +274,9 @@ class Published(BaseModel):
     by_category: dict[str, int] = {}
     by_department: dict[str, int] = {}
     by_month: dict[str, int] = {}
+    by_month_and_channel: dict[str, dict[str, int]] = {}
+    withdrawn: dict[str, int] = {}
+    failed: dict[str, int] = {}
 
 
 class Submissions(BaseModel):
@@ -188,7 +297,16 @@ class Timeliness(BaseModel):
     late: int = 0
     rate: float | None = None
     working_days_limit: int = ON_TIME_WORKING_DAYS
+    by_working_days: dict[str, int] = {}  # items by working days from formed_on to first publication
     warnings: list[str] = []
+
+
+class TimeToPublication(BaseModel):
+    """From submission to first publication, over the items that know when they were submitted."""
+
+    items: int = 0
+    median_hours: float | None = None
+    p90_hours: float | None = None
 
 
 class Rates(BaseModel):
@@ -197,43 +315,96 @@ class Rates(BaseModel):
     accuracy: float | None = None  # 准确率: published items never withdrawn ÷ published items
 
 
-class YearFigures(BaseModel):
+class TableA(BaseModel):
+    """What the year's published items carry for Table A: documents by kind and action, decisions."""
+
+    documents: dict[str, dict[str, int]] = {}
+    decisions: dict[str, int] = {}
+
+
+class Filters(BaseModel):
+    month: int | None = None
+    department: str | None = None
+    category: str | None = None
+
+
+class Figures(BaseModel):
     year: int
+    filters: Filters
     published: Published
     submissions: Submissions
     review: Review
     timeliness: Timeliness
+    time_to_publication: TimeToPublication
     rates: Rates
+    table_a: TableA
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def figures(year: int, counters: dict) -> YearFigures:
-    """The year's figures from its counter document (empty when nothing happened that year)."""
-    published = Published(**counters.get("published", {}))
-    published.by_channel = {"platform": 0, "portal": 0, **published.by_channel}
-    submissions = Submissions(**counters.get("submissions", {}))
-    t = counters.get("timeliness", {})
-    timeliness = Timeliness(on_time=t.get("on_time", 0), late=t.get("late", 0))
+def percentile(histogram: dict[int, int], q: float) -> int | None:
+    """The nearest-rank `q` quantile of a histogram {value: count}."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank, seen = ceil(q * total), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None  # unreachable: the ranks add up to total
+
+
+def _timeliness(scope: Scope, t: dict, items: int, rules: RateRules) -> Timeliness:
+    by_days = {int(days): n for days, n in t.get("working_days", {}).items() if n}
+    on_time = sum(n for days, n in by_days.items() if days <= rules.on_time_working_days)
+    timeliness = Timeliness(
+        on_time=on_time,
+        late=sum(by_days.values()) - on_time,
+        rate=_ratio(on_time, items),
+        working_days_limit=rules.on_time_working_days,
+        by_working_days={str(days): by_days[days] for days in sorted(by_days)},
+    )
     if t.get("counted_on_weekdays"):
         timeliness.warnings.append(
-            f"{t['counted_on_weekdays']} publication(s) counted on weekdays: the holiday calendar does not know "
-            f"{year} yet (update the chinese-calendar package, then run gongkai stats rebuild)"
+            f"{t['counted_on_weekdays']} item(s) counted on weekdays: the holiday calendar does not know "
+            f"{scope.year} yet (update the chinese-calendar package, then run gongkai stats rebuild)"
         )
-    timeliness.rate = _ratio(timeliness.on_time, published.items)
-    withdrawn = sum(counters.get("published", {}).get("withdrawn", {}).values())
-    rates = Rates(
-        disclosure=_ratio(published.items, submissions.approved),
-        timeliness=timeliness.rate,
-        accuracy=_ratio(max(published.items - withdrawn, 0), published.items),
-    )
-    return YearFigures(
-        year=year,
+    return timeliness
+
+
+def _time_to_publication(minutes: dict) -> TimeToPublication:
+    histogram = {int(m): n for m, n in minutes.items() if n}
+
+    def hours(q: float) -> float | None:
+        value = percentile(histogram, q)
+        return None if value is None else round(value / 60, 2)
+
+    return TimeToPublication(items=sum(histogram.values()), median_hours=hours(0.5), p90_hours=hours(0.9))
+
+
+def figures(scope: Scope, counters: dict, rules: RateRules = RateRules()) -> Figures:
+    """A scope's figures from its counter document (empty when nothing happened in it)."""
+    published = Published(**counters.get("published", {}))
+    published.by_channel = {"platform": 0, "portal": 0, **published.by_channel}
+    published.by_month = dict(sorted(published.by_month.items()))
+    submissions = Submissions(**counters.get("submissions", {}))
+    timeliness = _timeliness(scope, counters.get("timeliness", {}), published.items, rules)
+    withdrawn = sum(published.withdrawn.values())
+    return Figures(
+        year=scope.year,
+        filters=Filters(month=scope.month, department=scope.department, category=scope.category),
         published=published,
         submissions=submissions,
         review=Review(**counters.get("review", {})),
         timeliness=timeliness,
-        rates=rates,
+        time_to_publication=_time_to_publication(counters.get("latency", {}).get("minutes", {})),
+        rates=Rates(
+            disclosure=_ratio(published.items, getattr(submissions, rules.disclosure_base)),
+            timeliness=timeliness.rate,
+            accuracy=_ratio(max(published.items - withdrawn, 0), published.items),
+        ),
+        table_a=TableA(**counters.get("table_a", {})),
     )

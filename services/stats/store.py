@@ -1,13 +1,33 @@
-"""Stats' MongoDB adapter: the archive of every event (once), year counters, first publications."""
+"""Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, the
+first publication of each item per window, and the operators' inputs to the annual report."""
 
-from pymongo import ASCENDING
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.stats.domain import FirstPublication, Tally, aggregate, first_publication_change
+from services.stats.domain import Aggregate, FirstPublication, Scope, Tally, first_publication_change, nested
 from shared.domain import china_date
 from shared.events import Event, parse_event
-from shared.locks import document_lock, update_document
+from shared.locks import document_lock
+
+REBUILD_BATCH = 5_000
+
+
+def _stored_counts(counts: dict[str, int]) -> list[dict]:
+    """Counter names hold dots, which stored keys must not: kept as a list of pairs."""
+    return [{"counter": name, "n": n} for name, n in counts.items()]
+
+
+def _scope_fields(scope: Scope) -> dict:
+    return {
+        "year": scope.year,
+        "month": scope.month,
+        "department": scope.department,
+        "category": scope.category,
+    }
 
 
 class StatsStore:
@@ -15,18 +35,24 @@ class StatsStore:
         self.events = db.events
         self.counters = db.counters
         self.first_publications = db.first_publications
+        self.report_inputs = db.report_inputs
 
     async def prepare(self) -> None:
-        await self.events.create_index([("type", ASCENDING), ("occurred_at", ASCENDING)])
+        await self.events.create_index([("year", ASCENDING)])
 
-    async def record(self, event: Event, tally: Tally | None) -> None:
-        """Archive the event and count it, once, however often it is delivered."""
+    async def record(self, event: Event, tally: Tally | None) -> bool:
+        """Archive the event and count it, once, however often it is delivered. False when it was
+        archived and counted before (a duplicate)."""
         async with document_lock(self.events, str(event.event_id)):
-            if await self._archive(event, tally) and tally is not None:
-                await self._count(event, tally)
+            if not await self._archive(event, tally):
+                return False
+            if tally is not None:
+                await self._count(event.submission_id, tally)
+            await self.events.update_one({"_id": str(event.event_id)}, {"$set": {"counted": True}})
+            return True
 
     async def _archive(self, event: Event, tally: Tally | None) -> bool:
-        """Keep the event once; False when it was archived and counted before (a duplicate)."""
+        """Keep the event once; False when it was archived and counted before."""
         try:
             await self.events.insert_one(
                 {
@@ -46,52 +72,95 @@ class StatsStore:
             return not earlier["counted"]  # archived, but the process died before counting it
         return True
 
-    async def _count(self, event: Event, tally: Tally) -> None:
-        increments = dict(tally.increments)
+    async def _count(self, submission_id: str, tally: Tally) -> None:
+        """One `$inc` per scope, sent together, with every scope's document locked (in one order,
+        so that concurrent events never wait on each other in a circle)."""
+        scopes = tally.scopes()
+        changes = {}
         if tally.publication:
-            increments.update(
-                await self._first_publication(tally.year, event.submission_id, tally.publication)
-            )
-        increments = {k: v for k, v in increments.items() if v}
-        if increments:
-            await update_document(self.counters, str(tally.year), {"$inc": increments}, upsert=True)
-        await self.events.update_one({"_id": str(event.event_id)}, {"$set": {"counted": True}})  # lock held
+            for window in {s.window for s in scopes}:
+                changes[window] = await self._first_publication(window, submission_id, tally.publication)
+        updates = {}
+        for scope in scopes:
+            increments = {k: v for k, v in {**tally.increments, **changes.get(scope.window, {})}.items() if v}
+            if increments:
+                update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
+                updates[scope.key] = UpdateOne({"_id": scope.key}, update, upsert=True)
+        async with AsyncExitStack() as locks:
+            for key in sorted(updates):
+                await locks.enter_async_context(document_lock(self.counters, key))
+            if updates:
+                await self.counters.bulk_write(list(updates.values()), ordered=False)
 
-    async def _first_publication(self, year: int, submission_id: str, candidate: FirstPublication) -> dict:
-        key = f"{year}:{submission_id}"
+    async def _first_publication(
+        self, window: Scope, submission_id: str, candidate: FirstPublication
+    ) -> dict:
+        key = f"{window.key}:{submission_id}"
         async with document_lock(self.first_publications, key):
             doc = await self.first_publications.find_one({"_id": key})
-            earlier = FirstPublication(doc["at"], doc["timeliness"]) if doc else None
+            earlier = (
+                FirstPublication(doc["at"], {c["counter"]: c["n"] for c in doc["counts"]}) if doc else None
+            )
             change, keep = first_publication_change(earlier, candidate)
             if keep:
-                record = {"year": year, "at": keep.at, "timeliness": keep.timeliness}
+                record = {"year": window.year, "at": keep.at, "counts": _stored_counts(keep.counts)}
                 await self.first_publications.update_one({"_id": key}, {"$set": record}, upsert=True)
         return change
 
-    async def rebuild(self, year: int | None = None, progress=lambda done, total: None) -> dict[int, dict]:
-        """Recompute every year's counters (or one year's) from the archive and replace them.
-        Run it while the stats service is stopped: events counted meanwhile would be overwritten."""
+    async def archived(
+        self, year: int | None = None, progress: Callable[[int, int], None] = lambda d, t: None
+    ):
+        """The archived events (of one year, or all), read in batches."""
         query = {"year": year} if year else {}
         total = await self.events.count_documents(query)
-        events = []
-        async for doc in self.events.find(query, {"event": 1}):
-            events.append(parse_event(doc["event"]))
-            if len(events) % 10_000 == 0:
-                progress(len(events), total)
-        progress(len(events), total)
-        counters, firsts = aggregate(events)
-        for each in [year] if year else sorted(counters):
+        done = 0
+        async for doc in self.events.find(query, {"event": 1}, batch_size=REBUILD_BATCH):
+            yield parse_event(doc["event"])
+            done += 1
+            if done % REBUILD_BATCH == 0:
+                progress(done, total)
+        progress(done, total)
+
+    async def replace_counts(self, result: Aggregate, year: int | None = None) -> None:
+        """Replace the counters and first publications of every year in `result` (or of `year`)
+        with those rebuilt from the archive. Run it while the stats service is stopped: events
+        counted meanwhile would be overwritten."""
+        years = {year} if year else {scope.year for scope in result.counters}
+        for each in sorted(years):
             await self.first_publications.delete_many({"year": each})
             kept = [
-                {"_id": f"{y}:{sid}", "year": y, "at": f.at, "timeliness": f.timeliness}
-                for (y, sid), f in firsts.items()
-                if y == each
+                {"_id": f"{w.key}:{sid}", "year": w.year, "at": f.at, "counts": _stored_counts(f.counts)}
+                for (w, sid), f in result.firsts.items()
+                if w.year == each
             ]
             if kept:
                 await self.first_publications.insert_many(kept)
-            async with document_lock(self.counters, str(each)):
-                await self.counters.replace_one({"_id": str(each)}, counters.get(each, {}), upsert=True)
-        return counters
+            await self.counters.delete_many({"scope.year": each})
+            docs = [
+                {"_id": scope.key, "scope": _scope_fields(scope), **nested(counts)}
+                for scope, counts in result.counters.items()
+                if scope.year == each
+            ]
+            if docs:
+                await self.counters.insert_many(docs)
 
-    async def counters_of(self, year: int) -> dict:
-        return await self.counters.find_one({"_id": str(year)}) or {}
+    async def counters_of(self, scope: Scope) -> dict:
+        return await self.counters.find_one({"_id": scope.key}) or {}
+
+    async def counters_of_years(self, last_year: int) -> dict[int, dict]:
+        """Every year's whole-year counters up to `last_year` (what stays in force accumulates)."""
+        found = self.counters.find(
+            {
+                "scope.year": {"$lte": last_year},
+                "scope.month": None,
+                "scope.department": None,
+                "scope.category": None,
+            }
+        )
+        return {doc["scope"]["year"]: doc async for doc in found}
+
+    async def report_inputs_of(self, year: int) -> dict | None:
+        return await self.report_inputs.find_one({"_id": year})
+
+    async def save_report_inputs(self, year: int, inputs: dict) -> None:
+        await self.report_inputs.replace_one({"_id": year}, {"_id": year, **inputs}, upsert=True)

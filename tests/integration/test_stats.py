@@ -7,6 +7,7 @@ import pytest
 
 from services.stats.app import build
 from shared.events import (
+    ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
     PublishedItem,
@@ -68,6 +69,15 @@ async def test_each_event_counts_once_even_when_delivered_twice(settings):
         assert figures["timeliness"]["on_time"] == 1
 
 
+NARROWINGS = (
+    f"month={date.today().month}",
+    "department=finance",
+    "category=budget",
+    "department=finance&category=budget",
+    "department=office",
+)
+
+
 async def test_a_rebuilt_year_equals_the_live_one_after_duplicates_and_disorder(settings):
     formed = date.today()
     events = [
@@ -97,9 +107,166 @@ async def test_a_rebuilt_year_equals_the_live_one_after_duplicates_and_disorder(
         await asyncio.sleep(0.5)
         live = (await http.get("/v1/stats")).json()
 
+        narrowed = {q: (await http.get(f"/v1/stats?{q}")).json() for q in NARROWINGS}
+
     rebuilt = run_cli(settings, "stats", "rebuild")
     assert rebuilt.returncode == 0 and f"{formed.year}: 6 publications of 3 items rebuilt" in rebuilt.stdout
     async with running(build(settings)) as http:
         assert (await http.get("/v1/stats")).json() == live
+        for query, figures in narrowed.items():
+            assert (await http.get(f"/v1/stats?{query}")).json() == figures, query
+    assert narrowed["department=finance&category=budget"]["published"]["total"] == 6
     assert live["published"]["total"] == 6 and live["published"]["items"] == 3
     assert live["submissions"]["received"] == 3 and live["review"]["auto_blocked"] == 1
+
+
+async def test_figures_narrow_to_a_department_a_category_and_a_month(settings):
+    events = [
+        new_event(
+            SubmissionReceived, "a", "ingest", SubmissionReceivedData(content=content(department="office"))
+        ),
+        new_event(
+            SubmissionReceived, "b", "ingest", SubmissionReceivedData(content=content(department="finance"))
+        ),
+        new_event(
+            ReviewRejected,
+            "b",
+            "review",
+            ReviewRejectedData(
+                revision=1,
+                automatic=False,
+                reason="privacy",
+                subject=ItemSubject(category="notice", department="finance"),
+            ),
+        ),
+        published("c", "portal"),
+    ]
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        for event in events:
+            await tap.publish(event)
+
+        async def counted():
+            return (await http.get("/v1/stats")).json()["published"]["total"] == 1 and (
+                await http.get("/v1/stats?department=finance")
+            ).json()["submissions"]["rejected"] == 1
+
+        await eventually(counted, 20, "the events to be counted")
+        finance = (await http.get("/v1/stats?department=finance")).json()
+        office = (await http.get("/v1/stats?department=office&category=notice")).json()
+        other_month = (await http.get(f"/v1/stats?month={date.today().month % 12 + 1}")).json()
+        refused = await http.get("/v1/stats?department=$where")
+    assert finance["submissions"] == {
+        "received": 1,
+        "approved": 0,
+        "rejected": 1,
+        "returned": 0,
+        "withdrawn": 0,
+    }
+    assert finance["review"]["rejected_by_reason"] == {"privacy": 1}
+    assert finance["published"]["by_channel"] == {"platform": 0, "portal": 1}
+    assert office["submissions"]["received"] == 1 and office["published"]["total"] == 0
+    assert other_month["submissions"]["received"] == 0
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.department"
+
+
+async def test_report_inputs_breaking_a_check_rule_are_refused_naming_the_cell(settings, identities):
+    operator = await identities.operator()
+    clerk = await identities.department()
+    broken = {
+        "table_b": {
+            "new_applications": {"natural_person": 2},
+            "results": {"disclosed": {"natural_person": 1}},
+        }
+    }
+    fine = {
+        "organisation": "楠杆镇",
+        "table_b": {
+            "new_applications": {"natural_person": 2},
+            "results": {"disclosed": {"natural_person": 1}},
+            "carried_forward": {"natural_person": 1},
+        },
+        "other_matters": "无。",
+    }
+    async with running(build(settings)) as http:
+        assert (await http.put("/v1/reports/annual/2025/inputs", json=fine, headers=clerk)).status_code == 403
+        assert (await http.put("/v1/reports/annual/2025/inputs", json=fine)).status_code == 401
+        refused = await http.put("/v1/reports/annual/2025/inputs", json=broken, headers=operator)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"][0]["field"] == "table_b.carried_forward.natural_person"
+        negative = await http.put(
+            "/v1/reports/annual/2025/inputs",
+            json={"table_c": {"reconsideration": {"upheld": -1}}},
+            headers=operator,
+        )
+        assert (
+            negative.status_code == 422
+            and "table_c.reconsideration.upheld" in negative.json()["errors"][0]["field"]
+        )
+        assert (
+            await http.put("/v1/reports/annual/2025/inputs", json=fine, headers=operator)
+        ).status_code == 200
+        assert (await http.get("/v1/reports/annual/2025/inputs", headers=operator)).json()[
+            "organisation"
+        ] == "楠杆镇"
+        # 2026 carries nothing over although 2025 carried one application forward: refused, and
+        # the report of a year whose inputs were never checked against last year's says so too.
+        this_year = {
+            "table_b": {
+                "new_applications": {"natural_person": 1},
+                "results": {"disclosed": {"natural_person": 1}},
+            }
+        }
+        carried = await http.put("/v1/reports/annual/2026/inputs", json=this_year, headers=operator)
+        assert carried.json()["errors"][0]["field"] == "table_b.carried_over.natural_person"
+        report = await http.get("/v1/reports/annual?year=2026&format=md", headers=operator)
+        assert report.status_code == 422
+        report = await http.get("/v1/reports/annual?year=2025&format=md", headers=operator)
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/markdown")
+        assert "2025年，楠杆镇新收政府信息公开申请2件" in report.text
+
+
+SEED_CSV = (
+    "item_id,title,category,department,department_name,channel,published_at\n"
+    + "".join(
+        f"n{i},楠杆镇信息{i},{'village_affairs' if i % 3 else 'work_news'},nangan,楠杆镇,platform,2018-{1 + i % 12:02d}-{1 + i % 28:02d}\n"
+        for i in range(372)
+    )
+    + "".join(
+        f"n{i},楠杆镇信息{i},{'village_affairs' if i % 3 else 'work_news'},nangan,楠杆镇,portal,2018-{1 + i % 12:02d}-{1 + i % 28:02d}\n"
+        for i in range(71)
+    )
+)
+
+
+async def test_an_imported_seed_shaped_year_gives_the_seed_reports_figures(settings, identities, tmp_path):
+    history = tmp_path / "nangan-2018.csv"
+    history.write_text(SEED_CSV, encoding="utf-8")
+    first = run_cli(settings, "import", str(history), "--json")
+    again = run_cli(settings, "import", str(history), "--json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith('{"publications": 443, "imported": 443, "already_imported": 0}')
+    assert again.stdout.strip().endswith('{"publications": 443, "imported": 0, "already_imported": 443}')
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "item_id,title,category,department,channel,published_at\nx,t,budget,nangan,fax,2018-01-01\n"
+    )
+    refused = run_cli(settings, "import", str(bad))
+    assert refused.returncode == 3 and "row 1, channel" in refused.stderr
+
+    operator = await identities.operator()
+    async with running(build(settings)) as http:
+        figures = (await http.get("/v1/stats?year=2018")).json()
+        inputs = {"organisation": "楠杆镇"}
+        assert (
+            await http.put("/v1/reports/annual/2018/inputs", json=inputs, headers=operator)
+        ).status_code == 200
+        report = (await http.get("/v1/reports/annual?year=2018", headers=operator)).json()
+        html = (await http.get("/v1/reports/annual?year=2018&format=html", headers=operator)).text
+    assert figures["published"]["total"] == 443 and figures["published"]["items"] == 372
+    assert figures["published"]["by_channel"] == {"platform": 372, "portal": 71}
+    assert "共更新和发布信息443条，其中，在统一平台发布372条，政府门户网站发布71条" in report["overview"][0]
+    assert report["applications_summary"] == "2018年，楠杆镇没有收到要求公开信息的申请。"
+    assert "没有发生针对政府信息公开事务的行政复议案" in report["proceedings_summary"]
+    assert all(v == 0 for v in report["table_b"]["new_applications"].values() if v is not None)
+    assert "共更新和发布信息443条" in html and "<h2>三、收到和处理政府信息公开申请情况</h2>" in html

@@ -1,30 +1,55 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from services.stats.domain import (
     FirstPublication,
+    RateRules,
+    Scope,
     WorkingDays,
     aggregate,
     figures,
     first_publication_change,
+    latency_bucket,
+    nested,
+    percentile,
     tally,
     working_days_between,
 )
 from shared.events import (
+    Decisions,
+    ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
     PublishedItem,
+    RegulatoryDocument,
     ReviewRejected,
     ReviewRejectedData,
     new_event,
 )
 
 
-def published(channel: str, at: datetime, formed_on: date = date(2026, 11, 2)):
+def published(
+    channel: str,
+    at: datetime,
+    formed_on: date = date(2026, 11, 2),
+    sid: str = "s1",
+    department: str = "finance",
+    category: str = "budget",
+    **facts,
+):
     item = PublishedItem(
-        title="t", category="budget", department="finance", department_name="财政所", formed_on=formed_on
+        title="t",
+        category=category,
+        department=department,
+        department_name="财政所",
+        formed_on=formed_on,
+        **facts,
     )
     data = PublicationPublishedData(channel=channel, url="u", remote_id="r", published_at=at, item=item)
-    return new_event(PublicationPublished, "s1", "publish", data)
+    return new_event(PublicationPublished, sid, "publish", data)
+
+
+def counters_of(events, scope: Scope) -> dict:
+    return nested(aggregate(events).counters[scope])
 
 
 def test_working_days_follow_the_chinese_calendar():
@@ -36,65 +61,163 @@ def test_working_days_follow_the_chinese_calendar():
 
 def test_a_year_the_calendar_does_not_know_is_counted_on_weekdays_with_a_warning():
     assert working_days_between(date(2031, 1, 6), date(2031, 1, 13)) == WorkingDays(5, False)
-    counters, _ = aggregate(
-        [published("portal", datetime(2031, 1, 13, tzinfo=UTC), formed_on=date(2031, 1, 6))]
-    )
-    timeliness = figures(2031, counters[2031]).timeliness
+    events = [published("portal", datetime(2031, 1, 13, tzinfo=UTC), formed_on=date(2031, 1, 6))]
+    timeliness = figures(Scope(2031), counters_of(events, Scope(2031))).timeliness
     assert timeliness.on_time == 1 and "2031" in timeliness.warnings[0]
 
 
 def test_a_publication_counts_in_china_standard_time():
     t = tally(published("portal", datetime(2025, 12, 31, 17, 0, tzinfo=UTC)))  # 2026-01-01 01:00 in Beijing
-    assert t.year == 2026
+    assert (t.year, t.month) == (2026, 1)
     assert t.increments["published.by_month.01"] == 1
     assert t.increments["published.by_channel.portal"] == 1
 
 
-def test_late_publication_is_counted_late():
-    t = tally(published("portal", datetime(2026, 12, 30, tzinfo=UTC), formed_on=date(2026, 11, 2)))
-    assert t.publication.timeliness == "timeliness.late"
+def test_a_publication_counts_in_every_scope_of_its_month_department_and_category():
+    keys = {s.key for s in tally(published("portal", datetime(2026, 3, 5, tzinfo=UTC))).scopes()}
+    assert keys == {
+        "2026",
+        "2026|m=03",
+        "2026|d=finance",
+        "2026|c=budget",
+        "2026|m=03|d=finance",
+        "2026|m=03|c=budget",
+        "2026|d=finance|c=budget",
+        "2026|m=03|d=finance|c=budget",
+    }
 
 
-def test_an_automatic_rejection_counts_as_rejected_and_auto_blocked():
-    data = ReviewRejectedData(revision=1, automatic=True, reason="classified")
+def test_late_publication_is_counted_late_and_the_limit_is_configurable():
+    events = [published("portal", datetime(2026, 12, 30, tzinfo=UTC), formed_on=date(2026, 11, 2))]
+    counters = counters_of(events, Scope(2026))
+    assert (
+        figures(Scope(2026), counters).timeliness.late,
+        figures(Scope(2026), counters).timeliness.on_time,
+    ) == (1, 0)
+    lenient = figures(Scope(2026), counters, RateRules(on_time_working_days=60)).timeliness
+    assert (lenient.on_time, lenient.late) == (1, 0)
+
+
+def test_an_automatic_rejection_counts_as_rejected_and_auto_blocked_under_its_department():
+    subject = ItemSubject(category="notice", department="office")
+    data = ReviewRejectedData(revision=1, automatic=True, reason="classified", subject=subject)
     t = tally(new_event(ReviewRejected, "s1", "review", data))
     assert t.increments == {
         "submissions.rejected": 1,
         "review.rejected_by_reason.classified": 1,
         "review.auto_blocked": 1,
     }
+    assert Scope(t.year, department="office") in t.scopes()
+
+
+def test_figures_are_narrowed_by_department_category_and_month():
+    events = [
+        published("platform", datetime(2026, 3, 5, tzinfo=UTC), sid="a", department="finance"),
+        published("portal", datetime(2026, 3, 6, tzinfo=UTC), sid="a", department="finance"),
+        published(
+            "portal", datetime(2026, 4, 6, tzinfo=UTC), sid="b", department="office", category="notice"
+        ),
+    ]
+    result = aggregate(events).counters
+
+    def of(scope: Scope):
+        return figures(scope, nested(result[scope])).published
+
+    assert (of(Scope(2026)).total, of(Scope(2026)).items) == (3, 2)
+    assert (of(Scope(2026, department="finance")).total, of(Scope(2026, department="finance")).items) == (
+        2,
+        1,
+    )
+    assert of(Scope(2026, month=4)).by_channel == {"platform": 0, "portal": 1}
+    assert of(Scope(2026, 3, "finance", "budget")).by_channel == {"platform": 1, "portal": 1}
+    assert Scope(2026, 4, "finance") not in result
+    assert of(Scope(2026)).by_month_and_channel == {"03": {"platform": 1, "portal": 1}, "04": {"portal": 1}}
+
+
+def test_time_from_submission_to_publication_has_a_median_and_90th_percentile():
+    submitted = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    events = [
+        published("portal", submitted + timedelta(minutes=m), sid=f"s{m}", submitted_at=submitted)
+        for m in (30, 60, 90, 120, 180, 240, 300, 360, 420, 3000)
+    ]
+    spread = figures(Scope(2026), counters_of(events, Scope(2026))).time_to_publication
+    assert spread.items == 10
+    assert spread.median_hours == 3.0  # nearest rank: the 5th of 10 is 180 minutes
+    assert spread.p90_hours == 7.0  # the 9th is 420 minutes
+
+
+def test_latency_buckets_are_fine_where_it_matters():
+    assert latency_bucket(timedelta(minutes=59, seconds=59)) == 59
+    assert latency_bucket(timedelta(hours=5, minutes=14)) == 300
+    assert latency_bucket(timedelta(days=3, minutes=59)) == 3 * 1440
+    assert latency_bucket(timedelta(days=45, hours=23)) == 45 * 1440
+    assert percentile({}, 0.5) is None
+
+
+def test_table_a_counts_an_item_once_whatever_its_channels():
+    document = RegulatoryDocument(kind="normative", action="issued")
+    events = [
+        published(
+            channel,
+            datetime(2026, 3, 5, tzinfo=UTC),
+            sid="r",
+            category="regulation",
+            regulatory_document=document,
+        )
+        for channel in ("platform", "portal")
+    ]
+    events.append(
+        published(
+            "portal",
+            datetime(2026, 3, 5, tzinfo=UTC),
+            sid="p",
+            category="penalty",
+            decisions=Decisions(kind="punishment", count=7),
+        )
+    )
+    table_a = figures(Scope(2026), counters_of(events, Scope(2026))).table_a
+    assert table_a.documents == {"normative": {"issued": 1}}
+    assert table_a.decisions == {"punishment": 7}
 
 
 def test_figures_total_is_the_sum_of_channels_and_rates_follow():
     counters = {
         "published": {"total": 3, "items": 2, "by_channel": {"platform": 2, "portal": 1}},
-        "submissions": {"approved": 4},
-        "timeliness": {"on_time": 1, "late": 1},
+        "submissions": {"approved": 4, "received": 8},
+        "timeliness": {"working_days": {"3": 1, "25": 1}},
     }
-    f = figures(2026, counters)
+    f = figures(Scope(2026), counters)
     assert f.published.total == sum(f.published.by_channel.values())
     assert f.rates.disclosure == 0.5 and f.timeliness.rate == 0.5
+    assert figures(Scope(2026), counters, RateRules(disclosure_base="received")).rates.disclosure == 0.25
 
 
 def test_an_empty_year_has_zero_figures_and_no_rates():
-    f = figures(2019, {})
+    f = figures(Scope(2019), {})
     assert f.published.by_channel == {"platform": 0, "portal": 0}
-    assert f.rates.disclosure is None
+    assert f.rates.disclosure is None and f.time_to_publication.median_hours is None
 
 
 def test_an_item_is_judged_on_its_earliest_publication_whatever_the_order():
     on_time = published("portal", datetime(2026, 11, 3, tzinfo=UTC))  # 1 working day after formed_on
     late = published("platform", datetime(2026, 12, 30, tzinfo=UTC))
     for order in ([on_time, late], [late, on_time]):
-        counters, _ = aggregate(order)
-        assert counters[2026]["published"]["items"] == 1
-        timeliness = figures(2026, counters[2026]).timeliness
+        counters = counters_of(order, Scope(2026))
+        assert counters["published"]["items"] == 1
+        timeliness = figures(Scope(2026), counters).timeliness
         assert (timeliness.on_time, timeliness.late) == (1, 0)
 
 
 def test_first_publication_changes_are_order_independent():
-    early = FirstPublication(datetime(2026, 11, 3, tzinfo=UTC), "timeliness.on_time")
-    later = FirstPublication(datetime(2026, 12, 30, tzinfo=UTC), "timeliness.late")
-    assert first_publication_change(None, later) == ({"published.items": 1, "timeliness.late": 1}, later)
-    assert first_publication_change(later, early) == ({"timeliness.late": -1, "timeliness.on_time": 1}, early)
+    early = FirstPublication(
+        datetime(2026, 11, 3, tzinfo=UTC), {"published.items": 1, "timeliness.working_days.1": 1}
+    )
+    later = FirstPublication(
+        datetime(2026, 12, 30, tzinfo=UTC), {"published.items": 1, "timeliness.working_days.40": 1}
+    )
+    assert first_publication_change(None, later) == (later.counts, later)
+    assert first_publication_change(later, early) == (
+        {"timeliness.working_days.1": 1, "timeliness.working_days.40": -1},
+        early,
+    )
     assert first_publication_change(early, later) == ({}, None)
