@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     publish_max_attempts: int = Field(
         6, ge=1, description="Pushes tried per channel before publication.failed"
     )
+    portal_push_url: str = Field(
+        "",
+        description="When set, the portal channel is an external CMS reached by signed push (as the platform is) "
+        "instead of the built-in portal site",
+    )
+    portal_push_secret: str = Field(
+        DEV_PLATFORM_SECRET, description="Standard Webhooks secret shared with that CMS; set your own"
+    )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
     ingest_writes_per_minute: float = Field(
         120, gt=0, description="Writes a department may make per minute (per ingest replica)"

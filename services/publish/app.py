@@ -4,7 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.publish import handlers, portal, republishing
-from services.publish.channels import HttpPush, PortalSite
+from services.publish.channels import configured_channels
 from services.publish.store import PublicationStore
 from shared.outbox import FEED, Relay
 from shared.service import ServiceSpec, create_app
@@ -18,10 +18,7 @@ def build(settings: Settings) -> FastAPI:
     async def publication_worker(app: FastAPI) -> None:
         """Brings each due publication to where it is wanted, through the channels configured."""
         async with httpx.AsyncClient(timeout=settings.platform_timeout_seconds) as http:
-            channels = {
-                "portal": PortalSite(app.state.store.portal_items, settings.portal_base_url),
-                "platform": HttpPush(http, settings.platform_url, settings.platform_secret, "platform"),
-            }
+            channels = configured_channels(settings, http, app.state.store.portal_items)
             await handlers.work(app.state.store, channels, settings, wake, lambda: settled(app))
 
     def settled(app: FastAPI) -> None:

@@ -10,8 +10,10 @@ from typing import Protocol
 import httpx
 
 from services.publish.domain import ChannelReceipt, Publication
+from shared.domain import Channel
 from shared.events import utcnow
 from shared.locks import update_document
+from shared.settings import Settings
 from shared.signing import signed_headers
 
 
@@ -93,6 +95,22 @@ class HttpPush:
         if status == 429 or status >= 500:
             raise ChannelError(message, retry_after=_retry_after(response))
         raise ChannelError(message, retryable=False)
+
+
+def configured_channels(
+    settings: Settings, http: httpx.AsyncClient, portal_items
+) -> dict[str, ChannelAdapter]:
+    """Each channel by name, with the adapter its deployment configured: the platform is always
+    pushed to; the portal is the built-in site unless an external CMS is named."""
+    portal = (
+        HttpPush(http, settings.portal_push_url, settings.portal_push_secret, Channel.PORTAL)
+        if settings.portal_push_url
+        else PortalSite(portal_items, settings.portal_base_url)
+    )
+    return {
+        Channel.PLATFORM: HttpPush(http, settings.platform_url, settings.platform_secret, Channel.PLATFORM),
+        Channel.PORTAL: portal,
+    }
 
 
 def _retry_after(response: httpx.Response) -> float | None:

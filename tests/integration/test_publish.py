@@ -172,3 +172,22 @@ async def test_a_client_error_from_the_platform_is_not_retried(settings, platfor
         [failed] = await tap.wait_for("publication.failed", "c-1", seconds=20)
         assert failed["data"]["attempts"] == 1 and "400" in failed["data"]["error"]
         assert len((await peer.get(f"{platform}/deliveries")).json()["items"]) == 1
+
+
+async def test_the_portal_channel_can_be_an_external_cms_reached_by_signed_push(settings, platform):
+    cms_port = free_port()
+    cms_secret = "whsec_" + "Y21zLXNlY3JldC1mb3ItdGhlLWNtcy10ZXN0"
+    async with serving(create_sandbox(cms_secret, f"http://127.0.0.1:{cms_port}"), cms_port) as cms:
+        settings = settings.model_copy(
+            update={"platform_url": platform, "portal_push_url": cms, "portal_push_secret": cms_secret}
+        )
+        async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+            await tap.publish(approved("p-cms"))
+            published = await tap.wait_for("publication.published", "p-cms", count=2)
+            portal = next(e for e in published if e["data"]["channel"] == "portal")
+            assert portal["data"]["url"].startswith(cms)
+            assert [i["id"] for i in (await peer.get(f"{cms}/items")).json()["items"]] == ["p-cms"]
+            assert [d["verdict"] for d in (await peer.get(f"{cms}/deliveries")).json()["items"]] == [
+                "accepted"
+            ]
+            assert (await http.get("/portal/items/p-cms")).status_code == 404  # not on the built-in site
