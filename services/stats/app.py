@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.stats import handlers
-from services.stats.domain import Figures, RateRules, Scope
+from services.stats.domain import EARLIEST_YEAR, LATEST_YEAR, Figures, RateRules, Scope
 from services.stats.rendering import dashboard_html, report_text
 from services.stats.report import AnnualReport, ReportInputs
 from services.stats.store import StatsStore
@@ -17,8 +17,10 @@ from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
 Operator = Annotated[Principal, Depends(requires(Role.OPERATOR))]
-Year = Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year (China)")]
-ReportYear = Annotated[int, Path(ge=2000, le=2100)]
+Year = Annotated[
+    int | None, Query(ge=EARLIEST_YEAR, le=LATEST_YEAR, description="Default: this year (China)")
+]
+ReportYear = Annotated[int, Path(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
 REPORT_FORMATS = {
     "md": ("report.md", "text/markdown; charset=utf-8"),
     "html": ("report.html", "text/html; charset=utf-8"),

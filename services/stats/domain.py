@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from itertools import product
 from math import ceil
 
@@ -34,6 +35,7 @@ from shared.events import (
 )
 
 ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100  # the years figures can be asked for
 MAX_COUNTED_WORKING_DAYS = 999  # longer delays share one histogram bucket
 
 
@@ -43,6 +45,7 @@ class WorkingDays:
     on_calendar: bool  # False: a year the calendar does not know yet was counted on weekdays
 
 
+@cache  # chinese-calendar validates every call against its whole table: slow, and days are few
 def _is_working_day(day: date) -> tuple[bool, bool]:
     """(working day?, known to the calendar?): public holidays and adjusted working days
     (调休) from chinese-calendar; Monday to Friday for a year it does not know yet."""

@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.stats.domain import EARLIEST_YEAR
 from shared.domain import (
     CHINA,
     DEPARTMENT_CODE,
@@ -26,6 +27,7 @@ from shared.events import (
     PublishedItem,
     RegulatoryDocument,
     new_event,
+    utcnow,
 )
 
 PRODUCER = "import"
@@ -79,8 +81,11 @@ class HistoricalPublication(BaseModel):
 
     @field_validator("published_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=CHINA)
+    def _aware_and_past(cls, value: datetime) -> datetime:
+        value = value if value.tzinfo else value.replace(tzinfo=CHINA)
+        if value.year < EARLIEST_YEAR or value > utcnow():
+            raise ValueError(f"must lie between {EARLIEST_YEAR} and now")
+        return value
 
     @model_validator(mode="after")
     def _pairs_complete(self) -> "HistoricalPublication":

@@ -1,6 +1,7 @@
 """Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, the
 first publication of each item per window, and the operators' inputs to the annual report."""
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
@@ -8,7 +9,15 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.stats.domain import Aggregate, FirstPublication, Scope, Tally, first_publication_change, nested
+from services.stats.domain import (
+    EARLIEST_YEAR,
+    Aggregate,
+    FirstPublication,
+    Scope,
+    Tally,
+    first_publication_change,
+    nested,
+)
 from shared.domain import china_date
 from shared.events import Event, parse_event
 from shared.locks import document_lock
@@ -148,16 +157,11 @@ class StatsStore:
         return await self.counters.find_one({"_id": scope.key}) or {}
 
     async def counters_of_years(self, last_year: int) -> dict[int, dict]:
-        """Every year's whole-year counters up to `last_year` (what stays in force accumulates)."""
-        found = self.counters.find(
-            {
-                "scope.year": {"$lte": last_year},
-                "scope.month": None,
-                "scope.department": None,
-                "scope.category": None,
-            }
-        )
-        return {doc["scope"]["year"]: doc async for doc in found}
+        """Every year's whole-year counters up to `last_year` (what stays in force accumulates),
+        each read by `_id`: FerretDB uses its index for nothing else, not even `$in`."""
+        years = range(EARLIEST_YEAR, last_year + 1)
+        found = await asyncio.gather(*(self.counters_of(Scope(year)) for year in years))
+        return {year: counters for year, counters in zip(years, found, strict=True) if counters}
 
     async def report_inputs_of(self, year: int) -> dict | None:
         return await self.report_inputs.find_one({"_id": year})
