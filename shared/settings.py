@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     publish_max_attempts: int = Field(
         6, ge=1, description="Pushes tried per channel before publication.failed"
     )
+    subscription_max_failures: int = Field(
+        10, ge=1, description="Deliveries in a row that may fail before a webhook subscription is disabled"
+    )
     portal_push_url: str = Field(
         "",
         description="When set, the portal channel is an external CMS reached by signed push (as the platform is) "

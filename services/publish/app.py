@@ -14,6 +14,7 @@ from shared.wakeup import Wakeup
 
 def build(settings: Settings) -> FastAPI:
     wake = Wakeup(1.0)
+    deliveries_due = Wakeup(1.0)
 
     async def publication_worker(app: FastAPI) -> None:
         """Brings each due publication to where it is wanted, through the channels configured."""
@@ -21,14 +22,24 @@ def build(settings: Settings) -> FastAPI:
             channels = configured_channels(settings, http, app.state.store.portal_items)
             await handlers.work(app.state.store, channels, settings, wake, lambda: settled(app))
 
+    async def subscription_worker(app: FastAPI) -> None:
+        """Delivers the feed to every webhook subscription, signed, retried, logged."""
+        async with httpx.AsyncClient(timeout=settings.platform_timeout_seconds) as http:
+            store = app.state.store
+            await handlers.deliver_to_subscribers(
+                store.subscriptions, store.feed, http, settings, deliveries_due
+            )
+
     def settled(app: FastAPI) -> None:
         app.state.relay.wake()
         app.state.feed_relay.wake()
 
     async def create_feed_relay(app: FastAPI) -> None:
-        app.state.feed_relay = Relay(
-            FEED, app.state.store.feed.append, [app.state.db.publications], settings.outbox_poll_seconds
-        )
+        async def append(entry: dict) -> None:
+            await app.state.store.feed.append(entry)
+            deliveries_due.set()  # subscribers hear of it at once
+
+        app.state.feed_relay = Relay(FEED, append, [app.state.db.publications], settings.outbox_poll_seconds)
 
     async def feed_relay(app: FastAPI) -> None:
         await app.state.feed_relay.run()
@@ -38,10 +49,10 @@ def build(settings: Settings) -> FastAPI:
             name="publish",
             settings=settings,
             store=PublicationStore,
-            routers=[portal.routes(), republishing.routes()],
+            routers=[portal.routes(), republishing.routes(), republishing.subscription_routes()],
             outbox=lambda db: [db.publications],
             prepare=create_feed_relay,
-            workers=[feed_relay, publication_worker],
+            workers=[feed_relay, publication_worker, subscription_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
         )
     )

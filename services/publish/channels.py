@@ -18,9 +18,15 @@ from shared.signing import signed_headers
 
 
 class ChannelError(Exception):
-    def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message)
-        self.retryable, self.retry_after = retryable, retry_after
+        self.retryable, self.retry_after, self.status = retryable, retry_after, status
 
 
 class ChannelAdapter(Protocol):
@@ -78,23 +84,34 @@ class HttpPush:
         await self._send("DELETE", f"/items/{remote_id}", "", webhook_id, gone_is_fine=True)
 
     async def _send(self, method: str, path: str, body: str, webhook_id: str, gone_is_fine: bool = False):
-        headers = {
-            "content-type": "application/json",
-            **signed_headers(self._secret, webhook_id, body, utcnow()),
-        }
-        try:
-            response = await self._client.request(
-                method, self._url + path, content=body.encode(), headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise ChannelError(f"{type(exc).__name__}: {exc}") from exc
-        if response.is_success or (gone_is_fine and response.status_code in (404, 410)):
-            return response
-        status = response.status_code
-        message = f"{method} {path} answered {status}: {response.text[:200]}"
-        if status == 429 or status >= 500:
-            raise ChannelError(message, retry_after=_retry_after(response))
-        raise ChannelError(message, retryable=False)
+        return await signed_request(
+            self._client, method, self._url + path, body, self._secret, webhook_id, gone_is_fine
+        )
+
+
+async def signed_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: str,
+    secret: str,
+    webhook_id: str,
+    gone_is_fine: bool = False,
+) -> httpx.Response:
+    """A request signed per Standard Webhooks. A timeout, 429 or 5xx raises a retryable
+    ChannelError (with the Retry-After asked for); another refusal a final one."""
+    headers = {"content-type": "application/json", **signed_headers(secret, webhook_id, body, utcnow())}
+    try:
+        response = await client.request(method, url, content=body.encode(), headers=headers)
+    except httpx.HTTPError as exc:
+        raise ChannelError(f"{type(exc).__name__}: {exc}") from exc
+    if response.is_success or (gone_is_fine and response.status_code in (404, 410)):
+        return response
+    status = response.status_code
+    message = f"{method} {url} answered {status}: {response.text[:200]}"
+    if status == 429 or status >= 500:
+        raise ChannelError(message, retry_after=_retry_after(response), status=status)
+    raise ChannelError(message, retryable=False, status=status)
 
 
 def configured_channels(

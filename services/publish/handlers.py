@@ -2,10 +2,13 @@
 where it is wanted (on its channel, or off it again)."""
 
 import asyncio
+import json
+import time
 
+import httpx
 import structlog
 
-from services.publish.channels import ChannelAdapter, ChannelError
+from services.publish.channels import ChannelAdapter, ChannelError, signed_request
 from services.publish.domain import (
     Publication,
     PublicationState,
@@ -14,13 +17,24 @@ from services.publish.domain import (
     published,
     withdrawn,
 )
-from services.publish.store import PublicationStore
+from services.publish.store import PublicationStore, SubscriptionStore
+from services.publish.subscriptions import (
+    FEED_EVENTS,
+    DeliveryRecord,
+    Subscription,
+    delivery_body,
+    failed,
+    passed,
+    webhook_id,
+)
 from shared.events import Event, ReviewApproved, SubmissionWithdrawn, utcnow
+from shared.ledger import Ledger
 from shared.settings import Settings
 from shared.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
 CONCURRENT_STEPS = 32
+DELIVERY_BATCH = 50  # feed entries a subscription is brought forward by per pass
 
 
 async def on_event(store: PublicationStore, settings: Settings, wake: Wakeup, event: Event) -> None:
@@ -124,3 +138,62 @@ async def _run_one(store, channels, settings, pub: Publication, hint: dict, on_s
                 on_settled()
         except Exception:
             log.exception("publication step failed; it is retried when its claim expires")
+
+
+async def deliver_to_subscribers(
+    subscriptions: SubscriptionStore, feed: Ledger, http: httpx.AsyncClient, settings: Settings, wake: Wakeup
+) -> None:
+    """Bring every active subscription up to the end of the feed, each on its own, so that one
+    failing receiver delays no other."""
+    while True:
+        due = await subscriptions.due()
+        await asyncio.gather(*(_deliver_pending(subscriptions, feed, http, settings, s.id) for s in due))
+        await wake.wait()
+
+
+async def _deliver_pending(subscriptions, feed, http, settings: Settings, subscription_id: str) -> None:
+    subscription = await subscriptions.claim(subscription_id)
+    if subscription is None:
+        return  # another worker holds it
+    try:
+        for entry in await feed.after(subscription.cursor, DELIVERY_BATCH):
+            if not subscription.wants(entry):
+                subscription = passed(subscription, entry["seq"], delivered=False)
+                continue
+            record, error = await _deliver(http, subscription, entry)
+            await subscriptions.log(record)
+            if error is not None:
+                subscription = failed(
+                    subscription, str(error), utcnow(), settings.subscription_max_failures, error.retry_after
+                )
+                break
+            subscription = passed(subscription, entry["seq"], delivered=True)
+    finally:
+        await subscriptions.release(subscription)
+
+
+async def _deliver(
+    http: httpx.AsyncClient, subscription: Subscription, entry: dict
+) -> tuple[DeliveryRecord, ChannelError | None]:
+    body = json.dumps(delivery_body(entry), ensure_ascii=False)
+    hook = webhook_id(subscription, entry["seq"])
+    started, error, status = time.perf_counter(), None, None
+    try:
+        status = (
+            await signed_request(http, "POST", subscription.url, body, subscription.secret, hook)
+        ).status_code
+    except ChannelError as refused:
+        error, status = refused, refused.status
+    record = DeliveryRecord(
+        subscription_id=subscription.id,
+        seq=entry["seq"],
+        event=FEED_EVENTS[entry["kind"]],
+        submission_id=entry["submission_id"],
+        webhook_id=hook,
+        at=utcnow(),
+        outcome="failed" if error else "delivered",
+        status_code=status,
+        error=str(error) if error else None,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return record, error

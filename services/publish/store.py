@@ -3,11 +3,13 @@
 
 from datetime import datetime, timedelta
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.publish.domain import Publication, PublicationState, feed_entry
+from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
 from shared.hints import HintBoard, stale
@@ -35,6 +37,7 @@ class PublicationStore:
         # Publications that need the worker: small, so the worker never scans `publications`.
         self.due = HintBoard(db.publications_due)
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
+        self.subscriptions = SubscriptionStore(db)
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
@@ -128,6 +131,83 @@ class PublicationStore:
 
     async def portal_item(self, submission_id: str) -> dict | None:
         return await self.portal_items.find_one({"_id": submission_id})
+
+
+class SubscriptionStore:
+    """The webhook subscriptions of republishing platforms, and the log of every delivery."""
+
+    def __init__(self, db: AsyncDatabase):
+        self.subscriptions = db.subscriptions
+        self.deliveries = db.subscription_deliveries
+
+    async def create(self, subscription: Subscription) -> None:
+        await self.subscriptions.insert_one(
+            {
+                "_id": subscription.id,
+                **_subscription_fields(subscription),
+                "lease_until": utcnow(),
+                "version": 1,
+            }
+        )
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        doc = await self.subscriptions.find_one({"_id": subscription_id})
+        return to_subscription(doc) if doc else None
+
+    async def all(self) -> list[Subscription]:
+        """Every subscription (a deployment has a handful: scanning them is fine)."""
+        return [to_subscription(d) for d in await self.subscriptions.find().sort("created_at", 1).to_list()]
+
+    async def delete(self, subscription_id: str) -> bool:
+        async with document_lock(self.subscriptions, subscription_id):
+            return (await self.subscriptions.delete_one({"_id": subscription_id})).deleted_count == 1
+
+    async def due(self) -> list[Subscription]:
+        now = utcnow()
+        found = self.subscriptions.find(
+            {"state": SubscriptionState.ACTIVE.value, "next_attempt_at": {"$lte": now}}
+        )
+        return [to_subscription(d) for d in await found.to_list()]
+
+    async def claim(self, subscription_id: str) -> Subscription | None:
+        """Hold the subscription for `LEASE`, so that one worker of all replicas delivers it."""
+        now = utcnow()
+
+        def compute(doc: dict) -> Change | None:
+            return None if doc["lease_until"] > now else Change({"lease_until": now + LEASE})
+
+        doc = await change_document(self.subscriptions, subscription_id, compute)
+        return to_subscription(doc) if doc else None
+
+    async def release(self, subscription: Subscription) -> None:
+        """Keep where the worker got to, and let the subscription go."""
+        fields = {**_subscription_fields(subscription), "lease_until": utcnow()}
+        await change_document(self.subscriptions, subscription.id, lambda doc: Change(fields))
+
+    async def change(self, subscription_id: str, compute) -> Subscription | None:
+        """An operator's change (`compute`: Subscription → Subscription); None when it is gone."""
+        doc = await change_document(
+            self.subscriptions,
+            subscription_id,
+            lambda doc: Change(_subscription_fields(compute(to_subscription(doc)))),
+        )
+        return to_subscription(doc) if doc else None
+
+    async def log(self, record: DeliveryRecord) -> None:
+        await self.deliveries.insert_one({"_id": str(ObjectId()), **record.model_dump(mode="json")})
+
+    async def deliveries_of(self, subscription_id: str, before: str | None, limit: int) -> list[dict]:
+        """The newest deliveries first (ids grow with time), before the cursor `before`."""
+        query = {"subscription_id": subscription_id} | ({"_id": {"$lt": before}} if before else {})
+        return await self.deliveries.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+
+
+def _subscription_fields(subscription: Subscription) -> dict:
+    return {**subscription.model_dump(mode="json"), "next_attempt_at": subscription.next_attempt_at}
+
+
+def to_subscription(doc: dict) -> Subscription:
+    return Subscription.model_validate({k: v for k, v in doc.items() if k in Subscription.model_fields})
 
 
 def to_publication(doc: dict) -> Publication:

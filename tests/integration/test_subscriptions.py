@@ -1,0 +1,137 @@
+"""Webhook subscriptions of republishing platforms, against the real broker and database, with a
+real HTTP receiver (the sandbox, which checks every signature)."""
+
+import httpx
+import pytest
+
+from sandbox.platform import create_sandbox
+from services.publish.app import build
+from services.publish.subscriptions import new_secret
+from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
+from shared.settings import DEV_PLATFORM_SECRET
+from tests.conftest import running, serving
+from tests.integration.test_publish import approved
+from tests.support import EventTap, eventually, free_port
+
+pytestmark = pytest.mark.integration
+RECEIVER_SECRET = new_secret()
+
+
+@pytest.fixture
+async def receiver():
+    """A republishing platform that checks signatures made with RECEIVER_SECRET."""
+    port = free_port()
+    async with serving(create_sandbox(RECEIVER_SECRET, f"http://127.0.0.1:{port}"), port) as url:
+        yield url
+
+
+@pytest.fixture
+async def platform():
+    port = free_port()
+    async with serving(create_sandbox(DEV_PLATFORM_SECRET, f"http://127.0.0.1:{port}"), port) as url:
+        yield url
+
+
+async def test_a_subscriber_receives_signed_publications_and_withdrawals_in_order(
+    settings, identities, platform, receiver
+):
+    settings = settings.model_copy(update={"platform_url": platform})
+    operator = await identities.operator()
+    wanted = {"url": f"{receiver}/items", "events": ["publication.published", "publication.withdrawn"]}
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        created = await http.post(
+            "/v1/subscriptions", json={**wanted, "secret": RECEIVER_SECRET}, headers=operator
+        )
+        assert created.status_code == 201 and created.json()["secret"] == RECEIVER_SECRET
+        sid = created.json()["id"]
+        assert "secret" not in (await http.get(f"/v1/subscriptions/{sid}", headers=operator)).json()
+        await tap.publish(approved("s-1"))
+        await tap.wait_for("publication.published", "s-1", count=2)
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "s-1", "ingest", SubmissionWithdrawnData(withdrawn_by="x"))
+        )
+        await tap.wait_for("publication.withdrawn", "s-1", count=2)
+
+        async def received():
+            items = (await peer.get(f"{receiver}/items")).json()["items"]
+            return items if len(items) == 4 else None
+
+        items = await eventually(received, 20, "four deliveries")
+        assert [i["type"] for i in items] == ["publication.published"] * 2 + ["publication.withdrawn"] * 2
+        assert [i["data"]["seq"] for i in items] == [1, 2, 3, 4]
+        verdicts = [d["verdict"] for d in (await peer.get(f"{receiver}/deliveries")).json()["items"]]
+        assert verdicts == ["accepted"] * 4  # every signature valid
+        log = (await http.get(f"/v1/subscriptions/{sid}/deliveries", headers=operator)).json()["items"]
+        assert [(d["seq"], d["outcome"], d["status_code"]) for d in log] == [
+            (4, "delivered", 201),
+            (3, "delivered", 201),
+            (2, "delivered", 201),
+            (1, "delivered", 201),
+        ]
+        assert log[0]["webhook_id"] == f"{sid}.4"
+
+
+async def test_a_failing_subscriber_is_disabled_with_its_reason_and_resumes_missing_nothing(
+    settings, identities, platform, receiver
+):
+    settings = settings.model_copy(update={"platform_url": platform, "subscription_max_failures": 3})
+    operator = await identities.operator()
+    wanted = {"url": f"{receiver}/items", "events": ["publication.published"], "secret": RECEIVER_SECRET}
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        sid = (await http.post("/v1/subscriptions", json=wanted, headers=operator)).json()["id"]
+        await peer.put(f"{receiver}/behaviour", json={"fail_status": 503, "fail_count": -1})
+        await tap.publish(approved("d-1"))
+
+        async def disabled():
+            shown = (await http.get(f"/v1/subscriptions/{sid}", headers=operator)).json()
+            return shown if shown["state"] == "disabled" else None
+
+        shown = await eventually(disabled, 30, "the subscription disabled")
+        assert shown["disabled_reason"].startswith("3 deliveries in a row failed; the last: POST")
+        assert "503" in shown["disabled_reason"]
+        log = (await http.get(f"/v1/subscriptions/{sid}/deliveries", headers=operator)).json()["items"]
+        assert [(d["outcome"], d["status_code"]) for d in log] == [("failed", 503)] * 3
+        await tap.publish(approved("d-2"))  # published while the subscription is disabled
+        await tap.wait_for("publication.published", "d-2", count=2)
+
+        await peer.put(f"{receiver}/behaviour", json={"fail_count": 0})
+        assert (await http.post(f"/v1/subscriptions/{sid}/enable", headers=operator)).json()[
+            "state"
+        ] == "active"
+
+        async def caught_up():
+            items = (await peer.get(f"{receiver}/items")).json()["items"]
+            return items if len(items) == 4 else None
+
+        items = await eventually(caught_up, 20, "every publication delivered after the outage")
+        assert sorted((i["data"]["submission_id"], i["data"]["channel"]) for i in items) == [
+            ("d-1", "platform"),
+            ("d-1", "portal"),
+            ("d-2", "platform"),
+            ("d-2", "portal"),
+        ]
+
+
+async def test_subscriptions_are_for_operators_and_validated(settings, identities):
+    operator, clerk = await identities.operator(), await identities.department()
+    async with running(build(settings)) as http:
+        good = {"url": "https://republisher.example/hook", "events": ["publication.published"]}
+        assert (await http.post("/v1/subscriptions", json=good, headers=clerk)).status_code == 403
+        assert (await http.get("/v1/subscriptions")).status_code == 401
+        for bad, field in (
+            ({**good, "url": "ftp://x"}, "url"),
+            ({**good, "events": ["review.approved"]}, "events.0"),
+            ({**good, "events": []}, "events"),
+            ({**good, "secret": "not-a-secret"}, "secret"),
+            ({**good, "url": {"$gt": ""}}, "url"),
+        ):
+            answer = await http.post("/v1/subscriptions", json=bad, headers=operator)
+            assert answer.status_code == 422, bad
+            assert answer.json()["errors"][0]["field"] == field
+        created = (await http.post("/v1/subscriptions", json=good, headers=operator)).json()
+        assert created["secret"].startswith("whsec_") and created["state"] == "active"
+        listed = (await http.get("/v1/subscriptions", headers=operator)).json()["items"]
+        assert [s["id"] for s in listed] == [created["id"]]
+        assert (await http.delete(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 204
+        assert (await http.get(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 404
+        assert (await http.get("/v1/subscriptions/nope/deliveries", headers=operator)).status_code == 422
