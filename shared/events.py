@@ -166,11 +166,13 @@ class PublicationFailedData(Contract):
     channel: Channel
     attempts: int
     error: str
+    subject: ItemSubject | None = None
 
 
 class PublicationWithdrawnData(Contract):
     channel: Channel
     withdrawn_at: AwareDatetime
+    subject: ItemSubject | None = None
 
 
 class Envelope(Contract):

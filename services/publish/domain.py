@@ -12,6 +12,7 @@ from shared.events import (
     Approval,
     Envelope,
     ItemContent,
+    ItemSubject,
     PublicationFailed,
     PublicationFailedData,
     PublicationPublished,
@@ -86,7 +87,7 @@ def withdrawn(pub: Publication, at: datetime) -> tuple[Publication, Envelope | N
     pub = pub.model_copy(update={"state": PublicationState.WITHDRAWN, "last_error": None})
     if not was_public:
         return pub, None
-    data = PublicationWithdrawnData(channel=pub.channel, withdrawn_at=at)
+    data = PublicationWithdrawnData(channel=pub.channel, withdrawn_at=at, subject=ItemSubject.of(pub.content))
     return pub, new_event(PublicationWithdrawn, pub.submission_id, PRODUCER, data)
 
 
@@ -109,7 +110,9 @@ def attempt_failed(
         update = {"attempts": attempts, "last_error": error, "next_attempt_at": at + timedelta(seconds=300)}
         return pub.model_copy(update=update), None
     pub = pub.model_copy(update={"state": PublicationState.FAILED, "attempts": attempts, "last_error": error})
-    data = PublicationFailedData(channel=pub.channel, attempts=attempts, error=error)
+    data = PublicationFailedData(
+        channel=pub.channel, attempts=attempts, error=error, subject=ItemSubject.of(pub.content)
+    )
     return pub, new_event(PublicationFailed, pub.submission_id, PRODUCER, data)
 
 
