@@ -6,6 +6,7 @@ import json
 import aio_pika
 import typer
 
+from shared.broker import REASON_HEADER
 from shared.settings import get_settings
 from shared.topology import SUBSCRIPTIONS
 
@@ -14,10 +15,11 @@ SERVICES = tuple(SUBSCRIPTIONS)
 
 
 def _why(message: aio_pika.abc.AbstractIncomingMessage) -> dict:
-    deaths = (message.headers or {}).get("x-death") or [{}]
+    headers = message.headers or {}
+    deaths = headers.get("x-death") or [{}]
     first = deaths[0]
     return {
-        "reason": str(first.get("reason", "")),
+        "reason": str(headers.get(REASON_HEADER) or first.get("reason", "")),
         "times": int(first.get("count", 0) or 0),
         "routing_key": (first.get("routing-keys") or [""])[0],
     }
@@ -84,6 +86,10 @@ async def _remaining(channel, service: str) -> int:
     return queue.declaration_result.message_count
 
 
+def _tries(times: int) -> str:
+    return f" after {times} tries" if times else ""  # the broker counts; a service's own give-up does not
+
+
 @app.command("list")
 def list_(
     service: str = typer.Argument(None, help=f"One of {', '.join(SERVICES)}; all when omitted"),
@@ -100,7 +106,7 @@ def list_(
             json.dumps(row, ensure_ascii=False)
             if as_json
             else f"{row['service']:8} {row['type'] or '(not an event)':24} {row['submission_id'] or '-':26} "
-            f"{row['reason']} after {row['times']} tries"
+            f"{row['reason']}{_tries(row['times'])}"
         )
     if not as_json:
         typer.echo(f"{len(rows)} dead-lettered message(s)")

@@ -6,7 +6,10 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitPublisher
 
 from shared.events import Envelope
 from shared.settings import Settings
-from shared.topology import events_exchange
+from shared.topology import events_exchange, topology_of
+
+# Why a message that the service itself gave up on (not the broker) is in its DLQ.
+REASON_HEADER = "x-gongkai-reason"
 
 
 def create_broker(settings: Settings, logger=None) -> RabbitBroker:
@@ -42,4 +45,22 @@ def event_publishers(
 async def publish_event(publishers: dict[str, RabbitPublisher], event: Envelope) -> None:
     await publishers[event.type].publish(
         event.model_dump(mode="json"), correlation_id=event.correlation_id, message_id=str(event.event_id)
+    )
+
+
+async def dead_letter(
+    broker: RabbitBroker, settings: Settings, service: str, message: dict, reason: str
+) -> None:
+    """Put a message the service gave up on into its own DLQ, where `gongkai dlq list` shows it
+    with `reason` and `gongkai dlq replay` sends it back once the cause is fixed."""
+    topology = topology_of(service, settings)
+    await broker.publish(
+        message,
+        exchange=topology.dead_letters,
+        routing_key=topology.queue.name,
+        persist=True,
+        mandatory=True,
+        content_type="application/json",
+        message_id=message.get("event_id"),
+        headers={REASON_HEADER: reason},
     )

@@ -29,7 +29,8 @@ log = structlog.get_logger(__name__)
 EVENTS = "pending_events"
 AUDIT = "pending_audit"  # records for the audit chain (review)
 FEED = "pending_feed"  # entries for the feed of what is published (publish)
-STAGED = (EVENTS, AUDIT, FEED)
+DEAD_LETTERS = "pending_dead_letters"  # messages given up on, for the service's DLQ (publish)
+STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS)
 BATCH = 100
 
 

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 from services.publish import handlers, portal, republishing
 from services.publish.channels import configured_channels
 from services.publish.store import PublicationStore
-from shared.outbox import FEED, Relay
+from shared.broker import dead_letter
+from shared.outbox import DEAD_LETTERS, FEED, Relay
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 from shared.wakeup import Wakeup
@@ -33,16 +34,27 @@ def build(settings: Settings) -> FastAPI:
     def settled(app: FastAPI) -> None:
         app.state.relay.wake()
         app.state.feed_relay.wake()
+        app.state.dead_letter_relay.wake()
 
-    async def create_feed_relay(app: FastAPI) -> None:
+    async def create_relays(app: FastAPI) -> None:
+        """Beside the events: feed entries to the ledger, given-up approvals to the DLQ."""
+
         async def append(entry: dict) -> None:
             await app.state.store.feed.append(entry)
             deliveries_due.set()  # subscribers hear of it at once
 
-        app.state.feed_relay = Relay(FEED, append, [app.state.db.publications], settings.outbox_poll_seconds)
+        async def give_up(staged: dict) -> None:
+            await dead_letter(app.state.broker, settings, "publish", staged["message"], staged["reason"])
+
+        publications = [app.state.db.publications]
+        app.state.feed_relay = Relay(FEED, append, publications, settings.outbox_poll_seconds)
+        app.state.dead_letter_relay = Relay(DEAD_LETTERS, give_up, publications, settings.outbox_poll_seconds)
 
     async def feed_relay(app: FastAPI) -> None:
         await app.state.feed_relay.run()
+
+    async def dead_letter_relay(app: FastAPI) -> None:
+        await app.state.dead_letter_relay.run()
 
     return create_app(
         ServiceSpec(
@@ -51,8 +63,8 @@ def build(settings: Settings) -> FastAPI:
             store=PublicationStore,
             routers=[portal.routes(), republishing.routes(), republishing.subscription_routes()],
             outbox=lambda db: [db.publications],
-            prepare=create_feed_relay,
-            workers=[feed_relay, publication_worker, subscription_worker],
+            prepare=create_relays,
+            workers=[feed_relay, dead_letter_relay, publication_worker, subscription_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
         )
     )

@@ -20,6 +20,7 @@ from shared.events import (
     PublicationWithdrawn,
     PublicationWithdrawnData,
     PublishedItem,
+    ReviewApproved,
     new_event,
 )
 
@@ -58,6 +59,7 @@ class Publication(BaseModel):
     next_attempt_at: AwareDatetime
     last_error: str | None = None
     receipt: ChannelReceipt | None = None
+    approval: ReviewApproved | None = None  # what asked for it: dead-lettered if it fails for good
 
     @property
     def due(self) -> bool:
@@ -114,6 +116,24 @@ def attempt_failed(
         channel=pub.channel, attempts=attempts, error=error, subject=ItemSubject.of(pub.content)
     )
     return pub, new_event(PublicationFailed, pub.submission_id, PRODUCER, data)
+
+
+def retried(pub: Publication, at: datetime) -> Publication | None:
+    """A publication that failed for good, tried again from the start (its approval replayed
+    from the DLQ once the channel is back); None when there is nothing to retry."""
+    if pub.state != PublicationState.FAILED or pub.wanted != PublicationState.PUBLISHED:
+        return None
+    return pub.model_copy(
+        update={"state": PublicationState.PENDING, "attempts": 0, "next_attempt_at": at, "last_error": None}
+    )
+
+
+def dead_letter(pub: Publication, event: Envelope | None) -> dict | None:
+    """For a publication that has just failed for good, its approval for the DLQ, with why."""
+    if not isinstance(event, PublicationFailed) or pub.approval is None:
+        return None
+    reason = f"publication on {pub.channel} failed after {pub.attempts} attempts: {pub.last_error}"
+    return {"message": pub.approval.model_dump(mode="json"), "reason": reason[:500]}
 
 
 def feed_entry(event: Envelope | None) -> dict | None:

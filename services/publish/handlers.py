@@ -63,8 +63,12 @@ async def on_approved(store: PublicationStore, settings: Settings, event: Review
             channel=channel,
             content=event.data.content,
             next_attempt_at=utcnow(),
+            approval=event,
         )
-        await store.create(pub)
+        if not await store.create(pub):
+            # Delivered again: a duplicate changes nothing, but an approval replayed from the DLQ
+            # tries once more what had failed for good.
+            await store.retry_failed(event.submission_id, channel)
     # A withdrawal that raced past the check above still reaches every publication.
     if await store.is_withdrawn(event.submission_id):
         await on_withdrawn_id(store, event.submission_id)

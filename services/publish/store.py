@@ -8,14 +8,14 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.publish.domain import Publication, PublicationState, feed_entry
+from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, retried
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
-from shared.outbox import FEED
+from shared.outbox import DEAD_LETTERS, FEED
 
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
@@ -100,8 +100,8 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change:
             merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
-            entry = feed_entry(event)
-            staged = {FEED: [entry]} if entry else {}
+            entry, given_up = feed_entry(event), dead_letter(outcome, event)
+            staged = {FEED: [entry] if entry else [], DEAD_LETTERS: [given_up] if given_up else []}
             return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [], staged)
 
         if outcome.due:  # the next try's time goes on the board before the lease is released
@@ -111,6 +111,17 @@ class PublicationStore:
             await self.due.mark(hint["_id"])
         elif not settled.due:
             await self.due.clear(hint)
+
+    async def retry_failed(self, submission_id: str, channel: str) -> bool:
+        """Try a publication that failed for good again; False when there was none."""
+        key = _id(submission_id, channel)
+
+        def compute(doc: dict) -> Change | None:
+            pub = retried(to_publication(doc), utcnow())
+            return Change(_fields(pub)) if pub else None
+
+        await self.due.mark(key)
+        return await change_document(self.publications, key, compute) is not None
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:
         def compute(doc: dict) -> Change | None:

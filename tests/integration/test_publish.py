@@ -1,5 +1,6 @@
 """Publish against the real broker and database, pushing to the platform sandbox on a real port."""
 
+import json
 from datetime import datetime, timedelta
 
 import httpx
@@ -16,7 +17,7 @@ from shared.events import (
 )
 from shared.settings import DEV_PLATFORM_SECRET
 from tests.conftest import running, serving
-from tests.support import EventTap, eventually, free_port
+from tests.support import EventTap, eventually, free_port, run_cli
 from tests.unit.factories import approval, content
 
 pytestmark = pytest.mark.integration
@@ -191,3 +192,31 @@ async def test_the_portal_channel_can_be_an_external_cms_reached_by_signed_push(
                 "accepted"
             ]
             assert (await http.get("/portal/items/p-cms")).status_code == 404  # not on the built-in site
+
+
+async def test_an_approval_given_up_on_waits_in_the_dlq_and_a_replay_publishes_it_once(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform, "publish_max_attempts": 2})
+    async with EventTap(settings) as tap, running(build(settings)), httpx.AsyncClient() as peer:
+        await peer.put(f"{platform}/behaviour", json={"fail_status": 503, "fail_count": -1})
+        await tap.publish(approved("q-1"))
+        [failed] = await tap.wait_for("publication.failed", "q-1", seconds=30)
+        assert failed["data"]["channel"] == "platform"
+
+        async def dead_lettered():
+            listed = run_cli(settings, "dlq", "list", "publish", "--json")
+            rows = [json.loads(line) for line in listed.stdout.splitlines()]
+            return rows if rows else None
+
+        [row] = await eventually(dead_lettered, 20, "the approval in publish's DLQ")
+        assert (row["type"], row["submission_id"]) == ("review.approved", "q-1")
+        assert row["reason"].startswith("publication on platform failed after 2 attempts: POST")
+
+        await peer.put(f"{platform}/behaviour", json={"fail_count": 0})  # the platform is back
+        replayed = run_cli(settings, "dlq", "replay", "publish")
+        assert replayed.returncode == 0 and "replayed 1 message(s) to publish; 0 left" in replayed.stdout
+        published = await tap.wait_for("publication.published", "q-1", count=2, seconds=30)
+        assert sorted(e["data"]["channel"] for e in published) == ["platform", "portal"]
+        assert [i["id"] for i in (await peer.get(f"{platform}/items")).json()["items"]] == ["q-1"]
+        await tap.publish(approved("q-2"))  # later items flow as usual, and q-1 is not published again
+        await tap.wait_for("publication.published", "q-2", count=2)
+        assert len(tap.of("publication.published", "q-1")) == 2

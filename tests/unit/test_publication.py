@@ -7,9 +7,12 @@ from services.publish.domain import (
     attempt_failed,
     backoff,
     complete_approval,
+    dead_letter,
     published,
+    retried,
     withdrawn,
 )
+from shared.events import ReviewApproved, ReviewApprovedData, new_event
 from tests.unit.factories import approval, content
 
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
@@ -71,3 +74,26 @@ def test_withdrawal_is_announced_only_for_what_was_public():
 
 def test_backoff_stays_within_its_cap():
     assert all(0 <= backoff(n, cap=30) <= 30 for n in range(1, 40))
+
+
+def test_only_a_publication_failed_for_good_is_retried_from_the_start():
+    failed_pub, event = attempt_failed(pub(attempts=5), "503", NOW, max_attempts=6)
+    assert failed_pub.state == PublicationState.FAILED and event.type == "publication.failed"
+    again = retried(failed_pub, NOW + timedelta(hours=1))
+    assert (again.state, again.attempts, again.next_attempt_at) == (
+        PublicationState.PENDING,
+        0,
+        NOW + timedelta(hours=1),
+    )
+    assert retried(pub(), NOW) is None  # pending: already on its way
+    assert retried(failed_pub.model_copy(update={"wanted": PublicationState.WITHDRAWN}), NOW) is None
+
+
+def test_the_dead_letter_of_a_failure_is_its_approval_with_the_reason():
+    data = ReviewApprovedData(revision=1, content=content(), approvals=(approval(1, "a"), approval(2, "b")))
+    asked = new_event(ReviewApproved, "s1", "review", data)
+    failed_pub, event = attempt_failed(pub(attempts=5, approval=asked), "503 Service Unavailable", NOW, 6)
+    letter = dead_letter(failed_pub, event)
+    assert letter["message"]["event_id"] == str(asked.event_id)
+    assert letter["reason"] == "publication on platform failed after 6 attempts: 503 Service Unavailable"
+    assert dead_letter(pub(approval=asked), None) is None
