@@ -24,7 +24,7 @@ format:
 bench:
 	scripts/bootstrap.sh
 	scripts/servers.sh
-	@for script in bench/*.py; do .venv/bin/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do .venv/bin/python $$script || exit 1; done
 
 asyncapi:
 	.venv/bin/python -m scripts.asyncapi > docs/asyncapi.yaml

@@ -9,20 +9,16 @@ FerretDB, submissions over HTTP. Two figures:
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import aio_pika
 import httpx
 
+from bench._local import GONGKAI, drop_databases, env_of, service
 from shared.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 ITEM = {
     "title": "关于开展冬季安全生产大检查的通知",
@@ -104,40 +100,18 @@ def main(rate: float, seconds: float) -> None:
         ingest_write_burst=1_000_000,
         log_level="WARNING",
     )
-    env = {**os.environ, **{f"GONGKAI_{k.upper()}": str(v) for k, v in settings.model_dump().items()}}
-    gongkai = str(ROOT / ".venv/bin/gongkai")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        subprocess.run([gongkai, "ready", "ingest", "--wait", "30"], env=env, check=True)
-        added = subprocess.run(
-            [gongkai, "admin", "department", "add", "bench", "--name", "压测"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        asyncio.run(load(settings, added.stdout.split()[-1], rate, seconds))
+        with service(settings, "ingest"):
+            added = subprocess.run(
+                [GONGKAI, "admin", "department", "add", "bench", "--name", "压测"],
+                env=env_of(settings),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            asyncio.run(load(settings, added.stdout.split()[-1], rate, seconds))
     finally:
-        process.terminate()
-        process.wait(15)
-        drop = "import pymongo, sys; c = pymongo.MongoClient(sys.argv[1]); [c.drop_database(n) for n in sys.argv[2:]]"
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                drop,
-                settings.mongodb_url,
-                settings.database_name("ingest"),
-                settings.database_name("identity"),
-            ],
-            check=False,
-        )
+        drop_databases(settings, "ingest", "identity")
 
 
 if __name__ == "__main__":
