@@ -61,12 +61,22 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def bearer_principal(request: Request) -> Principal | None:
+    """Who is calling, where a call may also be made without a token (None then)."""
+    token = _bearer(request)
+    principal = await resolve(request.app.state.identity, token) if token else None
+    if token and principal is None:
+        raise Problem(
+            401, "Unauthenticated", "The bearer token is not valid.", {"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
 def requires(*roles: Role) -> Callable:
     """A FastAPI dependency admitting only the given roles (401 without a valid token, 403 otherwise)."""
 
     async def dependency(request: Request) -> Principal:
-        token = _bearer(request)
-        principal = await resolve(request.app.state.identity, token) if token else None
+        principal = await bearer_principal(request)
         if principal is None:
             raise Problem(
                 401, "Unauthenticated", "A valid bearer token is required.", {"WWW-Authenticate": "Bearer"}

@@ -57,6 +57,18 @@ class ItemFacts(Contract):
     decisions: Decisions | None = None
 
 
+class Attachment(Contract):
+    """A file that travels with an item: its bytes stay in ingest (GridFS), its text is screened."""
+
+    id: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    text: str = ""  # what could be read of it (PDF, DOCX, XLSX), screened with the item
+    unread: str | None = None  # why some or all of it could not be read: a reviewer must look
+
+
 class ItemContent(ItemFacts):
     """What a department submitted, as it travels between services."""
 
@@ -64,13 +76,14 @@ class ItemContent(ItemFacts):
     body: str
     channels: tuple[Channel, ...]
     document_number: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 class ScreeningFinding(Contract):
     id: str
     rule: str
     severity: Severity
-    field: Literal["title", "body"]
+    field: str = Field(pattern=r"^(title|body|attachments\.[0-9]+)$")  # attachments.N: the text of the Nth
     start: int
     end: int
     excerpt: str

@@ -50,6 +50,7 @@ class ServiceSpec:
     prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # further per-service state
     workers: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
+    uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -112,7 +113,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
-    app.add_middleware(BodyGuard, max_body_size=spec.max_body_size)
+    app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
     app.include_router(_health_router())
     for router in spec.routers:
         app.include_router(router, responses=problems.declared(400, 401, 403, 404, 409, 413, 415, 422, 429))
@@ -122,55 +123,44 @@ def create_app(spec: ServiceSpec) -> FastAPI:
 
 
 class BodyGuard:
-    """Refuses, before the application reads it, a body that is not JSON (415) or that is larger
-    than the service accepts (413) — whether its length is announced or it arrives in chunks."""
+    """Refuses, before the application reads it, a body of the wrong type (415: JSON, or a
+    multipart upload where the service takes files) or larger than the service accepts there
+    (413) — whether its length is announced or it arrives in chunks."""
 
-    def __init__(self, app, max_body_size: int):
-        self.app, self.max_body_size = app, max_body_size
+    def __init__(self, app, max_body_size: int, uploads: dict[str, int]):
+        self.app, self.max_body_size, self.uploads = app, max_body_size, uploads
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
+        upload = scope["path"] in self.uploads
+        limit = self.uploads.get(scope["path"], self.max_body_size)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body_size:
-            return await self._refuse(
-                413,
-                f"The body has {int(length):,} bytes; at most {self.max_body_size:,} are accepted.",
-                scope,
-                receive,
-                send,
-            )
+        if length.isdigit() and int(length) > limit:
+            detail = f"The body has {int(length):,} bytes; at most {limit:,} are accepted."
+            return await self._refuse(413, detail, scope, receive, send)
         if length not in ("", "0") or "transfer-encoding" in headers:
             media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if not (media_type == "application/json" or media_type.endswith("+json")):
-                return await self._refuse(
-                    415,
-                    f"Send the body as application/json, not {media_type or 'untyped'}.",
-                    scope,
-                    receive,
-                    send,
-                )
+            wanted = "multipart/form-data" if upload else "application/json"
+            if not (media_type == wanted or (not upload and media_type.endswith("+json"))):
+                detail = f"Send the body as {wanted}, not {media_type or 'untyped'}."
+                return await self._refuse(415, detail, scope, receive, send)
         if length:
             return await self.app(scope, receive, send)
-        body = await self._read_limited(receive)
+        body = await self._read_limited(receive, limit)
         if body is None:
-            return await self._refuse(
-                413,
-                f"The body is larger than the {self.max_body_size:,} bytes accepted.",
-                scope,
-                receive,
-                send,
-            )
+            detail = f"The body is larger than the {limit:,} bytes accepted."
+            return await self._refuse(413, detail, scope, receive, send)
         return await self.app(scope, _replay(body), send)
 
-    async def _read_limited(self, receive) -> bytes | None:
+    async def _read_limited(self, receive, limit: int) -> bytes | None:
         chunks, size = [], 0
         while True:
             message = await receive()
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_body_size:
+            if size > limit:
                 return None
             if not message.get("more_body"):
                 return b"".join(chunks)

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     portal_push_secret: str = Field(
         DEV_PLATFORM_SECRET, description="Standard Webhooks secret shared with that CMS; set your own"
     )
+    attachments_base_url: str = Field(
+        "http://127.0.0.1:8081",
+        description="Public base URL of ingest, where a published item's attachments are downloaded",
+    )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
     ingest_writes_per_minute: float = Field(
         120, gt=0, description="Writes a department may make per minute (per ingest replica)"

@@ -5,15 +5,24 @@ import math
 import time
 from datetime import date, datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Header, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.ingest import handlers
-from services.ingest.domain import MAX_BODY_CHARS, ChannelReceipt, RateLimiter, SubmissionDraft, TimelineEntry
+from services.ingest import attachments, handlers
+from services.ingest.domain import (
+    MAX_ATTACHMENTS,
+    MAX_BODY_CHARS,
+    ChannelReceipt,
+    RateLimiter,
+    SubmissionDraft,
+    TimelineEntry,
+)
 from services.ingest.store import SubmissionStore
-from shared.auth import Principal, requires
+from shared.auth import Principal, bearer_principal, requires
 from shared.domain import Category, Channel, Role, SubmissionStatus
 from shared.events import Decisions, RegulatoryDocument
 from shared.problems import Problem
@@ -46,6 +55,26 @@ KEY_SWEEP_SECONDS = 3600  # expired idempotency keys are forgotten within the ho
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
 
+class AttachmentView(BaseModel):
+    """An uploaded file as a clerk sees it: what it is and how much of it could be read."""
+
+    id: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    text_chars: int  # characters read for screening
+    unread: str | None = None  # why some of it could not be read: a reviewer will look
+
+    @classmethod
+    def of(cls, attachment: dict) -> "AttachmentView":
+        return cls(**{k: v for k, v in attachment.items() if k != "text"}, text_chars=len(attachment["text"]))
+
+
+class Uploaded(BaseModel):
+    items: list[AttachmentView]
+
+
 class SubmissionView(BaseModel):
     id: str
     status: SubmissionStatus
@@ -57,6 +86,7 @@ class SubmissionView(BaseModel):
     document_number: str | None = None
     regulatory_document: RegulatoryDocument | None = None
     decisions: Decisions | None = None
+    attachments: list[AttachmentView] = []
     created_at: datetime
     publications: list[ChannelReceipt] = []
     review: dict = {}
@@ -85,6 +115,7 @@ def view(doc: dict) -> SubmissionView:
         document_number=content.get("document_number"),
         regulatory_document=content.get("regulatory_document"),
         decisions=content.get("decisions"),
+        attachments=[AttachmentView.of(a) for a in content.get("attachments", [])],
         created_at=doc["created_at"],
         publications=list(doc.get("publications", {}).values()),
         review=doc.get("review", {}),
@@ -168,6 +199,46 @@ def routes() -> APIRouter:
     return router
 
 
+def attachment_routes() -> APIRouter:
+    router = APIRouter(prefix="/v1/attachments", tags=["attachments"])
+
+    @router.post("", status_code=201, response_model=Uploaded)
+    async def upload(
+        clerk: Clerk,
+        store: Store,
+        files: Annotated[
+            list[UploadFile],
+            File(description=f"Up to {MAX_ATTACHMENTS} files: PDF, DOCX, XLSX, JPEG or PNG, 20 MB each"),
+        ],
+    ) -> Uploaded:
+        """Upload files to attach to a submission (name their ids in its `attachments`). Each is
+        judged by its content, never its name; its text (PDF, DOCX, XLSX) is screened with the item."""
+        if len(files) > MAX_ATTACHMENTS:
+            raise Problem(422, "Too many files", f"At most {MAX_ATTACHMENTS} files at once.")
+        read = [(f.filename, await f.read(attachments.MAX_BYTES + 1)) for f in files]
+        stored = await handlers.upload_attachments(store, clerk, read)
+        return Uploaded(items=[AttachmentView.of(a) for a in stored])
+
+    @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
+    async def download(
+        request: Request, store: Store, attachment_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
+    ) -> StreamingResponse:
+        """The file: to its department and operators, and to anyone once its item is published."""
+        caller = await bearer_principal(request)
+        stream = await handlers.visible_attachment(store, caller, attachment_id)
+        meta = stream.metadata
+        headers = {
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stream.filename)}",
+            "Content-Length": str(stream.length),
+            "ETag": f'"{meta["sha256"]}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        }
+        return StreamingResponse(stream, media_type=meta["media_type"], headers=headers)
+
+    return router
+
+
 def build(settings: Settings) -> FastAPI:
     async def rate_limits(app: FastAPI) -> None:
         app.state.rate_limiter = RateLimiter(settings.ingest_writes_per_minute, settings.ingest_write_burst)
@@ -182,10 +253,11 @@ def build(settings: Settings) -> FastAPI:
             name="ingest",
             settings=settings,
             store=SubmissionStore,
-            routers=[routes()],
+            routers=[routes(), attachment_routes()],
             outbox=lambda db: [db.submissions],
             handle=lambda app, event: handlers.on_event(app.state.store, event),
             max_body_size=MAX_REQUEST_BYTES,
+            uploads={"/v1/attachments": MAX_ATTACHMENTS * (attachments.MAX_BYTES + 64_000)},
             prepare=rate_limits,
             workers=[key_expiry],
         )

@@ -30,12 +30,13 @@ from shared.events import (
 )
 
 # Control characters other than tab and line breaks never belong in an item (NUL breaks storage).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_BODY_CHARS = 1_000_000
+MAX_ATTACHMENTS = 10
 
 
 def _no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValueError("contains control characters; only tabs and line breaks are allowed")
     return value
 
@@ -67,6 +68,18 @@ class SubmissionDraft(BaseModel):
         None,
         description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
     )
+    attachments: list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]] = Field(
+        [],
+        max_length=MAX_ATTACHMENTS,
+        description="Ids of files uploaded beforehand with POST /v1/attachments; screened with the item",
+    )
+
+    @field_validator("attachments")
+    @classmethod
+    def _each_once(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("each attachment at most once")
+        return ids
 
     @field_validator("regulatory_document")
     @classmethod

@@ -1,5 +1,6 @@
 """What ingest does: one function per command or event."""
 
+import asyncio
 import hashlib
 import json
 from datetime import date, datetime, timedelta
@@ -7,11 +8,13 @@ from datetime import date, datetime, timedelta
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from services.ingest import attachments
 from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, can_withdraw, project
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal
 from shared.domain import CHINA, Category, Role, SubmissionStatus
 from shared.events import (
+    Attachment,
     Event,
     ItemContent,
     ItemSubject,
@@ -24,13 +27,102 @@ from shared.events import (
     utcnow,
 )
 from shared.outbox import staged_list
-from shared.problems import Problem
+from shared.problems import FieldError, Problem
 
 PRODUCER = "ingest"
 
 
 def _fingerprint(draft: SubmissionDraft) -> str:
     return hashlib.sha256(json.dumps(draft.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+async def upload_attachments(
+    store: SubmissionStore, clerk: Principal, files: list[tuple[str | None, bytes]]
+) -> list[dict]:
+    """Store the department's files, each judged by its content and read for screening; a
+    request with one file refused stores none (problem+json naming each refused file)."""
+    refused, accepted = [], []
+    for number, (name, data) in enumerate(files):
+        try:
+            attachments.check_size(len(data))
+            accepted.append((name, data, attachments.media_type_of(data)))
+        except attachments.AttachmentRefused as why:
+            refused.append(
+                FieldError(field=f"files.{number}", reason=f"{attachments.safe_filename(name)}: {why}")
+            )
+    if refused:
+        raise Problem(422, "Attachment refused", "No file of this request was stored.", errors=refused)
+    stored = []
+    for name, data, media_type in accepted:
+        read = await asyncio.to_thread(attachments.read_text, data, media_type)
+        metadata = {
+            "department": clerk.department,
+            "media_type": media_type,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "text": read.text,
+            "unread": read.unread,
+            "submission_id": None,
+        }
+        filename = attachments.safe_filename(name)
+        attachment_id = await store.store_attachment(data, filename, metadata)
+        stored.append(_attachment(attachment_id, filename, len(data), metadata))
+    return [a.model_dump() for a in stored]
+
+
+def _attachment(attachment_id: str, filename: str, size: int, metadata: dict) -> Attachment:
+    fields = {k: metadata[k] for k in ("media_type", "sha256", "text", "unread")}
+    return Attachment(id=attachment_id, filename=filename, size=size, **fields)
+
+
+async def _attachments_of(
+    store: SubmissionStore, clerk: Principal, draft: SubmissionDraft
+) -> list[Attachment]:
+    """The draft's attachments: each an upload of the clerk's own department."""
+    found, missing = [], []
+    for number, attachment_id in enumerate(draft.attachments):
+        record = await store.attachment_record(attachment_id)
+        if record is None or record["metadata"]["department"] != clerk.department:
+            missing.append(
+                FieldError(field=f"attachments.{number}", reason="no such upload of your department")
+            )
+            continue
+        found.append(_attachment(attachment_id, record["filename"], record["length"], record["metadata"]))
+    if missing:
+        raise Problem(
+            422, "Invalid request", "Upload each attachment first: POST /v1/attachments.", errors=missing
+        )
+    return found
+
+
+async def _bind(store: SubmissionStore, attachments_found: list[Attachment], submission_id: str) -> None:
+    taken = [
+        FieldError(field=f"attachments.{n}", reason="attached to another submission already")
+        for n, a in enumerate(attachments_found)
+        if not await store.attach(a.id, submission_id)
+    ]
+    if taken:
+        raise Problem(409, "Attachment taken", "Upload the file again for this submission.", errors=taken)
+
+
+async def visible_attachment(store: SubmissionStore, caller: Principal | None, attachment_id: str):
+    """A file its caller may have: its department, reviewers and operators always, anyone once
+    its item is public (published on a channel, not withdrawn)."""
+    record = await store.attachment_record(attachment_id)
+    if record is not None:
+        meta = record["metadata"]
+        if caller and (
+            caller.role in (Role.OPERATOR, Role.REVIEWER) or caller.department == meta["department"]
+        ):
+            return await store.open_attachment(attachment_id)
+        submission = await store.get(meta["submission_id"]) if meta.get("submission_id") else None
+        if submission and _public(submission):
+            return await store.open_attachment(attachment_id)
+    raise Problem(404, "Not found", f"No attachment {attachment_id} is visible to you.")
+
+
+def _public(submission: dict) -> bool:
+    published = any(p.get("status") == "published" for p in submission.get("publications", {}).values())
+    return published and submission["status"] != SubmissionStatus.WITHDRAWN.value
 
 
 async def submit(
@@ -43,6 +135,7 @@ async def submit(
     """Store the submission and its `submission.received` in one write. Returns the stored
     document and whether it was created now (False: the answer to an earlier request, replayed)."""
     fingerprint = _fingerprint(draft)
+    files = await _attachments_of(store, clerk, draft)
     submission_id = str(ObjectId())
     if idempotency_key:
         key = f"{clerk.department}:{idempotency_key}"
@@ -58,7 +151,8 @@ async def submit(
             if earlier is not None:
                 return earlier, False
             submission_id = claimed["submission_id"]  # the first attempt died before storing it: store it now
-    content = _content(draft, clerk, submission_id)
+    await _bind(store, files, submission_id)
+    content = _content(draft, clerk, submission_id, files)
     received = new_event(SubmissionReceived, submission_id, PRODUCER, SubmissionReceivedData(content=content))
     document = {
         "_id": submission_id,
@@ -81,9 +175,12 @@ async def submit(
     return document, True
 
 
-def _content(draft: SubmissionDraft, clerk: Principal, submission_id: str) -> ItemContent:
+def _content(
+    draft: SubmissionDraft, clerk: Principal, submission_id: str, files: list[Attachment]
+) -> ItemContent:
     return ItemContent(
-        **draft.model_dump(),
+        **draft.model_dump(exclude={"attachments"}),
+        attachments=tuple(files),
         department=clerk.department,
         department_name=clerk.department_name or "",
         submitted_at=ObjectId(submission_id).generation_time,  # the first submission, kept by revisions
@@ -150,7 +247,9 @@ async def revise(
 ) -> dict:
     """After `review.returned`, the department's revision goes back to screening as a new revision."""
     await visible(store, clerk, submission_id)
-    content = _content(draft, clerk, submission_id)
+    files = await _attachments_of(store, clerk, draft)
+    await _bind(store, files, submission_id)
+    content = _content(draft, clerk, submission_id, files)
 
     def revised(s: Submission) -> Submission:
         if s.status != SubmissionStatus.RETURNED:

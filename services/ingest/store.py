@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from datetime import timedelta
 
+from bson import ObjectId
+from gridfs import AsyncGridFSBucket as GridFS
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -20,6 +22,31 @@ class SubmissionStore:
     def __init__(self, db: AsyncDatabase):
         self.submissions = db.submissions
         self.idempotency_keys = db.idempotency_keys
+        # Attachments' bytes in GridFS: `attachments.files` (with what was read of each in its
+        # metadata) and `attachments.chunks`.
+        self.attachment_files = GridFS(db, bucket_name="attachments")
+        self.attachment_records = db["attachments.files"]
+
+    async def store_attachment(self, data: bytes, filename: str, metadata: dict) -> str:
+        return str(await self.attachment_files.upload_from_stream(filename, data, metadata=metadata))
+
+    async def attachment_record(self, attachment_id: str) -> dict | None:
+        return await self.attachment_records.find_one({"_id": ObjectId(attachment_id)})
+
+    async def attach(self, attachment_id: str, submission_id: str) -> bool:
+        """Bind an attachment to one submission; False when it belongs to another already."""
+        async with document_lock(self.attachment_records, attachment_id):
+            record = await self.attachment_record(attachment_id)
+            bound = record["metadata"].get("submission_id")
+            if bound not in (None, submission_id):
+                return False
+            await self.attachment_records.update_one(
+                {"_id": ObjectId(attachment_id)}, {"$set": {"metadata.submission_id": submission_id}}
+            )
+            return True
+
+    async def open_attachment(self, attachment_id: str):
+        return await self.attachment_files.open_download_stream(ObjectId(attachment_id))
 
     async def prepare(self) -> None:
         await self.submissions.create_index([("department", ASCENDING), ("_id", DESCENDING)])

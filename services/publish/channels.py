@@ -9,7 +9,7 @@ from typing import Protocol
 
 import httpx
 
-from services.publish.domain import ChannelReceipt, Publication
+from services.publish.domain import ChannelReceipt, Publication, public_content
 from shared.domain import Channel
 from shared.events import utcnow
 from shared.locks import update_document
@@ -36,18 +36,17 @@ class ChannelAdapter(Protocol):
 
 
 class PortalSite:
-    def __init__(self, items, base_url: str):
+    def __init__(self, items, base_url: str, files_url: str):
         self._items = items  # the `portal_items` collection
-        self._base_url = base_url.rstrip("/")
+        self._base_url, self._files_url = base_url.rstrip("/"), files_url
 
     async def publish(self, pub: Publication) -> ChannelReceipt:
         at = utcnow()
-        c = pub.content
         await update_document(
             self._items,
             pub.submission_id,
             {
-                "$set": {**c.model_dump(mode="json"), "state": "public", "updated_at": at},
+                "$set": {**public_content(pub.content, self._files_url), "state": "public", "updated_at": at},
                 "$setOnInsert": {"published_at": at},
             },
             upsert=True,
@@ -65,12 +64,13 @@ class PortalSite:
 class HttpPush:
     """POST {url}/items to publish, DELETE {url}/items/{remote_id} to withdraw, each signed."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, secret: str, channel: str):
+    def __init__(self, client: httpx.AsyncClient, url: str, secret: str, channel: str, files_url: str):
         self._client, self._url, self._secret, self._channel = client, url.rstrip("/"), secret, channel
+        self._files_url = files_url
 
     async def publish(self, pub: Publication) -> ChannelReceipt:
-        c = pub.content
-        body = json.dumps({"id": pub.submission_id, **c.model_dump(mode="json")}, ensure_ascii=False)
+        content = public_content(pub.content, self._files_url)
+        body = json.dumps({"id": pub.submission_id, **content}, ensure_ascii=False)
         response = await self._send("POST", "/items", body, f"{pub.submission_id}.{self._channel}.publish")
         try:
             answer = response.json()
@@ -119,13 +119,16 @@ def configured_channels(
 ) -> dict[str, ChannelAdapter]:
     """Each channel by name, with the adapter its deployment configured: the platform is always
     pushed to; the portal is the built-in site unless an external CMS is named."""
+    files = settings.attachments_base_url
     portal = (
-        HttpPush(http, settings.portal_push_url, settings.portal_push_secret, Channel.PORTAL)
+        HttpPush(http, settings.portal_push_url, settings.portal_push_secret, Channel.PORTAL, files)
         if settings.portal_push_url
-        else PortalSite(portal_items, settings.portal_base_url)
+        else PortalSite(portal_items, settings.portal_base_url, files)
     )
     return {
-        Channel.PLATFORM: HttpPush(http, settings.platform_url, settings.platform_secret, Channel.PLATFORM),
+        Channel.PLATFORM: HttpPush(
+            http, settings.platform_url, settings.platform_secret, Channel.PLATFORM, files
+        ),
         Channel.PORTAL: portal,
     }
 

@@ -66,6 +66,22 @@ class Publication(BaseModel):
         return self.state != self.wanted and self.state != PublicationState.FAILED
 
 
+def public_content(content: ItemContent, files_url: str) -> dict:
+    """The item as a channel publishes it: its attachments as links to the files (served by
+    ingest once the item is public), not the text screening read of them."""
+    files = [
+        {
+            "filename": a.filename,
+            "media_type": a.media_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "url": f"{files_url.rstrip('/')}/v1/attachments/{a.id}",
+        }
+        for a in content.attachments
+    ]
+    return {**content.model_dump(mode="json"), "attachments": files}
+
+
 def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter: spreads retries of many items over time."""
     return random.uniform(0, min(cap, base * 2**attempt))

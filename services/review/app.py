@@ -13,7 +13,7 @@ from services.review.store import TaskStore
 from shared.audit import AuditEntry
 from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Role, Severity
-from shared.events import Redaction, ScreeningFinding
+from shared.events import Attachment, Redaction, ScreeningFinding
 from shared.outbox import AUDIT, Relay
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
@@ -37,6 +37,7 @@ class ReviewView(BaseModel):
     department: str
     department_name: str
     formed_on: str
+    attachments: list[Attachment]
     findings: list[ScreeningFinding]
     decisions: list[RecordedDecision]
     redactions: list[Redaction]
@@ -62,6 +63,7 @@ def view(task: ReviewTask) -> ReviewView:
         department=c.department,
         department_name=c.department_name,
         formed_on=c.formed_on.isoformat(),
+        attachments=list(c.attachments),
         findings=task.findings,
         decisions=task.decisions,
         redactions=task.redactions,

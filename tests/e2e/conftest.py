@@ -53,6 +53,7 @@ async def system(servers):
         servers,
         platform_url=f"http://127.0.0.1:{ports['sandbox']}",
         portal_base_url=f"http://127.0.0.1:{ports['publish']}",
+        attachments_base_url=f"http://127.0.0.1:{ports['ingest']}",
         **{f"{name}_port": port for name, port in ports.items()},
     )
     env = settings_env(settings)

@@ -37,7 +37,12 @@ def test_no_request_is_answered_with_a_server_error_or_off_contract(ingest):
     url, token = ingest
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/v1/submissions", "/v1/submissions/{submission_id}"}
+    assert {op.path for op in operations} >= {
+        "/v1/submissions",
+        "/v1/submissions/{submission_id}",
+        "/v1/attachments",
+        "/v1/attachments/{attachment_id}",
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.review.domain.screening import NO_WORDS, WordList, blocks, screen_item
+from services.review.domain.screening import NO_WORDS, WordList, blocks, screen_attachments, screen_item
 from shared.audit import AuditRecord
 from shared.domain import RejectionReason, Severity
 from shared.events import (
@@ -119,7 +119,9 @@ def screened(
     submission_id: str, revision: int, content: ItemContent, levels: int, words: WordList = NO_WORDS
 ) -> Outcome:
     """A freshly screened task: rejected at once when it carries a marking, else queued at level 1."""
-    findings = screen_item(content.title, content.body, words)
+    findings = screen_item(content.title, content.body, words) + screen_attachments(
+        content.attachments, words
+    )
     task = ReviewTask(
         submission_id=submission_id,
         revision=revision,

@@ -20,7 +20,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from shared.domain import Severity
-from shared.events import ScreeningFinding
+from shared.events import Attachment, ScreeningFinding
 
 _STARS = "★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⭑⭒⋆∗⁎⁑٭※✦✧✩✪✫✬✭✮✯✰⍟🌟🟉🟊🟋🟌🟍🟎🟏🟐🟑🟒🟓🟔"
 _TRADITIONAL = {
@@ -275,6 +275,23 @@ def screen(field_name: str, original: str, words: WordList = NO_WORDS) -> list[S
 
 def screen_item(title: str, body: str, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
     return screen("title", title, words) + screen("body", body, words)
+
+
+def screen_attachments(
+    attachments: tuple[Attachment, ...], words: WordList = NO_WORDS
+) -> list[ScreeningFinding]:
+    """Each attachment's text screened like the body (a marking in it blocks the item); what could
+    not be read of one is flagged, so that a reviewer looks at the file itself."""
+    findings = []
+    for number, attachment in enumerate(attachments):
+        field_name = f"attachments.{number}"
+        findings += screen(field_name, attachment.text, words)
+        if attachment.unread:
+            why = f"附件“{attachment.filename}”：{attachment.unread}"
+            findings.append(
+                _finding(field_name, attachment.text, 0, 0, "attachment-unread", Severity.FLAG, why)
+            )
+    return findings
 
 
 def blocks(findings: list[ScreeningFinding]) -> bool:

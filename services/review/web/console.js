@@ -69,9 +69,14 @@ async function openItem(id) {
   render();
 }
 
+// A field's text: the title, the body, or the text read of attachment N ("attachments.N").
+function textOf(field) {
+  return field.startsWith("attachments.") ? state.item.attachments[Number(field.split(".")[1])].text : state.item[field];
+}
+
 // Split a field's text at every finding and redaction boundary; mark each piece accordingly.
 function renderField(field) {
-  const text = Array.from(state.item[field]);
+  const text = Array.from(textOf(field));
   const findings = state.item.findings.filter((f) => f.field === field);
   const redactions = [...state.item.redactions, ...state.redactions].filter((r) => r.field === field);
   const cuts = new Set([0, text.length]);
@@ -95,9 +100,27 @@ function renderField(field) {
   }
 }
 
+// Each attachment's text, marked like the body (read only: attachments are not redacted).
+function renderAttachments() {
+  const list = $("attachments");
+  list.replaceChildren();
+  state.item.attachments.forEach((a, n) => {
+    const section = element("section");
+    section.append(element("h4", `${a.filename}（${a.media_type}，${Math.ceil(a.size / 1024)} KB）`));
+    if (a.unread) section.append(element("p", a.unread, "error"));
+    const text = element("div", undefined, "attachment-text");
+    text.id = `field-attachments.${n}`;
+    section.append(text);
+    list.append(section);
+    renderField(`attachments.${n}`);
+  });
+  $("attachments-heading").hidden = state.item.attachments.length === 0;
+}
+
 function render() {
   renderField("title");
   renderField("body");
+  renderAttachments();
   const findings = $("findings");
   findings.replaceChildren();
   for (const f of state.item.findings) {

@@ -1,0 +1,97 @@
+"""Attachments against the real database and broker: uploaded, judged by content, read, carried
+with the item to review, and served once the item is public."""
+
+import hashlib
+
+import pytest
+
+from services.ingest.app import build
+from shared.events import (
+    ItemContent,
+    PublicationPublished,
+    PublicationPublishedData,
+    PublishedItem,
+    new_event,
+    utcnow,
+)
+from tests.conftest import running
+from tests.documents import pdf, png
+from tests.integration.test_ingest import ITEM
+from tests.support import EventTap, eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_files_are_judged_by_content_and_travel_with_their_item(settings, identities):
+    clerk = await identities.department()
+    other = await identities.department("office", "党政办")
+    reviewer = await identities.reviewer("审查员", 1)
+    report = pdf("二〇二六年秋季防火检查情况")
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        files = [
+            ("files", ("检查情况.png", report, "image/png")),  # a PDF, whatever its name and type say
+            ("files", ("现场.png", png(), "image/png")),
+        ]
+        uploaded = await http.post("/v1/attachments", files=files, headers=clerk)
+        assert uploaded.status_code == 201, uploaded.text
+        first, second = uploaded.json()["items"]
+        assert first["media_type"] == "application/pdf" and first["text_chars"] == len(
+            "二〇二六年秋季防火检查情况"
+        )
+        assert first["sha256"] == hashlib.sha256(report).hexdigest() and first["size"] == len(report)
+        assert second["media_type"] == "image/png" and "人工查看" in second["unread"]
+
+        refused = await http.post(
+            "/v1/attachments",
+            files=[("files", ("ok.pdf", report)), ("files", ("run.pdf", b"MZ\x90"))],
+            headers=clerk,
+        )
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "files.1"
+        assert "run.pdf" in refused.json()["errors"][0]["reason"]
+        as_json = await http.post("/v1/attachments", json={"file": "x"}, headers=clerk)
+        assert as_json.status_code == 415
+
+        borrowed = await http.post(
+            "/v1/submissions", json={**ITEM, "attachments": [first["id"]]}, headers=other
+        )
+        assert borrowed.status_code == 422 and borrowed.json()["errors"][0]["field"] == "attachments.0"
+
+        answer = await http.post(
+            "/v1/submissions", json={**ITEM, "attachments": [first["id"], second["id"]]}, headers=clerk
+        )
+        assert answer.status_code == 202, answer.text
+        sid = answer.json()["id"]
+        assert [a["filename"] for a in answer.json()["attachments"]] == ["检查情况.png", "现场.png"]
+        [event] = await tap.wait_for("submission.received", sid)
+        sent = event["data"]["content"]["attachments"]
+        assert sent[0]["text"] == "二〇二六年秋季防火检查情况" and sent[1]["unread"]
+
+        again = await http.post("/v1/submissions", json={**ITEM, "attachments": [first["id"]]}, headers=clerk)
+        assert again.status_code == 409  # one file, one submission
+
+        url = f"/v1/attachments/{first['id']}"
+        assert (await http.get(url)).status_code == 404  # not public before it is published
+        assert (await http.get(url, headers=other)).status_code == 404
+        mine = await http.get(url, headers=clerk)
+        assert mine.status_code == 200 and mine.content == report
+        assert (await http.get(url, headers=reviewer)).status_code == 200
+
+        item = PublishedItem.of(content_of(event))
+        data = PublicationPublishedData(
+            channel="portal", url="u", remote_id=sid, published_at=utcnow(), item=item
+        )
+        await tap.publish(new_event(PublicationPublished, sid, "publish", data))
+
+        async def public():
+            answer = await http.get(url)
+            return answer if answer.status_code == 200 else None
+
+        download = await eventually(public, 20, "the attachment public once its item is published")
+        assert download.content == report
+        assert download.headers["content-type"] == "application/pdf"
+        assert download.headers["x-content-type-options"] == "nosniff"
+        assert "filename*=UTF-8''%E6%A3%80" in download.headers["content-disposition"]
+
+
+def content_of(event: dict) -> ItemContent:
+    return ItemContent.model_validate(event["data"]["content"])

@@ -1,0 +1,84 @@
+import io
+import zipfile
+
+import pytest
+
+from services.ingest.attachments import (
+    DOCX,
+    MAX_BYTES,
+    MAX_TEXT_CHARS,
+    PDF,
+    PNG,
+    XLSX,
+    AttachmentRefused,
+    check_size,
+    media_type_of,
+    read_text,
+    safe_filename,
+)
+from services.review.domain.screening import blocks, screen_attachments
+from shared.events import Attachment
+from tests.documents import docx, pdf, png, xlsx
+
+
+def test_the_type_is_judged_by_content_whatever_the_name_says():
+    assert media_type_of(pdf("通知")) == PDF
+    assert media_type_of(docx("通知")) == DOCX
+    assert media_type_of(xlsx("通知")) == XLSX
+    assert media_type_of(png()) == PNG
+    assert media_type_of(b"\xff\xd8\xff\xe0" + b"\0" * 20) == "image/jpeg"
+    for refused in (b"MZ\x90\x00 an executable", b"<html><script>", b"PK\x03\x04broken"):
+        with pytest.raises(AttachmentRefused):
+            media_type_of(refused)
+    plain_zip = io.BytesIO()
+    with zipfile.ZipFile(plain_zip, "w") as archive:
+        archive.writestr("readme.txt", "x")
+    with pytest.raises(AttachmentRefused, match="neither a DOCX nor an XLSX"):
+        media_type_of(plain_zip.getvalue())
+
+
+def test_sizes_are_bounded():
+    check_size(MAX_BYTES)
+    for size in (0, MAX_BYTES + 1):
+        with pytest.raises(AttachmentRefused):
+            check_size(size)
+
+
+def test_text_is_read_from_pdf_docx_and_xlsx_and_an_image_is_left_to_a_reviewer():
+    assert read_text(pdf("关于秋季征兵的通告"), PDF).text == "关于秋季征兵的通告"
+    assert read_text(docx("第一段", "第二段"), DOCX).text == "第一段\n第二段"
+    assert read_text(xlsx("姓名", "电话"), XLSX).text == "姓名\n电话"
+    image = read_text(png(), PNG)
+    assert image.text == "" and "人工查看" in image.unread
+
+
+def test_a_damaged_or_endless_file_is_left_to_a_reviewer_not_an_error():
+    damaged = read_text(b"%PDF-1.7 garbage", PDF)
+    assert damaged.text == "" and "无法读取" in damaged.unread
+    long = read_text(docx("字" * (MAX_TEXT_CHARS + 10)), DOCX)
+    assert len(long.text) == MAX_TEXT_CHARS and "其余部分" in long.unread
+    controls = read_text(docx("a\x01b"), DOCX)
+    assert "\x01" not in controls.text
+
+
+def test_names_are_kept_for_display_only_without_paths():
+    assert safe_filename("../../etc/passwd") == ".._.._etc_passwd"
+    assert safe_filename(None) == "附件"
+
+
+def attachment(text: str, unread: str | None = None) -> Attachment:
+    return Attachment(
+        id="a" * 24, filename="意见.pdf", media_type=PDF, size=1, sha256="0" * 64, text=text, unread=unread
+    )
+
+
+def test_a_marking_inside_an_attachment_blocks_the_item():
+    findings = screen_attachments((attachment("普通内容"), attachment("关于选址的意见\n机密★10年")))
+    assert blocks(findings)
+    [marking] = findings
+    assert marking.field == "attachments.1" and marking.excerpt.startswith("机密★")
+
+
+def test_what_could_not_be_read_is_flagged_for_a_reviewer():
+    [flag] = screen_attachments((attachment("", "图片附件无法自动审查文字，请人工查看"),))
+    assert flag.severity == "flag" and flag.rule == "attachment-unread" and "意见.pdf" in flag.message
