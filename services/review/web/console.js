@@ -100,16 +100,26 @@ function renderField(field) {
   }
 }
 
+const FILE_KINDS = {
+  "application/pdf": "PDF",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+  "image/jpeg": "JPEG 图片",
+  "image/png": "PNG 图片",
+};
+
 // Each attachment's text, marked like the body (read only: attachments are not redacted).
 function renderAttachments() {
   const list = $("attachments");
   list.replaceChildren();
   state.item.attachments.forEach((a, n) => {
     const section = element("section");
-    section.append(element("h4", `${a.filename}（${a.media_type}，${Math.ceil(a.size / 1024)} KB）`));
+    const kind = FILE_KINDS[a.media_type] || a.media_type;
+    section.append(element("h4", `${a.filename}（${kind}，${Math.ceil(a.size / 1024)} KB）`));
     if (a.unread) section.append(element("p", a.unread, "error"));
     const text = element("div", undefined, "attachment-text");
     text.id = `field-attachments.${n}`;
+    text.hidden = !a.text;
     section.append(text);
     list.append(section);
     renderField(`attachments.${n}`);
