@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     )
     platform_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one push to the platform")
     publish_max_attempts: int = Field(
-        6, ge=1, description="Pushes tried per channel before publication.failed"
+        10, ge=1, description="Pushes tried per channel before publication.failed"
     )
     subscription_max_failures: int = Field(
         10, ge=1, description="Deliveries in a row that may fail before a webhook subscription is disabled"

@@ -10,7 +10,8 @@ import pytest
 
 from shared.events import utcnow
 from shared.signing import signed_headers
-from tests.support import EventTap, eventually
+from tests.e2e.conftest import _start, _wait_ready
+from tests.support import ROOT, EventTap, eventually, settings_env
 
 WRONG_SECRET = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="
 
@@ -212,3 +213,47 @@ async def test_a_returned_item_is_revised_screened_again_and_published(system):
         await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the revision published")
         page = (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).text
         assert "已核实" in page and "11010519491231002X" not in page
+
+
+async def test_a_platform_outage_loses_and_duplicates_nothing(system):
+    """The platform stops (its process killed), items keep being approved, the platform comes
+    back: each item reaches it exactly once, and the portal never waited."""
+    clerk = await system.identities.department("office", "党政办")
+    reviewers = [
+        await system.identities.reviewer("停机审查", 1),
+        await system.identities.reviewer("停机审核", 2),
+    ]
+    sandbox = system.processes["sandbox"]
+    sandbox.kill()
+    sandbox.wait(10)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sids = []
+        for n in range(3):
+            answer = await http.post(
+                f"{system.urls['ingest']}/v1/submissions", json=item(f"停机期间的通知{n}"), headers=clerk
+            )
+            sids.append(answer.json()["id"])
+        for sid in sids:
+            await approve_at_every_level(http, system, sid, reviewers)
+        for sid in sids:  # the portal does not wait for the platform
+            url = f"{system.urls['publish']}/portal/items/{sid}"
+            await eventually(lambda url=url: _answers(http, url, 200), 30, "the portal page")
+        await asyncio.sleep(10)  # the platform stays down while pushes are retried
+        assert all([await status_of(http, system, sid, clerk) == "approved" for sid in sids])
+        command = [str(ROOT / ".venv/bin/gongkai"), "sandbox", "platform"]
+        system.processes["sandbox"] = _start("sandbox", command, settings_env(system.settings))
+        _wait_ready({"sandbox": system.urls["sandbox"]}, system.processes)
+        for sid in sids:
+            await eventually(
+                lambda sid=sid: _is(http, system, sid, clerk, "published"), 120, f"{sid} published"
+            )
+        pushed = [p["id"] for p in (await http.get(f"{system.urls['sandbox']}/items")).json()["items"]]
+        assert sorted(pushed) == sorted(sids)
+        verdicts = [
+            d["verdict"] for d in (await http.get(f"{system.urls['sandbox']}/deliveries")).json()["items"]
+        ]
+        assert verdicts == ["accepted"] * 3  # once each: nothing duplicated
+
+
+async def _answers(http, url: str, status: int) -> bool:
+    return (await http.get(url)).status_code == status
