@@ -4,6 +4,7 @@ write it. Pure: no I/O."""
 
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, create_model
 
@@ -27,23 +28,30 @@ APPLICANTS = {
 }
 
 
-class ApplicantRow(Strict):
-    """One row of Table B across its applicant columns. `total` (总计) may be left out: it is then
-    the sum of the columns; when given, it must equal that sum (the form's rule)."""
+class Totalled(Strict):
+    """Counts whose `total` (总计) may be left out: it is then their sum; when given, it must
+    equal that sum (the form's rule)."""
 
+    PARTS: ClassVar[tuple[str, ...]]
+    total: NonNegativeInt | None = None
+
+    def parts_sum(self) -> int:
+        return sum(getattr(self, part) for part in self.PARTS)
+
+    def value(self, key: str) -> int:
+        return self.parts_sum() if key == "total" and self.total is None else getattr(self, key)
+
+
+class ApplicantRow(Totalled):
+    """One row of Table B across its applicant columns."""
+
+    PARTS: ClassVar[tuple[str, ...]] = tuple(APPLICANTS)
     natural_person: NonNegativeInt = 0
     commercial: NonNegativeInt = 0
     research: NonNegativeInt = 0
     public_interest: NonNegativeInt = 0
     legal_services: NonNegativeInt = 0
     other_organisation: NonNegativeInt = 0
-    total: NonNegativeInt | None = None
-
-    def column_sum(self) -> int:
-        return sum(getattr(self, column) for column in APPLICANTS)
-
-    def value(self, column: str) -> int:
-        return self.column_sum() if column == "total" and self.total is None else getattr(self, column)
 
 
 COLUMNS = [*APPLICANTS, "total"]
@@ -154,18 +162,12 @@ PROCEEDINGS = {
 RESULTS = {"upheld": "结果维持", "corrected": "结果纠正", "other": "其他结果", "pending": "尚未审结"}
 
 
-class ProceedingCounts(Strict):
+class ProceedingCounts(Totalled):
+    PARTS: ClassVar[tuple[str, ...]] = tuple(RESULTS)
     upheld: NonNegativeInt = 0
     corrected: NonNegativeInt = 0
     other: NonNegativeInt = 0
     pending: NonNegativeInt = 0
-    total: NonNegativeInt | None = None
-
-    def result_sum(self) -> int:
-        return sum(getattr(self, key) for key in RESULTS)
-
-    def value(self, key: str) -> int:
-        return self.result_sum() if key == "total" and self.total is None else getattr(self, key)
 
 
 class TableC(Strict):
@@ -222,11 +224,11 @@ def check(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBrok
         ("table_b.carried_forward", b.carried_forward),
     ]
     for path, row in named_rows:
-        if row.total is not None and row.total != row.column_sum():
+        if row.total is not None and row.total != row.parts_sum():
             broken.append(
                 RuleBroken(
                     cell=f"{path}.total",
-                    rule=f"总计 ({row.total}) must equal the sum of the applicant columns ({row.column_sum()})",
+                    rule=f"总计 ({row.total}) must equal the sum of the applicant columns ({row.parts_sum()})",
                 )
             )
     for column in COLUMNS:
@@ -259,11 +261,11 @@ def check(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBrok
                 )
     for key in PROCEEDINGS:
         counts: ProceedingCounts = getattr(inputs.table_c, key)
-        if counts.total is not None and counts.total != counts.result_sum():
+        if counts.total is not None and counts.total != counts.parts_sum():
             broken.append(
                 RuleBroken(
                     cell=f"table_c.{key}.total",
-                    rule=f"总计 ({counts.total}) must equal 维持 + 纠正 + 其他 + 尚未审结 ({counts.result_sum()})",
+                    rule=f"总计 ({counts.total}) must equal 维持 + 纠正 + 其他 + 尚未审结 ({counts.parts_sum()})",
                 )
             )
     return broken
