@@ -81,6 +81,19 @@ def create_sandbox(secret: str, base_url: str) -> FastAPI:
         state.answers[webhook_id] = (201, answer)
         return JSONResponse(answer, status_code=201)
 
+    @app.put("/items/{remote_id}")
+    async def replace(request: Request, remote_id: str) -> Response:
+        body = await request.body()
+        refusal = await admitted(request, body)
+        if refusal is not None:
+            return refusal
+        if remote_id not in state.items:
+            return problems.problem_response(404, "Not found", f"No item {remote_id}.")
+        payload = await request.json()
+        webhook_id = request.headers["webhook-id"]
+        state.items[remote_id] = {**payload, "received_at": utcnow().isoformat(), "webhook_id": webhook_id}
+        return JSONResponse({"id": remote_id, "url": f"{base_url}/items/{remote_id}"})
+
     @app.delete("/items/{remote_id}", status_code=204)
     async def delete(request: Request, remote_id: str) -> Response:
         refusal = await admitted(request, await request.body())

@@ -175,6 +175,17 @@ class PublicationPublishedData(Contract):
     item: PublishedItem
 
 
+class PublicationUpdatedData(Contract):
+    """A published item corrected on a channel (更正): the channel now shows `revision`."""
+
+    channel: Channel
+    url: str
+    remote_id: str
+    updated_at: AwareDatetime
+    revision: int
+    item: PublishedItem
+
+
 class PublicationFailedData(Contract):
     channel: Channel
     attempts: int
@@ -239,6 +250,13 @@ class PublicationPublished(Envelope):
     data: PublicationPublishedData
 
 
+class PublicationUpdated(Envelope):
+    """A published item corrected on a channel (an extension: DESIGN.md's keys plus this one)."""
+
+    type: Literal["publication.updated"] = "publication.updated"
+    data: PublicationUpdatedData
+
+
 class PublicationFailed(Envelope):
     type: Literal["publication.failed"] = "publication.failed"
     data: PublicationFailedData
@@ -258,6 +276,7 @@ Event = Annotated[
     | ReviewReturned
     | ReviewQueued
     | PublicationPublished
+    | PublicationUpdated
     | PublicationFailed
     | PublicationWithdrawn,
     Field(discriminator="type"),

@@ -9,6 +9,7 @@ from shared.events import (
     Envelope,
     PublicationFailed,
     PublicationPublished,
+    PublicationUpdated,
     PublicationWithdrawn,
     ReviewApproved,
     ReviewQueued,
@@ -24,7 +25,7 @@ from shared.settings import Settings
 ANNOUNCES: dict[str, tuple[type[Envelope], ...]] = {
     "ingest": (SubmissionReceived, SubmissionRevised, SubmissionWithdrawn),
     "review": (ReviewQueued, ReviewApproved, ReviewRejected, ReviewReturned),
-    "publish": (PublicationPublished, PublicationFailed, PublicationWithdrawn),
+    "publish": (PublicationPublished, PublicationUpdated, PublicationFailed, PublicationWithdrawn),
     "stats": (),
 }
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {

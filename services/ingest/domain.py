@@ -21,6 +21,7 @@ from shared.events import (
     Event,
     PublicationFailed,
     PublicationPublished,
+    PublicationUpdated,
     PublicationWithdrawn,
     RegulatoryDocument,
     ReviewApproved,
@@ -215,6 +216,17 @@ def project(submission: Submission, event: Event) -> Submission | None:
                 published_at=d.published_at,
             )
             proposed, detail = _channel_status(s), d.channel
+        case PublicationUpdated():
+            d = event.data
+            receipt = s.publications.get(d.channel)
+            s.publications[d.channel] = ChannelReceipt(
+                channel=d.channel,
+                status="published",
+                url=d.url,
+                remote_id=d.remote_id,
+                published_at=receipt.published_at if receipt else None,
+            )
+            proposed, detail = _channel_status(s), f"{d.channel}（更正）"
         case PublicationFailed():
             d = event.data
             if s.publications.get(d.channel, None) is None:

@@ -30,6 +30,8 @@ from shared.outbox import staged_list
 from shared.problems import FieldError, Problem
 
 PRODUCER = "ingest"
+# A returned item is revised; a published one corrected (更正): either is screened and reviewed again.
+REVISABLE = {SubmissionStatus.RETURNED, SubmissionStatus.PUBLISHED}
 
 
 def _fingerprint(draft: SubmissionDraft) -> str:
@@ -245,20 +247,25 @@ async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str
 async def revise(
     store: SubmissionStore, clerk: Principal, submission_id: str, draft: SubmissionDraft
 ) -> dict:
-    """After `review.returned`, the department's revision goes back to screening as a new revision."""
+    """A returned item's revision, or a published item's correction, goes back to screening as a
+    new revision; a correction, once approved, updates the channels that show the item."""
     await visible(store, clerk, submission_id)
     files = await _attachments_of(store, clerk, draft)
     await _bind(store, files, submission_id)
     content = _content(draft, clerk, submission_id, files)
 
     def revised(s: Submission) -> Submission:
-        if s.status != SubmissionStatus.RETURNED:
+        if s.status not in REVISABLE:
             raise Problem(
                 409,
-                "Not returned",
-                f"Only an item returned for revision can be revised; this one is {s.status}.",
+                "Not revisable",
+                f"Only an item returned for revision, or a published one to be corrected, can be revised; "
+                f"this one is {s.status}.",
             )
-        entry = TimelineEntry(at=utcnow(), event="submission.revised", detail=f"第{s.revision + 1}稿")
+        what = "更正" if s.status == SubmissionStatus.PUBLISHED else "修改"
+        entry = TimelineEntry(
+            at=utcnow(), event="submission.revised", detail=f"第{s.revision + 1}稿（{what}）"
+        )
         return s.model_copy(
             update={
                 "status": SubmissionStatus.RECEIVED,

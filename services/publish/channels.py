@@ -32,6 +32,8 @@ class ChannelError(Exception):
 class ChannelAdapter(Protocol):
     async def publish(self, pub: Publication) -> ChannelReceipt: ...
 
+    async def update(self, pub: Publication) -> ChannelReceipt: ...
+
     async def withdraw(self, pub: Publication) -> None: ...
 
 
@@ -55,6 +57,10 @@ class PortalSite:
         url = f"{self._base_url}/portal/items/{pub.submission_id}"
         return ChannelReceipt(url=url, remote_id=pub.submission_id, published_at=stored["published_at"])
 
+    async def update(self, pub: Publication) -> ChannelReceipt:
+        """The page shows the corrected text; its publication day stays."""
+        return await self.publish(pub)
+
     async def withdraw(self, pub: Publication) -> None:
         await update_document(
             self._items, pub.submission_id, {"$set": {"state": "withdrawn", "withdrawn_at": utcnow()}}
@@ -69,12 +75,25 @@ class HttpPush:
         self._files_url = files_url
 
     async def publish(self, pub: Publication) -> ChannelReceipt:
+        webhook_id = f"{pub.submission_id}.{self._channel}.publish"
+        return self._receipt(await self._send("POST", "/items", self._body(pub), webhook_id), utcnow())
+
+    async def update(self, pub: Publication) -> ChannelReceipt:
+        """PUT the corrected revision where the item was published; its publication time stays."""
+        remote_id = pub.receipt.remote_id if pub.receipt else pub.submission_id
+        webhook_id = f"{pub.submission_id}.{self._channel}.update.{pub.revision}"
+        response = await self._send("PUT", f"/items/{remote_id}", self._body(pub), webhook_id)
+        return self._receipt(response, pub.receipt.published_at if pub.receipt else utcnow())
+
+    def _body(self, pub: Publication) -> str:
         content = public_content(pub.content, self._files_url)
-        body = json.dumps({"id": pub.submission_id, **content}, ensure_ascii=False)
-        response = await self._send("POST", "/items", body, f"{pub.submission_id}.{self._channel}.publish")
+        return json.dumps({"id": pub.submission_id, "revision": pub.revision, **content}, ensure_ascii=False)
+
+    @staticmethod
+    def _receipt(response: httpx.Response, published_at) -> ChannelReceipt:
         try:
             answer = response.json()
-            return ChannelReceipt(url=answer["url"], remote_id=str(answer["id"]), published_at=utcnow())
+            return ChannelReceipt(url=answer["url"], remote_id=str(answer["id"]), published_at=published_at)
         except (ValueError, KeyError, TypeError) as exc:
             raise ChannelError(f"unreadable answer from the channel: {response.text[:200]}") from exc
 

@@ -17,6 +17,8 @@ from shared.events import (
     PublicationFailedData,
     PublicationPublished,
     PublicationPublishedData,
+    PublicationUpdated,
+    PublicationUpdatedData,
     PublicationWithdrawn,
     PublicationWithdrawnData,
     PublishedItem,
@@ -60,10 +62,32 @@ class Publication(BaseModel):
     last_error: str | None = None
     receipt: ChannelReceipt | None = None
     approval: ReviewApproved | None = None  # what asked for it: dead-lettered if it fails for good
+    revision: int = 1  # the approved revision of `content`
+    published_revision: int | None = None  # the revision the channel shows
+
+    @property
+    def outdated(self) -> bool:
+        """On the channel, but a corrected revision has been approved since."""
+        on_channel = self.state == self.wanted == PublicationState.PUBLISHED
+        return on_channel and (self.published_revision or 0) < self.revision
 
     @property
     def due(self) -> bool:
-        return self.state != self.wanted and self.state != PublicationState.FAILED
+        return (self.state != self.wanted and self.state != PublicationState.FAILED) or self.outdated
+
+
+def reapproved(pub: Publication, approval: ReviewApproved, at: datetime) -> Publication | None:
+    """The publication after its item is approved again: a corrected revision replaces the
+    content (the channel is updated, or tried afresh if it had failed); the same approval again
+    (from the DLQ) retries what failed for good; anything else changes nothing."""
+    if pub.wanted == PublicationState.WITHDRAWN or approval.data.revision < pub.revision:
+        return None
+    if approval.data.revision == pub.revision:
+        return retried(pub, at)
+    update = {"content": approval.data.content, "revision": approval.data.revision, "approval": approval}
+    if pub.state == PublicationState.FAILED:
+        update |= {"state": PublicationState.PENDING, "attempts": 0, "last_error": None}
+    return pub.model_copy(update={**update, "next_attempt_at": at})
 
 
 def public_content(content: ItemContent, files_url: str) -> dict:
@@ -95,8 +119,31 @@ def published(pub: Publication, receipt: ChannelReceipt) -> tuple[Publication, E
         published_at=receipt.published_at,
         item=PublishedItem.of(pub.content),
     )
-    pub = pub.model_copy(update={"state": PublicationState.PUBLISHED, "receipt": receipt, "last_error": None})
-    return pub, new_event(PublicationPublished, pub.submission_id, PRODUCER, data)
+    return _on_channel(pub, receipt), new_event(PublicationPublished, pub.submission_id, PRODUCER, data)
+
+
+def updated(pub: Publication, receipt: ChannelReceipt, at: datetime) -> tuple[Publication, Envelope]:
+    """The channel shows the corrected revision (更正)."""
+    data = PublicationUpdatedData(
+        channel=pub.channel,
+        url=receipt.url,
+        remote_id=receipt.remote_id,
+        updated_at=at,
+        revision=pub.revision,
+        item=PublishedItem.of(pub.content),
+    )
+    return _on_channel(pub, receipt), new_event(PublicationUpdated, pub.submission_id, PRODUCER, data)
+
+
+def _on_channel(pub: Publication, receipt: ChannelReceipt) -> Publication:
+    update = {
+        "state": PublicationState.PUBLISHED,
+        "receipt": receipt,
+        "last_error": None,
+        "attempts": 0,
+        "published_revision": pub.revision,
+    }
+    return pub.model_copy(update=update)
 
 
 def withdrawn(pub: Publication, at: datetime) -> tuple[Publication, Envelope | None]:
@@ -165,6 +212,20 @@ def feed_entry(event: Envelope | None) -> dict | None:
                 "channel": d.channel.value,
                 "url": d.url,
                 "published_at": d.published_at.isoformat(),
+                "title": d.item.title,
+                "category": d.item.category.value,
+                "department": d.item.department,
+                "department_name": d.item.department_name,
+            }
+        case PublicationUpdated():
+            d = event.data
+            return {
+                "record_id": str(event.event_id),
+                "kind": "updated",
+                "submission_id": event.submission_id,
+                "channel": d.channel.value,
+                "url": d.url,
+                "updated_at": d.updated_at.isoformat(),
                 "title": d.item.title,
                 "category": d.item.category.value,
                 "department": d.item.department,

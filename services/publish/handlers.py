@@ -15,6 +15,7 @@ from services.publish.domain import (
     attempt_failed,
     complete_approval,
     published,
+    updated,
     withdrawn,
 )
 from services.publish.store import PublicationStore, SubscriptionStore
@@ -66,9 +67,9 @@ async def on_approved(store: PublicationStore, settings: Settings, event: Review
             approval=event,
         )
         if not await store.create(pub):
-            # Delivered again: a duplicate changes nothing, but an approval replayed from the DLQ
-            # tries once more what had failed for good.
-            await store.retry_failed(event.submission_id, channel)
+            # Approved again: a corrected revision updates the channel; the same approval replayed
+            # from the DLQ tries once more what had failed for good; a duplicate changes nothing.
+            await store.reapprove(event.submission_id, channel, event)
     # A withdrawal that raced past the check above still reaches every publication.
     if await store.is_withdrawn(event.submission_id):
         await on_withdrawn_id(store, event.submission_id)
@@ -87,6 +88,8 @@ async def on_withdrawn_id(store: PublicationStore, submission_id: str) -> None:
 async def process(pub: Publication, channel: ChannelAdapter, settings: Settings):
     """One step towards where the publication is wanted; returns the outcome and its event."""
     try:
+        if pub.outdated:
+            return updated(pub, await channel.update(pub), utcnow())
         if pub.wanted == PublicationState.PUBLISHED:
             return published(pub, await channel.publish(pub))
         if pub.state == PublicationState.PUBLISHED:

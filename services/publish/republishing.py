@@ -32,11 +32,12 @@ SubscriptionId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
 
 class FeedEntry(BaseModel):
     seq: int
-    kind: str  # published | withdrawn
+    kind: str  # published | updated | withdrawn
     submission_id: str
     channel: str
     url: str | None = None
     published_at: str | None = None
+    updated_at: str | None = None
     withdrawn_at: str | None = None
     title: str | None = None
     category: str | None = None

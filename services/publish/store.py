@@ -8,10 +8,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, retried
+from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, reapproved
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
-from shared.events import Envelope, utcnow
+from shared.events import Envelope, ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
@@ -112,12 +112,12 @@ class PublicationStore:
         elif not settled.due:
             await self.due.clear(hint)
 
-    async def retry_failed(self, submission_id: str, channel: str) -> bool:
-        """Try a publication that failed for good again; False when there was none."""
+    async def reapprove(self, submission_id: str, channel: str, approval: ReviewApproved) -> bool:
+        """A publication approved again (domain.reapproved); False when that changes nothing."""
         key = _id(submission_id, channel)
 
         def compute(doc: dict) -> Change | None:
-            pub = retried(to_publication(doc), utcnow())
+            pub = reapproved(to_publication(doc), approval, utcnow())
             return Change(_fields(pub)) if pub else None
 
         await self.due.mark(key)

@@ -18,8 +18,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field
 
 from services.publish.domain import backoff
 
-FEED_EVENTS = {"published": "publication.published", "withdrawn": "publication.withdrawn"}
-FeedEvent = Literal["publication.published", "publication.withdrawn"]
+FEED_EVENTS = {
+    "published": "publication.published",
+    "updated": "publication.updated",
+    "withdrawn": "publication.withdrawn",
+}
+FeedEvent = Literal["publication.published", "publication.updated", "publication.withdrawn"]
 
 
 class SubscriptionState(StrEnum):

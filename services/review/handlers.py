@@ -35,8 +35,9 @@ async def on_event(store: TaskStore, levels: int, event: Event) -> None:
 
 
 def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, words):
-    """A revision after `review.returned` is screened again and starts over at level 1."""
-    if task.state != ReviewState.RETURNED or event.data.revision <= task.revision:
+    """A revision after `review.returned`, or a correction of an approved item, is screened again
+    and starts over at level 1."""
+    if task.state not in (ReviewState.RETURNED, ReviewState.APPROVED) or event.data.revision <= task.revision:
         return None
     return screened(event.submission_id, event.data.revision, event.data.content, levels, words)
 

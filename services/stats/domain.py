@@ -25,6 +25,7 @@ from shared.events import (
     ItemSubject,
     PublicationFailed,
     PublicationPublished,
+    PublicationUpdated,
     PublicationWithdrawn,
     PublishedItem,
     ReviewApproved,
@@ -112,13 +113,14 @@ class FirstPublication:
 
 @dataclass(frozen=True)
 class Tally:
-    """What one event adds: counters for its scopes, and for a publication, a candidate first one."""
+    """What one event adds: counters for its scopes and, per kind of first (an item's first
+    publication, its first withdrawal or correction), a candidate first one in its window."""
 
     year: int
     month: int
     increments: dict[str, int]
     subject: ItemSubject | None = None
-    publication: FirstPublication | None = None
+    firsts: dict[str, FirstPublication] = field(default_factory=dict)  # by kind: counted once per item
 
     def scopes(self) -> list[Scope]:
         """Every counter document the event counts in (up to eight)."""
@@ -128,6 +130,20 @@ class Tally:
             Scope(self.year, m, d, c)
             for m, d, c in product((None, self.month), {None, department}, {None, category})
         ]
+
+
+def first_key(window: Scope, submission_id: str, kind: str) -> str:
+    """Where an item's first of a kind in a window is kept."""
+    return f"{window.key}:{submission_id}" + ("" if kind == PUBLISHED else f":{kind}")
+
+
+def year_of_key(key: str) -> int:
+    return int(key.split(":")[0].split("|")[0])
+
+
+# Kinds of first, each counted once per item and window: its publication; its withdrawal or
+# correction; its approval (a corrected item is approved again).
+PUBLISHED, AMENDED, APPROVED = "published", "amended", "approved"
 
 
 def first_publication_change(
@@ -159,8 +175,9 @@ def tally(event: Event) -> Tally | None:
     match event:
         case SubmissionReceived():
             inc = {"submissions.received": 1}
-        case ReviewApproved():
-            inc = {"submissions.approved": 1}
+        case ReviewApproved():  # once per item: a correction is approved again, but one item
+            first = FirstPublication(event.occurred_at, {"submissions.approved": 1})
+            return Tally(day.year, day.month, {}, _subject(event), {APPROVED: first})
         case ReviewRejected():
             inc = {"submissions.rejected": 1, f"review.rejected_by_reason.{event.data.reason}": 1}
             if event.data.automatic:
@@ -172,7 +189,9 @@ def tally(event: Event) -> Tally | None:
         case PublicationPublished():
             return _published(event)
         case PublicationWithdrawn():
-            inc = {f"published.withdrawn.{event.data.channel}": 1}
+            return _amended(event, "withdrawn", event.data.withdrawn_at)
+        case PublicationUpdated():
+            return _amended(event, "corrected", event.data.updated_at)
         case PublicationFailed():
             inc = {f"published.failed.{event.data.channel}": 1}
         case _:
@@ -196,8 +215,16 @@ def _published(event: PublicationPublished) -> Tally:
             f"published.by_month_and_channel.{month}.{d.channel}": 1,
         },
         ItemSubject.of(d.item),
-        FirstPublication(d.published_at, item_counts(d.item, d.published_at)),
+        {PUBLISHED: FirstPublication(d.published_at, item_counts(d.item, d.published_at))},
     )
+
+
+def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str, at: datetime) -> Tally:
+    """A publication withdrawn or corrected; the item counts once as amended (准确率)."""
+    day = china_date(event.occurred_at)
+    first = FirstPublication(at, {"published.items_amended": 1})
+    increments = {f"published.{how}.{event.data.channel}": 1}
+    return Tally(day.year, day.month, increments, _subject(event), {AMENDED: first})
 
 
 def item_counts(item: PublishedItem, published_at: datetime) -> dict[str, int]:
@@ -223,7 +250,7 @@ class Aggregate:
     """Every scope's counters and every window's first publications, built from archived events."""
 
     counters: dict[Scope, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    firsts: dict[tuple[Scope, str], FirstPublication] = field(default_factory=dict)
+    firsts: dict[str, FirstPublication] = field(default_factory=dict)  # by first_key
 
     def count(self, event: Event) -> None:
         """Count one event exactly as the live path counts it (the same `tally` and
@@ -231,12 +258,12 @@ class Aggregate:
         counted = tally(event)
         if counted is None:
             return
-        submission_id = event.submission_id
-        changes = {}
-        if counted.publication:
+        changes: dict[Scope, Counter] = defaultdict(Counter)
+        for kind, candidate in counted.firsts.items():
             for window in {s.window for s in counted.scopes()}:
-                key = (window, submission_id)
-                changes[window], keep = first_publication_change(self.firsts.get(key), counted.publication)
+                key = first_key(window, event.submission_id, kind)
+                change, keep = first_publication_change(self.firsts.get(key), candidate)
+                changes[window].update(change)
                 if keep:
                     self.firsts[key] = keep
         for scope in counted.scopes():
@@ -273,12 +300,14 @@ class RateRules(BaseModel):
 class Published(BaseModel):
     total: int = 0
     items: int = 0
+    items_amended: int = 0  # items withdrawn or corrected after publication
     by_channel: dict[str, int] = {"platform": 0, "portal": 0}
     by_category: dict[str, int] = {}
     by_department: dict[str, int] = {}
     by_month: dict[str, int] = {}
     by_month_and_channel: dict[str, dict[str, int]] = {}
     withdrawn: dict[str, int] = {}
+    corrected: dict[str, int] = {}
     failed: dict[str, int] = {}
 
 
@@ -315,7 +344,7 @@ class TimeToPublication(BaseModel):
 class Rates(BaseModel):
     disclosure: float | None = None  # 公开率: published items ÷ approved
     timeliness: float | None = None  # 及时率: on time ÷ published items
-    accuracy: float | None = None  # 准确率: published items never withdrawn ÷ published items
+    accuracy: float | None = None  # 准确率: published items never corrected or withdrawn ÷ published items
 
 
 class TableA(BaseModel):
@@ -395,7 +424,6 @@ def figures(scope: Scope, counters: dict, rules: RateRules = RateRules()) -> Fig
     published.by_month = dict(sorted(published.by_month.items()))
     submissions = Submissions(**counters.get("submissions", {}))
     timeliness = _timeliness(scope, counters.get("timeliness", {}), published.items, rules)
-    withdrawn = sum(published.withdrawn.values())
     return Figures(
         year=scope.year,
         filters=Filters(month=scope.month, department=scope.department, category=scope.category),
@@ -407,7 +435,7 @@ def figures(scope: Scope, counters: dict, rules: RateRules = RateRules()) -> Fig
         rates=Rates(
             disclosure=_ratio(published.items, getattr(submissions, rules.disclosure_base)),
             timeliness=timeliness.rate,
-            accuracy=_ratio(max(published.items - withdrawn, 0), published.items),
+            accuracy=_ratio(max(published.items - published.items_amended, 0), published.items),
         ),
         table_a=TableA(**counters.get("table_a", {})),
     )

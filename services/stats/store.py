@@ -2,6 +2,7 @@
 first publication of each item per window, and the operators' inputs to the annual report."""
 
 import asyncio
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
@@ -15,8 +16,10 @@ from services.stats.domain import (
     FirstPublication,
     Scope,
     Tally,
+    first_key,
     first_publication_change,
     nested,
+    year_of_key,
 )
 from shared.domain import china_date
 from shared.events import Event, parse_event
@@ -85,10 +88,12 @@ class StatsStore:
         """One `$inc` per scope, sent together, with every scope's document locked (in one order,
         so that concurrent events never wait on each other in a circle)."""
         scopes = tally.scopes()
-        changes = {}
-        if tally.publication:
+        changes: dict[Scope, Counter] = defaultdict(Counter)
+        for kind, candidate in tally.firsts.items():
             for window in {s.window for s in scopes}:
-                changes[window] = await self._first_publication(window, submission_id, tally.publication)
+                changes[window].update(
+                    await self._first(first_key(window, submission_id, kind), window, candidate)
+                )
         updates = {}
         for scope in scopes:
             increments = {k: v for k, v in {**tally.increments, **changes.get(scope.window, {})}.items() if v}
@@ -101,10 +106,7 @@ class StatsStore:
             if updates:
                 await self.counters.bulk_write(list(updates.values()), ordered=False)
 
-    async def _first_publication(
-        self, window: Scope, submission_id: str, candidate: FirstPublication
-    ) -> dict:
-        key = f"{window.key}:{submission_id}"
+    async def _first(self, key: str, window: Scope, candidate: FirstPublication) -> dict:
         async with document_lock(self.first_publications, key):
             doc = await self.first_publications.find_one({"_id": key})
             earlier = (
@@ -138,9 +140,9 @@ class StatsStore:
         for each in sorted(years):
             await self.first_publications.delete_many({"year": each})
             kept = [
-                {"_id": f"{w.key}:{sid}", "year": w.year, "at": f.at, "counts": _stored_counts(f.counts)}
-                for (w, sid), f in result.firsts.items()
-                if w.year == each
+                {"_id": key, "year": year_of_key(key), "at": f.at, "counts": _stored_counts(f.counts)}
+                for key, f in result.firsts.items()
+                if year_of_key(key) == each
             ]
             if kept:
                 await self.first_publications.insert_many(kept)

@@ -257,3 +257,50 @@ async def test_a_platform_outage_loses_and_duplicates_nothing(system):
 
 async def _answers(http, url: str, status: int) -> bool:
     return (await http.get(url)).status_code == status
+
+
+async def test_a_published_item_is_corrected_reviewed_again_and_updated_on_both_channels(system):
+    clerk = await system.identities.department("corrections", "更正办")
+    reviewers = [
+        await system.identities.reviewer("更正审查", 1),
+        await system.identities.reviewer("更正审核", 2),
+    ]
+    draft = item("关于春节值班安排的通知", body="值班电话：0376-1234567（办公室）。")
+    ingest = f"{system.urls['ingest']}/v1/submissions"
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (
+            await http.post(ingest, json={**draft, "body": "值班时间：除夕至初七。"}, headers=clerk)
+        ).json()["id"]
+        await approve_at_every_level(http, system, sid, reviewers)
+        await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the item published")
+
+        correction = {**draft, "body": "值班时间：除夕至初六。"}
+        answer = await http.put(f"{ingest}/{sid}", json=correction, headers=clerk)
+        assert answer.status_code == 200 and answer.json()["status"] == "received"
+        await approve_at_every_level(http, system, sid, reviewers)
+
+        async def corrected_everywhere():
+            page = (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).text
+            pushed = [
+                p
+                for p in (await http.get(f"{system.urls['sandbox']}/items")).json()["items"]
+                if p["id"] == sid
+            ]
+            return "初六" in page and pushed and "初六" in pushed[0]["body"]
+
+        await eventually(corrected_everywhere, 30, "the correction on both channels")
+        await eventually(lambda: _is(http, system, sid, clerk, "published"), 30, "the item published again")
+        shown = (await http.get(f"{ingest}/{sid}", headers=clerk)).json()
+        assert "第2稿（更正）" in [t["detail"] for t in shown["timeline"]]
+        assert "初七" not in (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).text
+
+        stats = f"{system.urls['stats']}/v1/stats?department=corrections"
+
+        async def counted():
+            figures = (await http.get(stats)).json()
+            return figures if figures["published"]["items_amended"] == 1 else None
+
+        figures = await eventually(counted, 20, "the correction counted")
+        assert figures["published"]["corrected"] == {"platform": 1, "portal": 1}
+        assert figures["submissions"]["approved"] == 1 and figures["published"]["items"] == 1
+        assert figures["rates"]["accuracy"] == 0.0

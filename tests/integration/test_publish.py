@@ -1,5 +1,6 @@
 """Publish against the real broker and database, pushing to the platform sandbox on a real port."""
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 
@@ -220,3 +221,31 @@ async def test_an_approval_given_up_on_waits_in_the_dlq_and_a_replay_publishes_i
         await tap.publish(approved("q-2"))  # later items flow as usual, and q-1 is not published again
         await tap.wait_for("publication.published", "q-2", count=2)
         assert len(tap.of("publication.published", "q-1")) == 2
+
+
+async def test_a_corrected_revision_updates_both_channels_in_place(settings, platform):
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        await tap.publish(approved("u-1", title="原标题"))
+        await tap.wait_for("publication.published", "u-1", count=2)
+        corrected = approved("u-1", title="更正后的标题")
+        corrected = corrected.model_copy(update={"data": corrected.data.model_copy(update={"revision": 2})})
+        await tap.publish(corrected)
+        await tap.publish(corrected)  # twice: updated once
+        updates = await tap.wait_for("publication.updated", "u-1", count=2)
+        assert {(e["data"]["channel"], e["data"]["revision"]) for e in updates} == {
+            ("platform", 2),
+            ("portal", 2),
+        }
+        [item] = (await peer.get(f"{platform}/items")).json()["items"]
+        assert (item["id"], item["title"], item["revision"]) == ("u-1", "更正后的标题", 2)
+        methods = [
+            (d["method"], d["verdict"]) for d in (await peer.get(f"{platform}/deliveries")).json()["items"]
+        ]
+        assert methods == [("POST", "accepted"), ("PUT", "accepted")]
+        page = (await http.get("/portal/items/u-1")).text
+        assert "更正后的标题" in page and "原标题" not in page
+        kinds = [e["kind"] for e in (await http.get("/v1/published")).json()["items"]]
+        assert sorted(kinds) == ["published", "published", "updated", "updated"]
+        await asyncio.sleep(1)
+        assert len(tap.of("publication.updated", "u-1")) == 2

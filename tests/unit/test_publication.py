@@ -9,7 +9,9 @@ from services.publish.domain import (
     complete_approval,
     dead_letter,
     published,
+    reapproved,
     retried,
+    updated,
     withdrawn,
 )
 from shared.events import ReviewApproved, ReviewApprovedData, new_event
@@ -97,3 +99,26 @@ def test_the_dead_letter_of_a_failure_is_its_approval_with_the_reason():
     assert letter["message"]["event_id"] == str(asked.event_id)
     assert letter["reason"] == "publication on platform failed after 6 attempts: 503 Service Unavailable"
     assert dead_letter(pub(approval=asked), None) is None
+
+
+def approved_event(revision: int, **content_overrides) -> ReviewApproved:
+    data = ReviewApprovedData(
+        revision=revision,
+        content=content(**content_overrides),
+        approvals=(approval(1, "a"), approval(2, "b")),
+    )
+    return new_event(ReviewApproved, "s1", "review", data)
+
+
+def test_a_corrected_revision_makes_a_published_item_outdated_until_the_channel_is_updated():
+    receipt = ChannelReceipt(url="u", remote_id="r", published_at=NOW)
+    on_channel, _ = published(pub(), receipt)
+    assert not on_channel.due
+    corrected = reapproved(on_channel, approved_event(2, title="更正后的标题"), NOW)
+    assert corrected.outdated and corrected.due and corrected.content.title == "更正后的标题"
+    after, event = updated(corrected, receipt, NOW)
+    assert not after.due and after.published_revision == 2
+    assert event.type == "publication.updated" and event.data.revision == 2
+    assert reapproved(after, approved_event(1), NOW) is None  # an older approval changes nothing
+    gone = after.model_copy(update={"wanted": PublicationState.WITHDRAWN})
+    assert reapproved(gone, approved_event(3), NOW) is None  # withdrawal wins

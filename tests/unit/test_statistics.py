@@ -19,12 +19,17 @@ from shared.events import (
     ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
+    PublicationWithdrawn,
+    PublicationWithdrawnData,
     PublishedItem,
     RegulatoryDocument,
+    ReviewApproved,
+    ReviewApprovedData,
     ReviewRejected,
     ReviewRejectedData,
     new_event,
 )
+from tests.unit.factories import approval, content
 
 
 def published(
@@ -221,3 +226,37 @@ def test_first_publication_changes_are_order_independent():
         early,
     )
     assert first_publication_change(early, later) == ({}, None)
+
+
+def test_an_item_amended_on_both_channels_counts_once_against_accuracy():
+    subject = ItemSubject(category="budget", department="finance")
+    events = [published(ch, datetime(2026, 3, 5, tzinfo=UTC)) for ch in ("platform", "portal")]
+    events += [published("portal", datetime(2026, 3, 5, tzinfo=UTC), sid="s2")]
+    events += [
+        new_event(
+            PublicationWithdrawn,
+            "s1",
+            "publish",
+            PublicationWithdrawnData(
+                channel=ch, withdrawn_at=datetime(2026, 3, 9, tzinfo=UTC), subject=subject
+            ),
+        )
+        for ch in ("platform", "portal")
+    ]
+    f = figures(Scope(2026), counters_of(events, Scope(2026)))
+    assert f.published.items_amended == 1 and f.published.withdrawn == {"platform": 1, "portal": 1}
+    assert f.rates.accuracy == 0.5
+
+
+def test_an_item_approved_again_after_a_correction_counts_once_as_approved():
+    events = [
+        new_event(
+            ReviewApproved,
+            "s1",
+            "review",
+            ReviewApprovedData(revision=r, content=content(), approvals=(approval(1, "a"), approval(2, "b"))),
+        )
+        for r in (1, 2)
+    ]
+    counters = counters_of(events, Scope(events[0].occurred_at.year))
+    assert figures(Scope(2026), counters).submissions.approved == 1
