@@ -22,6 +22,7 @@ SAMPLES = [
         "regulation",
         ["platform", "portal"],
         "各村（社区）、镇直各单位：\n现将《2026年政务公开工作要点》印发给你们，请结合实际认真贯彻落实。",
+        {"regulatory_document": {"kind": "normative", "action": "issued"}},
     ),
     (
         "2026年镇级财政预算及“三公”经费预算公开",
@@ -46,6 +47,13 @@ SAMPLES = [
         "personnel",
         ["platform", "portal"],
         "经研究决定，面向社会公开招聘事业单位工作人员5名，现将有关事项公告如下。",
+    ),
+    (
+        "2026年11月行政处罚决定公示",
+        "penalty",
+        ["platform", "portal"],
+        "本月作出行政处罚决定3件，现予公示。",
+        {"decisions": {"kind": "punishment", "count": 3}},
     ),
     ("机密★1年 关于重点工程选址的内部意见", "projects", ["portal"], "本材料涉及国家秘密，不得上网。"),
 ]
@@ -97,13 +105,14 @@ def demo(
     levels = get_settings().review_levels
     with httpx.Client(timeout=30) as http:
         ids = []
-        for title, category, channels, body in SAMPLES:
+        for title, category, channels, body, *table_a in SAMPLES:
             item = {
                 "title": title,
                 "body": body,
                 "category": category,
                 "channels": channels,
                 "formed_on": (date.today() - timedelta(days=3)).isoformat(),
+                **(table_a[0] if table_a else {}),  # what Table A of the annual report counts
             }
             answer = http.post(f"{_url('ingest')}/v1/submissions", json=item, headers=auth["department"])
             answer.raise_for_status()
