@@ -38,7 +38,7 @@ say "gongkai is up:"
 say "  ingest   http://127.0.0.1:${PORTS[ingest]}/docs"
 say "  review   http://127.0.0.1:${PORTS[review]}/docs"
 say "  publish  http://127.0.0.1:${PORTS[publish]}/portal/"
-say "  stats    http://127.0.0.1:${PORTS[stats]}/v1/stats"
+say "  stats    http://127.0.0.1:${PORTS[stats]}/v1/stats  (charts: /dashboard)"
 say "  platform sandbox http://127.0.0.1:${PORTS[sandbox]}/items"
 say "demo tokens (kept in .state/demo-tokens.json; 'gongkai demo' submits sample items):"
 .venv/bin/gongkai demo --tokens-only
