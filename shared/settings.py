@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     )
     attachments_base_url: str = Field(
         "http://127.0.0.1:8081",
-        description="Public base URL of ingest, where a published item's attachments are downloaded",
+        description="Base URL of ingest's attachments: the channels link them there, review fetches them for reviewers",
     )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
     ingest_writes_per_minute: float = Field(

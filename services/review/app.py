@@ -3,7 +3,8 @@
 from pathlib import Path as PathLib
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,6 +99,33 @@ def routes() -> APIRouter:
         if task is None:
             raise Problem(404, "Not found", f"No review of submission {submission_id}.")
         return view(task)
+
+    @router.get(
+        "/{submission_id}/attachments/{number}", response_class=Response, responses={404: {}, 502: {}}
+    )
+    async def attachment(
+        request: Request,
+        submission_id: str,
+        number: Annotated[int, Path(ge=0, le=99)],
+        _: Reader,
+        store: Store,
+    ) -> Response:
+        """The file itself, for the reviewer to look at (an image, a page screening could not
+        read): fetched from ingest with the reviewer's own token, never from its database."""
+        task = await store.get(submission_id)
+        if task is None or number >= len(task.content.attachments):
+            raise Problem(404, "Not found", f"No attachment {number} of submission {submission_id}.")
+        attachment = task.content.attachments[number]
+        url = f"{request.app.state.settings.attachments_base_url.rstrip('/')}/v1/attachments/{attachment.id}"
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                fetched = await http.get(url, headers={"Authorization": request.headers["authorization"]})
+        except httpx.HTTPError as error:
+            raise Problem(502, "Ingest unreachable", f"The file could not be fetched: {error}") from error
+        if fetched.status_code != 200:
+            raise Problem(502, "File not fetched", f"Ingest answered {fetched.status_code} for the file.")
+        headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+        return Response(fetched.content, media_type=attachment.media_type, headers=headers)
 
     @router.post("/{submission_id}/decisions", response_model=ReviewView)
     async def decide(

@@ -4,7 +4,7 @@ clean one is published with its item, linked from the portal and the platform's 
 import httpx
 import pytest
 
-from tests.documents import docx, pdf
+from tests.documents import docx, pdf, png
 from tests.e2e.test_pipeline import _is, approve_at_every_level, item
 from tests.support import eventually
 
@@ -74,3 +74,30 @@ async def test_a_clean_attachment_is_published_with_its_item(system):
 async def _downloaded(http, link: str):
     answer = await http.get(link)
     return answer if answer.status_code == 200 else None
+
+
+async def test_a_reviewer_looks_at_an_image_attachment_through_review(system):
+    clerk = await system.identities.department("office", "党政办")
+    reviewer = await system.identities.reviewer("看图审查", 1)
+    async with httpx.AsyncClient(timeout=10) as http:
+        photo = await upload(http, system, clerk, "现场照片.png", png())
+        draft = item("村道修缮现场照片", attachments=[photo["id"]])
+        sid = (await http.post(f"{system.urls['ingest']}/v1/submissions", json=draft, headers=clerk)).json()[
+            "id"
+        ]
+
+        async def queued():
+            queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=reviewer)).json()["items"]
+            return next((i for i in queue if i["submission_id"] == sid), None)
+
+        waiting = await eventually(queued, 30, "the item at level 1")
+        assert [f["rule"] for f in waiting["findings"]] == ["attachment-unread"]
+        shown = await http.get(f"{system.urls['review']}/v1/reviews/{sid}/attachments/0", headers=reviewer)
+        assert shown.status_code == 200 and shown.content == png()
+        assert shown.headers["content-type"] == "image/png"
+        assert (
+            await http.get(f"{system.urls['review']}/v1/reviews/{sid}/attachments/0", headers=clerk)
+        ).status_code == 403
+        assert (
+            await http.get(f"{system.urls['review']}/v1/reviews/{sid}/attachments/1", headers=reviewer)
+        ).status_code == 404

@@ -117,6 +117,10 @@ function renderAttachments() {
     const kind = FILE_KINDS[a.media_type] || a.media_type;
     section.append(element("h4", `${a.filename}（${kind}，${Math.ceil(a.size / 1024)} KB）`));
     if (a.unread) section.append(element("p", a.unread, "error"));
+    const open = element("button", "查看原件");
+    open.className = "open-attachment";
+    open.addEventListener("click", () => openAttachment(n, section));
+    section.append(open);
     const text = element("div", undefined, "attachment-text");
     text.id = `field-attachments.${n}`;
     text.hidden = !a.text;
@@ -125,6 +129,25 @@ function renderAttachments() {
     renderField(`attachments.${n}`);
   });
   $("attachments-heading").hidden = state.item.attachments.length === 0;
+}
+
+// The file itself, fetched with the reviewer's token: an image is shown in place, a document
+// opens in a new tab.
+async function openAttachment(n, section) {
+  const response = await fetch(`/v1/reviews/${encodeURIComponent(state.item.submission_id)}/attachments/${n}`, {
+    headers: { Authorization: `Bearer ${state.token}` },
+  });
+  if (!response.ok) { $("decision-result").textContent = `附件无法打开（${response.status}）`; return; }
+  const url = URL.createObjectURL(await response.blob());
+  if (state.item.attachments[n].media_type.startsWith("image/")) {
+    const image = element("img");
+    image.src = url;
+    image.alt = state.item.attachments[n].filename;
+    image.className = "attachment-image";
+    section.append(image);
+  } else {
+    window.open(url, "_blank", "noopener");
+  }
 }
 
 function render() {
