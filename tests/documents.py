@@ -46,34 +46,31 @@ def pdf(text: str) -> bytes:
     return out.getvalue()
 
 
-def _zip(parts: dict[str, str]) -> bytes:
+def _office(part: str, xml: str, extra: dict[str, str] | None = None) -> bytes:
+    """An Office Open XML package holding `part` (and `extra` parts)."""
+    types = (
+        '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, xml in parts.items():
-            archive.writestr(name, xml)
+        for name, content in {"[Content_Types].xml": types, part: xml, **(extra or {})}.items():
+            archive.writestr(name, content)
     return out.getvalue()
 
 
 def docx(*paragraphs: str) -> bytes:
     w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
-    return _zip(
-        {
-            "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
-            "word/document.xml": f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>',
-        }
-    )
+    document = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>'
+    return _office("word/document.xml", document)
 
 
 def xlsx(*cells: str) -> bytes:
     s = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     items = "".join(f"<si><t>{c}</t></si>" for c in cells)
-    return _zip(
-        {
-            "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
-            "xl/workbook.xml": f'<?xml version="1.0"?><workbook xmlns="{s}"/>',
-            "xl/sharedStrings.xml": f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{s}">{items}</sst>',
-        }
+    strings = f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{s}">{items}</sst>'
+    return _office(
+        "xl/workbook.xml", f'<?xml version="1.0"?><workbook xmlns="{s}"/>', {"xl/sharedStrings.xml": strings}
     )
 
 

@@ -199,38 +199,32 @@ def dead_letter(pub: Publication, event: Envelope | None) -> dict | None:
     return {"message": pub.approval.model_dump(mode="json"), "reason": reason[:500]}
 
 
+def _on_channel_entry(
+    event: PublicationPublished | PublicationUpdated, kind: str, **moment: datetime
+) -> dict:
+    d = event.data
+    return {
+        "record_id": str(event.event_id),
+        "kind": kind,
+        "submission_id": event.submission_id,
+        "channel": d.channel.value,
+        "url": d.url,
+        **{name: at.isoformat() for name, at in moment.items()},
+        "title": d.item.title,
+        "category": d.item.category.value,
+        "department": d.item.department,
+        "department_name": d.item.department_name,
+    }
+
+
 def feed_entry(event: Envelope | None) -> dict | None:
     """What republishing platforms read at /v1/published for a publication's event: each item on
-    each channel once when published, and again when withdrawn."""
+    each channel once when published, again when corrected, and again when withdrawn."""
     match event:
         case PublicationPublished():
-            d = event.data
-            return {
-                "record_id": str(event.event_id),
-                "kind": "published",
-                "submission_id": event.submission_id,
-                "channel": d.channel.value,
-                "url": d.url,
-                "published_at": d.published_at.isoformat(),
-                "title": d.item.title,
-                "category": d.item.category.value,
-                "department": d.item.department,
-                "department_name": d.item.department_name,
-            }
+            return _on_channel_entry(event, "published", published_at=event.data.published_at)
         case PublicationUpdated():
-            d = event.data
-            return {
-                "record_id": str(event.event_id),
-                "kind": "updated",
-                "submission_id": event.submission_id,
-                "channel": d.channel.value,
-                "url": d.url,
-                "updated_at": d.updated_at.isoformat(),
-                "title": d.item.title,
-                "category": d.item.category.value,
-                "department": d.item.department,
-                "department_name": d.item.department_name,
-            }
+            return _on_channel_entry(event, "updated", updated_at=event.data.updated_at)
         case PublicationWithdrawn():
             return {
                 "record_id": str(event.event_id),
