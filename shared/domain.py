@@ -16,6 +16,13 @@ def china_date(at: datetime) -> date:
 DEPARTMENT_CODE = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
+def each_once(values: list) -> list:
+    """For list fields whose entries are a set (channels, attachments, events)."""
+    if len(set(values)) != len(values):
+        raise ValueError("each value at most once")
+    return values
+
+
 class Category(StrEnum):
     """DOMAIN.md "Categories": what an item is, by Art. 20/21 and township practice."""
 

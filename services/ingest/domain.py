@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.domain import DECISIONS_OF_CATEGORY, Category, Channel, SubmissionStatus
+from shared.domain import DECISIONS_OF_CATEGORY, Category, Channel, SubmissionStatus, each_once
 from shared.events import (
     Decisions,
     Event,
@@ -58,7 +58,9 @@ class SubmissionDraft(BaseModel):
     title: CleanText = Field(min_length=1, max_length=200)
     body: CleanText = Field(min_length=1, max_length=MAX_BODY_CHARS)
     category: Category
-    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
+    channels: Annotated[list[Channel], AfterValidator(each_once)] = Field(
+        min_length=1, max_length=len(Channel)
+    )
     formed_on: date = Field(description="The day the information was formed or changed (Art. 26)")
     document_number: CleanText | None = Field(None, max_length=100, description="文号")
     regulatory_document: RegulatoryDocument | None = Field(
@@ -69,18 +71,13 @@ class SubmissionDraft(BaseModel):
         None,
         description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
     )
-    attachments: list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]] = Field(
+    attachments: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]], AfterValidator(each_once)
+    ] = Field(
         [],
         max_length=MAX_ATTACHMENTS,
         description="Ids of files uploaded beforehand with POST /v1/attachments; screened with the item",
     )
-
-    @field_validator("attachments")
-    @classmethod
-    def _each_once(cls, ids: list[str]) -> list[str]:
-        if len(set(ids)) != len(ids):
-            raise ValueError("each attachment at most once")
-        return ids
 
     @field_validator("regulatory_document")
     @classmethod
@@ -98,13 +95,6 @@ class SubmissionDraft(BaseModel):
                 "license items report kind license, penalty items punishment or coercion; other categories none"
             )
         return decisions
-
-    @field_validator("channels")
-    @classmethod
-    def _distinct(cls, channels: list[Channel]) -> list[Channel]:
-        if len(set(channels)) != len(channels):
-            raise ValueError("each channel at most once")
-        return channels
 
     @field_validator("formed_on")
     @classmethod

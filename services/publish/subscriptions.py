@@ -12,11 +12,12 @@ import binascii
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from services.publish.domain import backoff
+from shared.domain import each_once
 
 FEED_EVENTS = {
     "published": "publication.published",
@@ -41,7 +42,9 @@ class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: HttpUrl = Field(description="Receives each delivery as a signed POST (Standard Webhooks)")
-    events: list[FeedEvent] = Field(min_length=1, max_length=len(FEED_EVENTS))
+    events: Annotated[list[FeedEvent], AfterValidator(each_once)] = Field(
+        min_length=1, max_length=len(FEED_EVENTS)
+    )
     secret: str | None = Field(
         None, description="whsec_ followed by base64 of 24 to 64 random bytes; generated when left out"
     )
@@ -49,13 +52,6 @@ class SubscriptionRequest(BaseModel):
     from_start: bool = Field(
         False, description="Deliver everything published so far too, not only what comes"
     )
-
-    @field_validator("events")
-    @classmethod
-    def _distinct(cls, events: list[str]) -> list[str]:
-        if len(set(events)) != len(events):
-            raise ValueError("each event at most once")
-        return events
 
     @field_validator("secret")
     @classmethod
