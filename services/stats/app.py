@@ -1,13 +1,14 @@
 """Stats' wiring: the figures API, the annual report, the dashboard and the event consumer."""
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.stats import handlers
 from services.stats.domain import EARLIEST_YEAR, LATEST_YEAR, Figures, RateRules, Scope
-from services.stats.rendering import dashboard_html, report_text
+from services.stats.rendering import dashboard_html, report_docx, report_text
 from services.stats.report import AnnualReport, ReportInputs
 from services.stats.store import StatsStore
 from shared.auth import Principal, requires
@@ -21,6 +22,7 @@ Year = Annotated[
     int | None, Query(ge=EARLIEST_YEAR, le=LATEST_YEAR, description="Default: this year (China)")
 ]
 ReportYear = Annotated[int, Path(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 REPORT_FORMATS = {
     "md": ("report.md", "text/markdown; charset=utf-8"),
     "html": ("report.html", "text/html; charset=utf-8"),
@@ -67,20 +69,27 @@ def routes() -> APIRouter:
     @router.get(
         "/reports/annual",
         response_model=AnnualReport,
-        responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+        responses={200: {"content": {"text/markdown": {}, "text/html": {}, DOCX: {}}}},
     )
     async def annual_report(
         store: Store,
         rules: Rules,
         _: Operator,
         year: Year = None,
-        format: Literal["json", "md", "html"] = "json",
+        format: Literal["json", "md", "html", "docx"] = "json",
     ):
-        """The annual report (政府信息公开工作年度报告, V2021) as JSON, Markdown or HTML. Refused
+        """The annual report (政府信息公开工作年度报告, V2021) as JSON, Markdown, HTML or Word. Refused
         with 422, naming each cell and rule, while the year's inputs break a check rule."""
         report = await handlers.annual(store, year or _this_year(), rules, china_date(utcnow()))
         if format == "json":
             return report
+        if format == "docx":
+            name = quote(f"{report.organisation}{report.year}年政府信息公开工作年度报告.docx")
+            return Response(
+                report_docx(report),
+                media_type=DOCX,
+                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+            )
         template, media_type = REPORT_FORMATS[format]
         return Response(report_text(report, template), media_type=media_type)
 

@@ -1,8 +1,13 @@
 """How the annual report and the dashboard are written out: Markdown and HTML from templates
 (HTML autoescaped, so operators' text stays text), charts as plain HTML bars. Pure."""
 
+import io
 from pathlib import Path
 
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Pt
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.stats.domain import Figures
@@ -19,17 +24,98 @@ _ENV = Environment(
 MONTHS = [f"{m:02d}" for m in range(1, 13)]
 
 
-def report_text(report: AnnualReport, template: str) -> str:
-    """The report as `report.md` or `report.html` writes it."""
-    return _ENV.get_template(template).render(
-        r=report,
-        applicant_labels=[*APPLICANTS.values(), "总计"],
-        table_b=table_b_rows(report.table_b),
-        proceeding_labels=[
+def _tables(report: AnnualReport) -> dict:
+    """Tables B and C as the form prints them: labels and figures."""
+    return {
+        "applicant_labels": [*APPLICANTS.values(), "总计"],
+        "table_b": table_b_rows(report.table_b),
+        "proceeding_labels": [
             f"{name} {label}" for name in PROCEEDINGS.values() for label in [*RESULTS.values(), "总计"]
         ],
-        table_c=table_c_row(report.table_c),
+        "table_c": table_c_row(report.table_c),
+    }
+
+
+def report_text(report: AnnualReport, template: str) -> str:
+    """The report as `report.md` or `report.html` writes it."""
+    return _ENV.get_template(template).render(r=report, **_tables(report))
+
+
+def report_docx(report: AnnualReport) -> bytes:
+    """The report as a Word document in the official manner (仿宋 body, 黑体 headings, ruled
+    tables), for the office to finish and print."""
+    tables = _tables(report)
+    document = Document()
+    _title(document, f"{report.organisation}{report.year}年政府信息公开工作年度报告")
+    _heading(document, "一、总体情况")
+    for paragraph in report.overview:
+        _paragraph(document, paragraph)
+    _heading(document, "二、主动公开政府信息情况")
+    _table(
+        document,
+        ["第二十条第（一）项", "本年制发件数", "本年废止件数", "现行有效件数"],
+        [[d.label, d.issued, d.repealed, d.in_force] for d in report.table_a.documents],
     )
+    _table(
+        document,
+        ["第二十条第（五）、（六）项", "本年处理决定数量"],
+        list(map(list, report.table_a.decisions.items())),
+    )
+    _table(
+        document,
+        ["第二十条第（八）项", "本年收费金额（单位：万元）"],
+        [["行政事业性收费", report.table_a.fees_collected_10k_yuan]],
+    )
+    _heading(document, "三、收到和处理政府信息公开申请情况")
+    _paragraph(document, report.applications_summary)
+    _table(
+        document, ["", *tables["applicant_labels"]], [[label, *values] for label, values in tables["table_b"]]
+    )
+    _heading(document, "四、政府信息公开行政复议、行政诉讼情况")
+    _paragraph(document, report.proceedings_summary)
+    _table(document, tables["proceeding_labels"], [tables["table_c"]])
+    _heading(document, "五、存在的主要问题及改进情况")
+    for paragraph in (report.problems_and_improvements or "（未填写）").splitlines():
+        _paragraph(document, paragraph)
+    _heading(document, "六、其他需要报告的事项")
+    for paragraph in (report.other_matters or "无。").splitlines():
+        _paragraph(document, paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _styled(run, font: str, points: float, bold: bool = False) -> None:
+    run.font.name, run.font.size, run.font.bold = font, Pt(points), bold
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), font)  # Chinese glyphs too
+
+
+def _title(document, text: str) -> None:
+    paragraph = document.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _styled(paragraph.add_run(text), "宋体", 18, bold=True)
+
+
+def _heading(document, text: str) -> None:
+    _styled(document.add_paragraph().add_run(text), "黑体", 16)
+
+
+def _paragraph(document, text: str) -> None:
+    if text.strip():
+        paragraph = document.add_paragraph()
+        paragraph.paragraph_format.first_line_indent = Pt(32)  # two characters
+        _styled(paragraph.add_run(text), "仿宋", 16)
+
+
+def _table(document, header: list[str], rows: list[list]) -> None:
+    table = document.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        _styled(cell.paragraphs[0].add_run(text), "黑体", 9)
+    for row in rows:
+        for cell, value in zip(table.add_row().cells, row, strict=True):
+            _styled(cell.paragraphs[0].add_run(str(value)), "仿宋", 9)
+    document.add_paragraph()
 
 
 def _share(part: int, largest: int) -> float:

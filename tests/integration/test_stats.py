@@ -263,6 +263,9 @@ async def test_an_imported_seed_shaped_year_gives_the_seed_reports_figures(setti
         ).status_code == 200
         report = (await http.get("/v1/reports/annual?year=2018", headers=operator)).json()
         html = (await http.get("/v1/reports/annual?year=2018&format=html", headers=operator)).text
+        word = await http.get("/v1/reports/annual?year=2018&format=docx", headers=operator)
+        assert word.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument")
+        assert word.content.startswith(b"PK") and ".docx" in word.headers["content-disposition"]
     assert figures["published"]["total"] == 443 and figures["published"]["items"] == 372
     assert figures["published"]["by_channel"] == {"platform": 372, "portal": 71}
     assert "共更新和发布信息443条，其中，在统一平台发布372条，政府门户网站发布71条" in report["overview"][0]

@@ -1,8 +1,11 @@
+import io
 from datetime import UTC, date, datetime
+
+from docx import Document
 
 from services.stats.domain import Scope, aggregate, figures, nested
 from services.stats.history import parse_history, read_rows
-from services.stats.rendering import dashboard_html, report_text
+from services.stats.rendering import dashboard_html, report_docx, report_text
 from services.stats.report import ReportInputs, annual_report, check, table_b_rows, table_c_row
 
 
@@ -145,3 +148,32 @@ def test_importing_the_same_publication_twice_gives_the_same_event():
     (again,), _ = parse_history([row])
     assert first.event_id == again.event_id
     assert first.occurred_at == datetime(2018, 1, 2, 4, tzinfo=UTC)  # noon in China
+
+
+def test_the_word_document_holds_the_same_report():
+    counters = nested(aggregate(seed_year_events()).counters[Scope(2018)])
+    report = annual_report(
+        figures(Scope(2018), counters),
+        ReportInputs(organisation="楠杆镇"),
+        {2018: counters},
+        date(2018, 12, 31),
+    )
+    document = Document(io.BytesIO(report_docx(report)))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert text.startswith("楠杆镇2018年政府信息公开工作年度报告")
+    assert "共更新和发布信息443条，其中，在统一平台发布372条，政府门户网站发布71条" in text
+    assert [h for h in text.splitlines() if h[:2] in ("一、", "二、", "三、", "四、", "五、", "六、")][
+        :6
+    ] == [
+        "一、总体情况",
+        "二、主动公开政府信息情况",
+        "三、收到和处理政府信息公开申请情况",
+        "四、政府信息公开行政复议、行政诉讼情况",
+        "五、存在的主要问题及改进情况",
+        "六、其他需要报告的事项",
+    ]
+    table_b = document.tables[3]
+    assert table_b.rows[0].cells[1].text == "自然人" and len(table_b.rows) == 1 + len(
+        table_b_rows(report.table_b)
+    )
+    assert [c.text for c in document.tables[4].rows[1].cells] == ["0"] * 15
