@@ -7,7 +7,7 @@ from pathlib import Path
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Cm, Pt
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.stats.domain import Figures
@@ -22,6 +22,7 @@ _ENV = Environment(
     trim_blocks=False,
 )
 MONTHS = [f"{m:02d}" for m in range(1, 13)]
+PRINTABLE_CM = 15.9  # A4 less Word's default margins
 
 
 def _tables(report: AnnualReport) -> dict:
@@ -73,7 +74,9 @@ def report_docx(report: AnnualReport) -> bytes:
     )
     _heading(document, "四、政府信息公开行政复议、行政诉讼情况")
     _paragraph(document, report.proceedings_summary)
-    _table(document, tables["proceeding_labels"], [tables["table_c"]])
+    figures = tables["table_c"]
+    by_proceeding = [[name, *figures[i * 5 : i * 5 + 5]] for i, name in enumerate(PROCEEDINGS.values())]
+    _table(document, ["", *RESULTS.values(), "总计"], by_proceeding)  # the form's one row, as three
     _heading(document, "五、存在的主要问题及改进情况")
     for paragraph in (report.problems_and_improvements or "（未填写）").splitlines():
         _paragraph(document, paragraph)
@@ -107,14 +110,21 @@ def _paragraph(document, text: str) -> None:
         _styled(paragraph.add_run(text), "仿宋", 16)
 
 
-def _table(document, header: list[str], rows: list[list]) -> None:
-    table = document.add_table(rows=1, cols=len(header))
+def _table(document, header: list[str], rows: list[list], first_column_cm: float = 6.0) -> None:
+    """A ruled table across the printable width: labels in a wide first column, figures centred."""
+    table = document.add_table(rows=1 + len(rows), cols=len(header))
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, header, strict=True):
-        _styled(cell.paragraphs[0].add_run(text), "黑体", 9)
-    for row in rows:
-        for cell, value in zip(table.add_row().cells, row, strict=True):
-            _styled(cell.paragraphs[0].add_run(str(value)), "仿宋", 9)
+    table.autofit = False
+    other = Cm((PRINTABLE_CM - first_column_cm) / (len(header) - 1))
+    for column, grid in enumerate(table.columns):  # the grid, which Word and LibreOffice lay out by
+        grid.width = Cm(first_column_cm) if column == 0 else other
+    for number, (row, values) in enumerate(zip(table.rows, [header, *rows], strict=True)):
+        for column, (cell, value) in enumerate(zip(row.cells, values, strict=True)):
+            cell.width = Cm(first_column_cm) if column == 0 else other
+            paragraph = cell.paragraphs[0]
+            if column:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            _styled(paragraph.add_run(str(value)), "仿宋" if number else "黑体", 9)
     document.add_paragraph()
 
 
