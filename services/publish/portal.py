@@ -86,7 +86,9 @@ def routes() -> APIRouter:
             ),
         )
 
-    @router.get("/feed.json")
+    @router.get(
+        "/feed.json", response_class=JSONResponse, responses={200: {"content": {"application/feed+json": {}}}}
+    )
     async def feed_json(request: Request) -> JSONResponse:
         """JSON Feed 1.1 of the newest public items."""
         base = context(request)["base_url"]
@@ -116,7 +118,9 @@ def routes() -> APIRouter:
             media_type="application/feed+json",
         )
 
-    @router.get("/feed.atom")
+    @router.get(
+        "/feed.atom", response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}}
+    )
     async def feed_atom(request: Request) -> Response:
         """Atom (RFC 4287) feed of the newest public items."""
         items = await request.app.state.store.portal_page({}, 0, FEED_SIZE)
@@ -141,7 +145,9 @@ def routes() -> APIRouter:
             media_type="application/atom+xml",
         )
 
-    @router.get("/sitemap.xml")
+    @router.get(
+        "/sitemap.xml", response_class=Response, responses={200: {"content": {"application/xml": {}}}}
+    )
     async def sitemap(request: Request) -> Response:
         items = await request.app.state.store.portal_page({}, 0, 50_000)
         return templates.TemplateResponse(

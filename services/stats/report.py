@@ -4,9 +4,9 @@ write it. Pure: no I/O."""
 
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from services.stats.domain import Figures
 from shared.domain import CATEGORY_LABELS, CHANNEL_LABELS, Category, DecisionKind, DocumentKind
@@ -14,6 +14,10 @@ from shared.domain import CATEGORY_LABELS, CHANNEL_LABELS, Category, DecisionKin
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# A count on the form: bounded, so that it always fits a stored 64-bit integer.
+Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 
 # ---- Table B: 收到和处理政府信息公开申请情况 -------------------------------------------------
@@ -33,7 +37,7 @@ class Totalled(Strict):
     equal that sum (the form's rule)."""
 
     PARTS: ClassVar[tuple[str, ...]]
-    total: NonNegativeInt | None = None
+    total: Count | None = None
 
     def parts_sum(self) -> int:
         return sum(getattr(self, part) for part in self.PARTS)
@@ -46,12 +50,12 @@ class ApplicantRow(Totalled):
     """One row of Table B across its applicant columns."""
 
     PARTS: ClassVar[tuple[str, ...]] = tuple(APPLICANTS)
-    natural_person: NonNegativeInt = 0
-    commercial: NonNegativeInt = 0
-    research: NonNegativeInt = 0
-    public_interest: NonNegativeInt = 0
-    legal_services: NonNegativeInt = 0
-    other_organisation: NonNegativeInt = 0
+    natural_person: Count = 0
+    commercial: Count = 0
+    research: Count = 0
+    public_interest: Count = 0
+    legal_services: Count = 0
+    other_organisation: Count = 0
 
 
 COLUMNS = [*APPLICANTS, "total"]
@@ -164,10 +168,10 @@ RESULTS = {"upheld": "结果维持", "corrected": "结果纠正", "other": "其�
 
 class ProceedingCounts(Totalled):
     PARTS: ClassVar[tuple[str, ...]] = tuple(RESULTS)
-    upheld: NonNegativeInt = 0
-    corrected: NonNegativeInt = 0
-    other: NonNegativeInt = 0
-    pending: NonNegativeInt = 0
+    upheld: Count = 0
+    corrected: Count = 0
+    other: Count = 0
+    pending: Count = 0
 
 
 class TableC(Strict):
@@ -185,7 +189,7 @@ class TableAInputs(Strict):
     fees_collected_10k_yuan: Decimal = Field(
         Decimal(0), ge=0, max_digits=12, decimal_places=4, description="行政事业性收费 本年收费金额（万元）"
     )
-    in_force_before_records: dict[DocumentKind, NonNegativeInt] = Field(
+    in_force_before_records: dict[DocumentKind, Count] = Field(
         default_factory=dict,
         description="规章 / 行政规范性文件 in force before the system's records begin (added to 现行有效件数)",
     )
