@@ -96,7 +96,9 @@ class StatsStore:
                 )
         updates = {}
         for scope in scopes:
-            increments = {k: v for k, v in {**tally.increments, **changes.get(scope.window, {})}.items() if v}
+            counts = Counter(tally.increments)
+            counts.update(changes.get(scope.window, {}))  # update, not +: a change may be negative
+            increments = {k: v for k, v in counts.items() if v}
             if increments:
                 update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
                 updates[scope.key] = UpdateOne({"_id": scope.key}, update, upsert=True)
