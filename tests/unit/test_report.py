@@ -95,14 +95,14 @@ def seed_year_events():
     return events
 
 
-def test_the_seed_shaped_year_reads_as_the_seed_report_does():
+def seed_report(inputs: ReportInputs | None = None):
     counters = nested(aggregate(seed_year_events()).counters[Scope(2018)])
-    report = annual_report(
-        figures(Scope(2018), counters),
-        ReportInputs(organisation="楠杆镇"),
-        {2018: counters},
-        date(2018, 12, 31),
-    )
+    inputs = inputs or ReportInputs(organisation="楠杆镇")
+    return annual_report(figures(Scope(2018), counters), inputs, {2018: counters}, date(2018, 12, 31))
+
+
+def test_the_seed_shaped_year_reads_as_the_seed_report_does():
+    report = seed_report()
     text = report_text(report, "report.md")
     assert (
         "截至2018年12月31日，共更新和发布信息443条，其中，在统一平台发布372条，政府门户网站发布71条" in text
@@ -117,11 +117,10 @@ def test_operators_text_stays_text_in_the_html_report_and_the_dashboard():
     hostile = ReportInputs(
         organisation="<script>alert(1)</script>镇", other_matters="<img src=x onerror=alert(1)>"
     )
-    counters = nested(aggregate(seed_year_events()).counters[Scope(2018)])
-    report = annual_report(figures(Scope(2018), counters), hostile, {2018: counters}, date(2018, 12, 31))
+    report = seed_report(hostile)
     html = report_text(report, "report.html")
     assert "<script>alert" not in html and "&lt;img src=x" in html
-    assert 'id="published-total">443<' in dashboard_html(figures(Scope(2018), counters))
+    assert 'id="published-total">443<' in dashboard_html(report.figures)
 
 
 def test_an_import_file_with_errors_names_every_bad_row():
@@ -151,13 +150,7 @@ def test_importing_the_same_publication_twice_gives_the_same_event():
 
 
 def test_the_word_document_holds_the_same_report():
-    counters = nested(aggregate(seed_year_events()).counters[Scope(2018)])
-    report = annual_report(
-        figures(Scope(2018), counters),
-        ReportInputs(organisation="楠杆镇"),
-        {2018: counters},
-        date(2018, 12, 31),
-    )
+    report = seed_report()
     document = Document(io.BytesIO(report_docx(report)))
     text = "\n".join(p.text for p in document.paragraphs)
     assert text.startswith("楠杆镇2018年政府信息公开工作年度报告")
