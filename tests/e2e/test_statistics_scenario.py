@@ -67,6 +67,7 @@ async def test_the_statistics_of_a_scenario_match_it_exactly(system):
         async def settled():
             figures = (await http.get(stats)).json()
             done = figures["submissions"]["withdrawn"] == 1 and figures["submissions"]["rejected"] == 2
+            done &= figures["published"]["total"] == 7 and figures["submissions"]["received"] == 7
             return figures if done and sum(figures["published"]["withdrawn"].values()) == 1 else None
 
         figures = await eventually(settled, 40, "every event of the scenario counted")
