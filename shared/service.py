@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
 RESTART_PAUSE_SECONDS = 5
+STOP_SECONDS = 10
 QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # polled constantly; their lines would drown the rest
 
 
@@ -104,7 +105,10 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await broker.stop()
+            try:  # a stop must end: a broker that does not answer is left behind, not waited for
+                await asyncio.wait_for(broker.stop(), STOP_SECONDS)
+            except TimeoutError:
+                log.warning("the broker connection did not close in time; leaving it", seconds=STOP_SECONDS)
             await client.close()
 
     publishers = event_publishers(broker, settings, ANNOUNCES[spec.name])

@@ -89,7 +89,11 @@ async def serving(app, port: int):
     """An ASGI app on a real local port (a real HTTP peer for the service under test)."""
     import asyncio
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # A peer's keep-alive connection left open must not hold its shutdown (uvicorn waits forever).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, 10, "the HTTP peer to start")
     try:

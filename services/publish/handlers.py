@@ -112,15 +112,22 @@ async def work(
     """Run due publications concurrently, so that one slow channel or item delays no other."""
     slots = asyncio.Semaphore(CONCURRENT_STEPS)
     running: set[asyncio.Task] = set()
-    while True:
-        try:
-            while (claimed := await _claim(store, slots)) is not None:
-                task = asyncio.create_task(_run_one(store, channels, settings, *claimed, on_settled))
-                running.add(task)
-                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
-        except Exception:
-            log.exception("publication worker pass failed")
-        await wake.wait()
+    try:
+        while True:
+            try:
+                while (claimed := await _claim(store, slots)) is not None:
+                    task = asyncio.create_task(_run_one(store, channels, settings, *claimed, on_settled))
+                    running.add(task)
+                    task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+            except Exception:
+                log.exception("publication worker pass failed")
+            await wake.wait()
+    finally:
+        # Stopping: no step may outlive the channels and the database it uses. One cut short is
+        # taken up again when its claim expires, and the channel recognises the retry by its id.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> tuple[Publication, dict] | None:
