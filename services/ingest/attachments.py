@@ -16,6 +16,9 @@ from services.ingest.domain import CONTROL_CHARACTERS
 
 MAX_BYTES = 20 * 1024 * 1024  # each file
 MAX_TEXT_CHARS = 200_000  # read of each file: the rest waits for a reviewer's eyes
+# Read of all of one item's files together: the item's text travels in its documents and events
+# (twice in one document with its staged event), which must stay under 16 MB with a full body.
+MAX_TEXT_CHARS_PER_ITEM = 600_000
 MAX_XML_BYTES = 50 * 1024 * 1024  # an office file's part, uncompressed: beyond it, a zip bomb
 
 PDF, DOCX, XLSX = (
@@ -89,6 +92,21 @@ def read_text(data: bytes, media_type: str) -> ReadText:
     if not text.strip():
         return ReadText("", "附件中没有可读取的文字（可能是扫描件），请人工查看")
     return ReadText(text)
+
+
+def within_item_budget(texts: list[str]) -> list[tuple[str, str | None]]:
+    """Each file's text cut to what is left of the item's budget, with why where it was cut."""
+    left, kept = MAX_TEXT_CHARS_PER_ITEM, []
+    for text in texts:
+        cut = text[: max(left, 0)]
+        left -= len(cut)
+        note = (
+            None
+            if cut == text
+            else f"本事项附件文字合计超过{MAX_TEXT_CHARS_PER_ITEM}字，此附件有未自动审查的部分，请人工查看"
+        )
+        kept.append((cut, note))
+    return kept
 
 
 class _TooLarge(Exception):

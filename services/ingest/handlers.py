@@ -93,7 +93,11 @@ async def _attachments_of(
         raise Problem(
             422, "Invalid request", "Upload each attachment first: POST /v1/attachments.", errors=missing
         )
-    return found
+    budgeted = attachments.within_item_budget([a.text for a in found])
+    return [
+        a.model_copy(update={"text": text, "unread": a.unread or note}) if note else a
+        for a, (text, note) in zip(found, budgeted, strict=True)
+    ]
 
 
 async def _bind(store: SubmissionStore, attachments_found: list[Attachment], submission_id: str) -> None:

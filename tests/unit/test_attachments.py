@@ -7,6 +7,7 @@ from services.ingest.attachments import (
     DOCX,
     MAX_BYTES,
     MAX_TEXT_CHARS,
+    MAX_TEXT_CHARS_PER_ITEM,
     PDF,
     PNG,
     XLSX,
@@ -15,6 +16,7 @@ from services.ingest.attachments import (
     media_type_of,
     read_text,
     safe_filename,
+    within_item_budget,
 )
 from services.review.domain.screening import blocks, screen_attachments
 from shared.events import Attachment
@@ -82,3 +84,11 @@ def test_a_marking_inside_an_attachment_blocks_the_item():
 def test_what_could_not_be_read_is_flagged_for_a_reviewer():
     [flag] = screen_attachments((attachment("", "图片附件无法自动审查文字，请人工查看"),))
     assert flag.severity == "flag" and flag.rule == "attachment-unread" and "意见.pdf" in flag.message
+
+
+def test_an_items_files_share_one_text_budget_and_what_is_cut_is_said():
+    texts = ["字" * MAX_TEXT_CHARS] * 4
+    kept = within_item_budget(texts)
+    assert sum(len(text) for text, _ in kept) == MAX_TEXT_CHARS_PER_ITEM
+    assert [note is None for _, note in kept] == [True, True, True, False]
+    assert kept[3][0] == "" or (len(kept[3][0]) < MAX_TEXT_CHARS and "人工查看" in kept[3][1])
