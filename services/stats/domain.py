@@ -103,9 +103,10 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class FirstPublication:
-    """An item's earliest publication in a window, and the counters the item counts in through it
-    (once per item: distinct items, timeliness, time to publication, Table A)."""
+class FirstOccurrence:
+    """An item's earliest event of a kind in a window (its publication, its withdrawal or
+    correction, its approval) and the counters the item counts in through it, once per item:
+    distinct items, timeliness, time to publication, Table A; amended; approved."""
 
     at: datetime
     counts: dict[str, int]
@@ -113,14 +114,14 @@ class FirstPublication:
 
 @dataclass(frozen=True)
 class Tally:
-    """What one event adds: counters for its scopes and, per kind of first (an item's first
-    publication, its first withdrawal or correction), a candidate first one in its window."""
+    """What one event adds: counters for its scopes and, per kind of first (PUBLISHED, AMENDED,
+    APPROVED), a candidate first occurrence in its window."""
 
     year: int
     month: int
     increments: dict[str, int]
     subject: ItemSubject | None = None
-    firsts: dict[str, FirstPublication] = field(default_factory=dict)  # by kind: counted once per item
+    firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by kind: counted once per item
 
     def scopes(self) -> list[Scope]:
         """Every counter document the event counts in (up to eight)."""
@@ -146,12 +147,12 @@ def year_of_key(key: str) -> int:
 PUBLISHED, AMENDED, APPROVED = "published", "amended", "approved"
 
 
-def first_publication_change(
-    earlier: FirstPublication | None, candidate: FirstPublication
-) -> tuple[dict[str, int], FirstPublication | None]:
+def first_change(
+    earlier: FirstOccurrence | None, candidate: FirstOccurrence
+) -> tuple[dict[str, int], FirstOccurrence | None]:
     """The counters to change and the record to keep when `candidate` arrives for an item whose
-    earliest publication in the window so far is `earlier` — the same whatever order publications
-    arrive in."""
+    earliest occurrence of its kind in the window so far is `earlier` — the same whatever order
+    the events arrive in."""
     if earlier is None:
         return dict(candidate.counts), candidate
     if candidate.at >= earlier.at:
@@ -176,7 +177,7 @@ def tally(event: Event) -> Tally | None:
         case SubmissionReceived():
             inc = {"submissions.received": 1}
         case ReviewApproved():  # once per item: a correction is approved again, but one item
-            first = FirstPublication(event.occurred_at, {"submissions.approved": 1})
+            first = FirstOccurrence(event.occurred_at, {"submissions.approved": 1})
             return Tally(day.year, day.month, {}, _subject(event), {APPROVED: first})
         case ReviewRejected():
             inc = {"submissions.rejected": 1, f"review.rejected_by_reason.{event.data.reason}": 1}
@@ -215,14 +216,14 @@ def _published(event: PublicationPublished) -> Tally:
             f"published.by_month_and_channel.{month}.{d.channel}": 1,
         },
         ItemSubject.of(d.item),
-        {PUBLISHED: FirstPublication(d.published_at, item_counts(d.item, d.published_at))},
+        {PUBLISHED: FirstOccurrence(d.published_at, item_counts(d.item, d.published_at))},
     )
 
 
 def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str, at: datetime) -> Tally:
     """A publication withdrawn or corrected; the item counts once as amended (准确率)."""
     day = china_date(event.occurred_at)
-    first = FirstPublication(at, {"published.items_amended": 1})
+    first = FirstOccurrence(at, {"published.items_amended": 1})
     increments = {f"published.{how}.{event.data.channel}": 1}
     return Tally(day.year, day.month, increments, _subject(event), {AMENDED: first})
 
@@ -250,11 +251,11 @@ class Aggregate:
     """Every scope's counters and every window's first publications, built from archived events."""
 
     counters: dict[Scope, Counter] = field(default_factory=lambda: defaultdict(Counter))
-    firsts: dict[str, FirstPublication] = field(default_factory=dict)  # by first_key
+    firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by first_key
 
     def count(self, event: Event) -> None:
         """Count one event exactly as the live path counts it (the same `tally` and
-        `first_publication_change`), whatever order the events come in."""
+        `first_change`), whatever order the events come in."""
         counted = tally(event)
         if counted is None:
             return
@@ -262,7 +263,7 @@ class Aggregate:
         for kind, candidate in counted.firsts.items():
             for window in {s.window for s in counted.scopes()}:
                 key = first_key(window, event.submission_id, kind)
-                change, keep = first_publication_change(self.firsts.get(key), candidate)
+                change, keep = first_change(self.firsts.get(key), candidate)
                 changes[window].update(change)
                 if keep:
                     self.firsts[key] = keep

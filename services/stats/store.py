@@ -13,11 +13,11 @@ from pymongo.errors import DuplicateKeyError
 from services.stats.domain import (
     EARLIEST_YEAR,
     Aggregate,
-    FirstPublication,
+    FirstOccurrence,
     Scope,
     Tally,
+    first_change,
     first_key,
-    first_publication_change,
     nested,
     year_of_key,
 )
@@ -46,7 +46,7 @@ class StatsStore:
     def __init__(self, db: AsyncDatabase):
         self.events = db.events
         self.counters = db.counters
-        self.first_publications = db.first_publications
+        self.first_publications = db.first_publications  # every kind of first (the name is older)
         self.report_inputs = db.report_inputs
 
     async def prepare(self) -> None:
@@ -108,13 +108,13 @@ class StatsStore:
             if updates:
                 await self.counters.bulk_write(list(updates.values()), ordered=False)
 
-    async def _first(self, key: str, window: Scope, candidate: FirstPublication) -> dict:
+    async def _first(self, key: str, window: Scope, candidate: FirstOccurrence) -> dict:
         async with document_lock(self.first_publications, key):
             doc = await self.first_publications.find_one({"_id": key})
             earlier = (
-                FirstPublication(doc["at"], {c["counter"]: c["n"] for c in doc["counts"]}) if doc else None
+                FirstOccurrence(doc["at"], {c["counter"]: c["n"] for c in doc["counts"]}) if doc else None
             )
-            change, keep = first_publication_change(earlier, candidate)
+            change, keep = first_change(earlier, candidate)
             if keep:
                 record = {"year": window.year, "at": keep.at, "counts": _stored_counts(keep.counts)}
                 await self.first_publications.update_one({"_id": key}, {"$set": record}, upsert=True)

@@ -1,13 +1,13 @@
 from datetime import UTC, date, datetime, timedelta
 
 from services.stats.domain import (
-    FirstPublication,
+    FirstOccurrence,
     RateRules,
     Scope,
     WorkingDays,
     aggregate,
     figures,
-    first_publication_change,
+    first_change,
     latency_bucket,
     nested,
     percentile,
@@ -213,19 +213,19 @@ def test_an_item_is_judged_on_its_earliest_publication_whatever_the_order():
         assert (timeliness.on_time, timeliness.late) == (1, 0)
 
 
-def test_first_publication_changes_are_order_independent():
-    early = FirstPublication(
+def test_first_changes_are_order_independent():
+    early = FirstOccurrence(
         datetime(2026, 11, 3, tzinfo=UTC), {"published.items": 1, "timeliness.working_days.1": 1}
     )
-    later = FirstPublication(
+    later = FirstOccurrence(
         datetime(2026, 12, 30, tzinfo=UTC), {"published.items": 1, "timeliness.working_days.40": 1}
     )
-    assert first_publication_change(None, later) == (later.counts, later)
-    assert first_publication_change(later, early) == (
+    assert first_change(None, later) == (later.counts, later)
+    assert first_change(later, early) == (
         {"timeliness.working_days.1": 1, "timeliness.working_days.40": -1},
         early,
     )
-    assert first_publication_change(early, later) == ({}, None)
+    assert first_change(early, later) == ({}, None)
 
 
 def test_an_item_amended_on_both_channels_counts_once_against_accuracy():
