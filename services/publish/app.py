@@ -1,4 +1,5 @@
-"""Publish's wiring: the portal routes, the event consumer, and the publication worker."""
+"""Publish's wiring: the portal and republishing routes, the event consumer, the publication and
+subscription workers, and the relays of the feed and of given-up approvals."""
 
 import httpx
 from fastapi import FastAPI
