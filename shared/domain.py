@@ -127,6 +127,43 @@ DECISIONS_OF_CATEGORY: dict[Category, set[DecisionKind]] = {
 }
 
 
+class AttachmentPartKind(StrEnum):
+    """The parts of a file that carry text. A file goes online whole, so each is screened."""
+
+    DOCUMENT = "document"  # the body (DOCX), the cells (XLSX), the pages' text (PDF)
+    HEADERS = "headers"  # page headers, watermarks in them included
+    FOOTERS = "footers"
+    FOOTNOTES = "footnotes"
+    ENDNOTES = "endnotes"
+    COMMENTS = "comments"  # reviewers' comments and their authors
+    DELETIONS = "deletions"  # tracked deletions: still in the file
+    FIELD_CODES = "field_codes"
+    TEXT_BOXES = "text_boxes"  # text boxes, shapes, WordArt, SmartArt, charts
+    ALT_TEXT = "alt_text"  # descriptions of pictures and objects
+    SHEET_NAMES = "sheet_names"  # and defined names
+    ANNOTATIONS = "annotations"  # PDF annotations, bookmarks
+    FORM_FIELDS = "form_fields"
+    PROPERTIES = "properties"  # title, author, subject, keywords…: metadata anyone can read
+
+
+ATTACHMENT_PART_LABELS: dict[AttachmentPartKind, str] = {
+    AttachmentPartKind.DOCUMENT: "正文",
+    AttachmentPartKind.HEADERS: "页眉（含水印）",
+    AttachmentPartKind.FOOTERS: "页脚",
+    AttachmentPartKind.FOOTNOTES: "脚注",
+    AttachmentPartKind.ENDNOTES: "尾注",
+    AttachmentPartKind.COMMENTS: "批注",
+    AttachmentPartKind.DELETIONS: "修订中删除的文字",
+    AttachmentPartKind.FIELD_CODES: "域代码",
+    AttachmentPartKind.TEXT_BOXES: "文本框、图形和图表中的文字",
+    AttachmentPartKind.ALT_TEXT: "图片和对象的说明文字",
+    AttachmentPartKind.SHEET_NAMES: "工作表和名称",
+    AttachmentPartKind.ANNOTATIONS: "注释和书签",
+    AttachmentPartKind.FORM_FIELDS: "表单域",
+    AttachmentPartKind.PROPERTIES: "文档属性",
+}
+
+
 class Role(StrEnum):
     DEPARTMENT = "department"
     REVIEWER = "reviewer"

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.domain import (
+    AttachmentPartKind,
     Category,
     Channel,
     DecisionKind,
@@ -57,6 +58,14 @@ class ItemFacts(Contract):
     decisions: Decisions | None = None
 
 
+class AttachmentPart(Contract):
+    """Text read from one part of a file (its body, its page headers, its comments…): every part
+    that goes online with the file is screened, and shown to the reviewer, on its own."""
+
+    kind: AttachmentPartKind
+    text: str
+
+
 class Attachment(Contract):
     """A file that travels with an item: its bytes stay in ingest (GridFS), its text is screened."""
 
@@ -65,8 +74,15 @@ class Attachment(Contract):
     media_type: str
     size: int
     sha256: str
-    text: str = ""  # what could be read of it (PDF, DOCX, XLSX), screened with the item
+    text: str = ""  # events written before parts were read: the body's text alone; empty since
+    parts: tuple[AttachmentPart, ...] = ()  # what could be read of it (PDF, DOCX, XLSX), part by part
     unread: str | None = None  # why some or all of it could not be read: a reviewer must look
+
+    def readable_parts(self) -> tuple[AttachmentPart, ...]:
+        """Its parts, also for an attachment recorded before they were read one by one."""
+        if self.parts or not self.text:
+            return self.parts
+        return (AttachmentPart(kind=AttachmentPartKind.DOCUMENT, text=self.text),)
 
 
 class ItemContent(ItemFacts):
@@ -83,7 +99,9 @@ class ScreeningFinding(Contract):
     id: str
     rule: str
     severity: Severity
-    field: str = Field(pattern=r"^(title|body|attachments\.[0-9]+)$")  # attachments.N: the text of the Nth
+    # A published field: title, body, document_number; of the Nth attachment, its filename or a
+    # part of its text (attachments.N.<part kind>), or the file as a whole (attachments.N: unread).
+    field: str = Field(pattern=r"^(title|body|document_number|attachments\.[0-9]+(\.[a-z_]+)?)$")
     start: int
     end: int
     excerpt: str

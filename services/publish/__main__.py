@@ -2,4 +2,5 @@ from services.publish.app import build
 from shared.service import run
 from shared.settings import get_settings
 
-run("publish", build, get_settings())
+if __name__ == "__main__":  # not when a worker process (shared.budget) imports it again
+    run("publish", build, get_settings())

@@ -1,0 +1,66 @@
+"""The budget that keeps hostile input from stalling a service: real worker processes."""
+
+import asyncio
+import time
+
+import pytest
+
+from shared.budget import Budget, OverBudget, WorkerPool
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def allocate(size: int) -> int:
+    return len(bytearray(size))
+
+
+def fail() -> None:
+    raise ValueError("refused")
+
+
+@pytest.fixture
+async def pool():
+    pool = WorkerPool(2, Budget(seconds=1.5, memory_bytes=512 * 2**20))
+    yield pool
+    pool.close()
+
+
+async def test_a_call_answers_its_result(pool):
+    assert await pool.run(allocate, 1000) == 1000
+
+
+async def test_work_over_its_time_is_stopped_and_the_pool_goes_on(pool):
+    started = time.monotonic()
+    with pytest.raises(OverBudget, match="longer than"):
+        await pool.run(sleep_for, 30)
+    assert time.monotonic() - started < 5
+    assert await pool.run(sleep_for, 0.01) == 0.01
+
+
+async def test_work_over_its_memory_is_refused_and_the_pool_goes_on(pool):
+    with pytest.raises(OverBudget, match="MB"):
+        await pool.run(allocate, 2**30)
+    assert await pool.run(allocate, 10) == 10
+
+
+async def test_a_failure_is_an_error_not_a_budget(pool):
+    with pytest.raises(RuntimeError, match="refused"):
+        await pool.run(fail)
+
+
+async def test_the_event_loop_runs_while_work_does(pool):
+    ticks: list[float] = []
+
+    async def tick():
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.gather(pool.run(sleep_for, 0.5), pool.run(sleep_for, 0.5), pool.run(sleep_for, 0.5))
+    ticker.cancel()
+    longest_wait = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    assert longest_wait < 0.4  # the loop kept turning while three calls of 0.5 s ran
