@@ -39,6 +39,7 @@ class OverBudget(Exception):
 def _serve(connection: Connection, memory_bytes: int) -> None:
     """A worker's life: run each call it is sent, answer its result or why it failed."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    connection.send("ready")  # its start (the imports) is not counted against any call's time
     while True:
         try:
             function, args = connection.recv()
@@ -58,6 +59,8 @@ class _Worker:
         self.process = _CONTEXT.Process(target=_serve, args=(child, memory_bytes), daemon=True)
         self.process.start()
         child.close()
+        if self.connection.recv() != "ready":
+            raise OSError("the worker did not start")
 
     def kill(self) -> None:
         self.process.kill()  # its pipe closes with it, which ends any wait for its answer
