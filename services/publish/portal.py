@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from services.publish.rendering import body_html
 from shared.domain import CATEGORY_LABELS, Category
 from shared.events import utcnow
 from shared.problems import Problem
+from shared.rendering import body_html
 
 PAGE_SIZE = 20
 FEED_SIZE = 50
