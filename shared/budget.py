@@ -9,6 +9,7 @@ Workers are started with `spawn`, never forked from a process that runs threads 
 
 import asyncio
 import contextlib
+import importlib
 import multiprocessing
 import resource
 from collections.abc import Callable
@@ -36,8 +37,10 @@ class OverBudget(Exception):
         self.reason = reason
 
 
-def _serve(connection: Connection, memory_bytes: int) -> None:
+def _serve(connection: Connection, memory_bytes: int, preload: tuple[str, ...]) -> None:
     """A worker's life: run each call it is sent, answer its result or why it failed."""
+    for module in preload:
+        importlib.import_module(module)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     connection.send("ready")  # its start (the imports) is not counted against any call's time
     while True:
@@ -54,9 +57,9 @@ def _serve(connection: Connection, memory_bytes: int) -> None:
 
 
 class _Worker:
-    def __init__(self, memory_bytes: int):
+    def __init__(self, memory_bytes: int, preload: tuple[str, ...]):
         self.connection, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_serve, args=(child, memory_bytes), daemon=True)
+        self.process = _CONTEXT.Process(target=_serve, args=(child, memory_bytes, preload), daemon=True)
         self.process.start()
         child.close()
         if self.connection.recv() != "ready":
@@ -68,10 +71,11 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to `workers` calls at once, each in a process of its own, each within `budget`."""
+    """Up to `workers` calls at once, each in a process of its own, each within `budget`. The
+    modules named in `preload` (those of the functions it runs) are imported as a worker starts."""
 
-    def __init__(self, workers: int, budget: Budget):
-        self.budget = budget
+    def __init__(self, workers: int, budget: Budget, preload: tuple[str, ...] = ()):
+        self.budget, self._preload = budget, preload
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._slots = asyncio.Semaphore(workers)
@@ -101,7 +105,7 @@ class WorkerPool:
         return value
 
     async def _start(self) -> _Worker:
-        worker = await asyncio.to_thread(_Worker, self.budget.memory_bytes)
+        worker = await asyncio.to_thread(_Worker, self.budget.memory_bytes, self._preload)
         self._all.add(worker)
         return worker
 

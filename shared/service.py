@@ -49,6 +49,7 @@ class ServiceSpec:
     routers: list[APIRouter] = field(default_factory=list)
     outbox: Callable[[AsyncDatabase], list[AsyncCollection]] = lambda db: []
     prepare: Callable[[FastAPI], Awaitable[None]] | None = None  # further per-service state
+    teardown: Callable[[FastAPI], None] | None = None  # releases what `prepare` holds (worker processes)
     workers: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
@@ -110,6 +111,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             except TimeoutError:
                 log.warning("the broker connection did not close in time; leaving it", seconds=STOP_SECONDS)
             await client.close()
+            if spec.teardown:
+                spec.teardown(app)
 
     publishers = event_publishers(broker, settings, ANNOUNCES[spec.name])
     app = FastAPI(title=f"gongkai {spec.name}", version="1", lifespan=lifespan)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.review import handlers
 from services.review.domain.decisions import Decision, RecordedDecision, ReviewState, ReviewTask
+from services.review.screener import Screener
 from services.review.store import TaskStore
 from shared.audit import AuditEntry
 from shared.auth import Principal, requires
@@ -227,6 +228,9 @@ def build(settings: Settings) -> FastAPI:
         )
         await app.state.audit_relay.run()
 
+    async def start_screener(app: FastAPI) -> None:
+        app.state.screener = Screener()
+
     return create_app(
         ServiceSpec(
             name="review",
@@ -235,6 +239,10 @@ def build(settings: Settings) -> FastAPI:
             routers=[routes(), wordlist_routes(), audit_routes(), console_routes()],
             outbox=lambda db: [db.tasks],
             workers=[audit_relay],
-            handle=lambda app, event: handlers.on_event(app.state.store, settings.review_levels, event),
+            prepare=start_screener,
+            teardown=lambda app: app.state.screener.close(),
+            handle=lambda app, event: handlers.on_event(
+                app.state.store, settings.review_levels, app.state.screener, event
+            ),
         )
     )

@@ -9,21 +9,30 @@ from services.review.domain.decisions import (
     screened,
     withdrawn,
 )
+from services.review.screener import Screener
 from services.review.store import TaskStore
 from shared.auth import Principal
-from shared.events import Event, SubmissionReceived, SubmissionRevised, SubmissionWithdrawn, utcnow
+from shared.events import (
+    Event,
+    ItemContent,
+    ScreeningFinding,
+    SubmissionReceived,
+    SubmissionRevised,
+    SubmissionWithdrawn,
+    utcnow,
+)
 from shared.problems import Problem
 
 
-async def on_event(store: TaskStore, levels: int, event: Event) -> None:
+async def on_event(store: TaskStore, levels: int, screener: Screener, event: Event) -> None:
     match event:
         case SubmissionReceived():
             content = event.data.content
-            words = await store.words_for(content.department)
-            await store.create(screened(event.submission_id, event.data.revision, content, levels, words))
+            findings = await _screen(store, screener, content)
+            await store.create(screened(event.submission_id, event.data.revision, content, levels, findings))
         case SubmissionRevised():
-            words = await store.words_for(event.data.content.department)
-            await store.change(event.submission_id, lambda t: _revised(t, event, levels, words))
+            findings = await _screen(store, screener, event.data.content)
+            await store.change(event.submission_id, lambda t: _revised(t, event, levels, findings))
         case SubmissionWithdrawn():
             data = event.data
             await store.change(
@@ -34,12 +43,19 @@ async def on_event(store: TaskStore, levels: int, event: Event) -> None:
             )
 
 
-def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, words):
+async def _screen(store: TaskStore, screener: Screener, content: ItemContent) -> list[ScreeningFinding]:
+    """Screening's findings, against the word lists in force now (an operator's change applies
+    from the next item on, on every replica)."""
+    words_key, entries = await store.word_entries_for(content.department)
+    return await screener.findings(content, words_key, entries)
+
+
+def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, findings: list[ScreeningFinding]):
     """A revision after `review.returned`, or a correction of an approved item, is screened again
     and starts over at level 1."""
     if task.state not in (ReviewState.RETURNED, ReviewState.APPROVED) or event.data.revision <= task.revision:
         return None
-    return screened(event.submission_id, event.data.revision, event.data.content, levels, words)
+    return screened(event.submission_id, event.data.revision, event.data.content, levels, findings)
 
 
 async def record_decision(

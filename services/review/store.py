@@ -7,7 +7,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.review.domain.decisions import Outcome, ReviewState, ReviewTask
-from services.review.domain.screening import WordList
 from shared.audit import AuditChain
 from shared.documents import Change, change_document
 from shared.events import utcnow
@@ -22,7 +21,6 @@ class TaskStore:
         self.tasks = db.tasks
         self.wordlists = db.wordlists
         self.audit = AuditChain(db.audit)
-        self._compiled: dict[tuple, WordList] = {}
 
     async def prepare(self) -> None:
         pass  # every lookup is by _id; the queue is read through its level (see pending_at)
@@ -78,16 +76,12 @@ class TaskStore:
         await update_document(self.wordlists, scope, update, upsert=True)
         return await self.word_list(scope)
 
-    async def words_for(self, department: str) -> WordList:
-        """The deployment's and the department's lists, recompiled only when either changed, so an
-        operator's change takes effect on every replica at the next item, without a restart."""
+    async def word_entries_for(self, department: str) -> tuple[tuple, list[tuple[str, str, str]]]:
+        """The deployment's and the department's lists as (word, severity, note), with a key that
+        changes whenever either does (screening workers compile a list once per key)."""
         lists = [await self.word_list(DEPLOYMENT), await self.word_list(f"department:{department}")]
         key = (department, *(wl["version"] for wl in lists))
-        if key not in self._compiled:
-            entries = [(e["word"], e["severity"], e.get("note", "")) for wl in lists for e in wl["entries"]]
-            self._compiled = {k: v for k, v in self._compiled.items() if k[0] != department}
-            self._compiled[key] = WordList.of(entries)
-        return self._compiled[key]
+        return key, [(e["word"], e["severity"], e.get("note", "")) for wl in lists for e in wl["entries"]]
 
 
 def to_task(doc: dict) -> ReviewTask:

@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime
 
+from services.review.domain.decisions import screened
+from services.review.domain.screening import screen_content
 from shared.events import Approval, ItemContent
 
 
@@ -20,3 +22,8 @@ def content(**overrides) -> ItemContent:
 
 def approval(level: int, reviewer: str) -> Approval:
     return Approval(level=level, reviewer=reviewer, decided_at=datetime(2026, 11, 3, tzinfo=UTC))
+
+
+def screened_item(submission_id: str, revision: int, item: ItemContent, levels: int):
+    """A task as review makes it: the item screened, then queued or rejected."""
+    return screened(submission_id, revision, item, levels, screen_content(item))

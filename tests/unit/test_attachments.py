@@ -18,8 +18,6 @@ from services.ingest.attachments import (
     safe_filename,
     within_item_budget,
 )
-from services.review.domain.screening import blocks, screen_attachments
-from shared.events import Attachment
 from tests.documents import docx, pdf, png, xlsx
 
 
@@ -66,24 +64,6 @@ def test_a_damaged_or_endless_file_is_left_to_a_reviewer_not_an_error():
 def test_names_are_kept_for_display_only_without_paths():
     assert safe_filename("../../etc/passwd") == ".._.._etc_passwd"
     assert safe_filename(None) == "附件"
-
-
-def attachment(text: str, unread: str | None = None) -> Attachment:
-    return Attachment(
-        id="a" * 24, filename="意见.pdf", media_type=PDF, size=1, sha256="0" * 64, text=text, unread=unread
-    )
-
-
-def test_a_marking_inside_an_attachment_blocks_the_item():
-    findings = screen_attachments((attachment("普通内容"), attachment("关于选址的意见\n机密★10年")))
-    assert blocks(findings)
-    [marking] = findings
-    assert marking.field == "attachments.1" and marking.excerpt.startswith("机密★")
-
-
-def test_what_could_not_be_read_is_flagged_for_a_reviewer():
-    [flag] = screen_attachments((attachment("", "图片附件无法自动审查文字，请人工查看"),))
-    assert flag.severity == "flag" and flag.rule == "attachment-unread" and "意见.pdf" in flag.message
 
 
 def test_an_items_files_share_one_text_budget_and_what_is_cut_is_said():

@@ -1,6 +1,6 @@
-from services.review.domain.decisions import Decision, decide, screened
+from services.review.domain.decisions import Decision, decide
 from shared.ledger import GENESIS, entry_hash, verify
-from tests.unit.factories import content
+from tests.unit.factories import content, screened_item
 from tests.unit.test_decisions import NOW
 
 
@@ -15,7 +15,7 @@ def chain_of(records: list[dict]) -> tuple[list[dict], dict]:
 
 
 def records() -> list[dict]:
-    task, _, screening = screened("s1", 1, content(), levels=2)
+    task, _, screening = screened_item("s1", 1, content(), levels=2)
     task, _, first = decide(task, "张三", 1, Decision(decision="approve", comment="同意"), NOW)
     _, _, second = decide(task, "李四", 2, Decision(decision="approve"), NOW)
     return [r.model_dump(mode="json") for r in (screening, first, second)]

@@ -7,10 +7,9 @@ from services.review.domain.decisions import (
     DecisionRefused,
     ReviewState,
     decide,
-    screened,
     withdrawn,
 )
-from tests.unit.factories import content
+from tests.unit.factories import content, screened_item
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
 
@@ -20,7 +19,7 @@ def approve(comment: str = "同意") -> Decision:
 
 
 def test_a_marked_item_is_rejected_at_once_and_never_queued():
-    task, event, _ = screened("s1", 1, content(title="机密★1年 选址意见"), levels=2)
+    task, event, _ = screened_item("s1", 1, content(title="机密★1年 选址意见"), levels=2)
     assert task.state == ReviewState.REJECTED
     assert event.type == "review.rejected"
     assert event.data.automatic and event.data.reason == "classified"
@@ -28,13 +27,13 @@ def test_a_marked_item_is_rejected_at_once_and_never_queued():
 
 
 def test_an_ordinary_item_waits_at_level_one():
-    task, event, _ = screened("s1", 1, content(), levels=2)
+    task, event, _ = screened_item("s1", 1, content(), levels=2)
     assert (task.state, task.level) == (ReviewState.PENDING, 1)
     assert event.type == "review.queued" and event.data.level == 1
 
 
 def test_two_levels_by_two_people_approve():
-    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened_item("s1", 1, content(), levels=2)
     task, queued, _ = decide(task, "张三", 1, approve(), NOW)
     assert queued.type == "review.queued" and queued.data.level == 2
     task, approved, _ = decide(task, "李四", 2, approve(), NOW)
@@ -44,7 +43,7 @@ def test_two_levels_by_two_people_approve():
 
 
 def test_one_person_never_decides_two_levels():
-    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened_item("s1", 1, content(), levels=2)
     task, _, _ = decide(task, "张三", 1, approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "张三", 2, approve(), NOW)
@@ -52,14 +51,14 @@ def test_one_person_never_decides_two_levels():
 
 
 def test_a_reviewer_decides_only_at_the_level_the_item_waits_at():
-    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened_item("s1", 1, content(), levels=2)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "李四", 2, approve(), NOW)
     assert refused.value.status == 403
 
 
 def test_a_decided_item_takes_no_further_decision():
-    task, _, _ = screened("s1", 1, content(), levels=1)
+    task, _, _ = screened_item("s1", 1, content(), levels=1)
     task, _, _ = decide(task, "张三", 1, approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
         decide(task, "李四", 1, approve(), NOW)
@@ -75,23 +74,23 @@ def test_rejection_needs_a_reason_and_other_needs_a_comment():
 
 
 def test_return_needs_a_comment_and_announces_review_returned():
-    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened_item("s1", 1, content(), levels=2)
     task, event, _ = decide(task, "张三", 1, Decision(decision="return", comment="请删除电话号码"), NOW)
     assert task.state == ReviewState.RETURNED and event.type == "review.returned"
 
 
 def test_withdrawal_removes_a_pending_item_only():
-    task, _, _ = screened("s1", 1, content(), levels=2)
+    task, _, _ = screened_item("s1", 1, content(), levels=2)
     outcome = withdrawn(task, "finance", "内容有误", NOW, "w-1")
     assert outcome.task.state == ReviewState.WITHDRAWN
     assert (outcome.audit.actor, outcome.audit.action) == ("finance", "withdrawn")
-    rejected, _, _ = screened("s2", 1, content(body="内部资料"), levels=2)
+    rejected, _, _ = screened_item("s2", 1, content(body="内部资料"), levels=2)
     assert withdrawn(rejected, "finance", "", NOW, "w-2") is None
 
 
 def flagged_task():
     body = "联系人张三，电话13800138000，请按时参加。"
-    task, _, _ = screened("s1", 1, content(body=body), levels=2)
+    task, _, _ = screened_item("s1", 1, content(body=body), levels=2)
     [flag] = task.findings
     return task, flag, body
 

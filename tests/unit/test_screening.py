@@ -1,6 +1,15 @@
 import pytest
 
-from services.review.domain.screening import FoldedText, WordList, blocks, screen, screen_item
+from services.review.domain.canonical import as_written
+from services.review.domain.screening import (
+    KEPT_PER_RULE,
+    WordList,
+    blocks,
+    screen,
+    screen_content,
+)
+from shared.events import Attachment, AttachmentPart
+from tests.unit.factories import content
 
 
 @pytest.mark.parametrize(
@@ -49,7 +58,7 @@ def test_markings_block_in_every_form(text):
         "荣获三星级★文明单位。",
         "绝密档案管理培训的通知",  # a word, not a marking
         "严禁将**机密**文件带出办公场所。",  # Markdown emphasis, not a star
-        "组织观看电影《秘密》。",  # a title, not a bracketed level
+        "组织观看电影《秘密花园》。",  # a title, not a bracketed level
         "做好国家秘密载体管理，落实保密责任制。",
         "“机密”与“秘密”的区别。",
         "解密后的档案向社会开放。",
@@ -67,15 +76,22 @@ def test_span_points_into_the_original_text():
     assert finding.field == "title" and finding.severity == "block"
 
 
-def test_title_and_body_are_both_screened():
-    findings = screen_item("秘密★1年 通知", "内部资料")
-    assert {f.field for f in findings} == {"title", "body"}
+def test_every_published_field_is_screened():
+    item = content(
+        title="秘密★1年 通知",
+        body="内部资料",
+        document_number="机密★ 〔2026〕3号",
+        attachments=(attachment("普通内容", filename="机密★.docx"),),
+    )
+    findings = screen_content(item)
+    assert {f.field for f in findings} == {"title", "body", "document_number", "attachments.0.filename"}
+    assert all(f.severity == "block" for f in findings)
 
 
-def test_folding_keeps_offsets_and_compact_spans_map_back():
-    text = FoldedText.of("Ａ１ 機\n密")
-    assert text.folded == "a1 机\n密" and text.compact == "a1机密"
-    assert text.span_of_compact(2, 4) == (3, 6)
+def test_folding_maps_back_to_what_was_written():
+    text = as_written("Ａ１ 機\u200b\n密")
+    assert text.visible == "a1 机 密" and text.compact == "a1机密"
+    assert text.raw_span(2, 4, compact=True) == (3, 7)
 
 
 @pytest.mark.parametrize(
@@ -124,3 +140,127 @@ def test_a_word_list_matches_across_spaces_and_case():
         ("word-list", "flag", "拆迁 补偿\n标准"),
         ("word-list", "block", "PROJECT  x"),
     ]
+
+
+# The walk-arounds of issue 10: each reaches the portal as a marking a reader sees.
+WALK_AROUNDS = [
+    # Markdown and HTML the portal renders after screening
+    "秘*密*★1年",
+    "秘`密`★",
+    "秘[密]()★",
+    "秘[密](https://example.gov.cn)★",
+    "秘密\\*1年",
+    "秘&#23494;★",
+    "&#x79D8;&#x5BC6;&#x2605;",
+    "秘密&starf;",
+    "机密&#9733;",
+    "内部&#36164;料",
+    "秘<b></b>密★",
+    "秘<!-- 注释 -->密★",
+    "秘<span style=x>密</span>★",
+    "机~~密~~★",
+    "- 机\n- 密★",
+    "| 机 | 密★ |\n|---|---|",
+    # characters screening did not fold
+    "机\u200e密\u200f★",
+    "机\u202a密\u202e★\u202c",
+    "机\u2066密\u2069★",
+    "机\u2063密★",
+    "机\u034f密★",
+    "机\u180e密★",
+    "机\u061c密★",
+    "机\ufe0f密\ufe00★",
+    "机\U000e0100密★",
+    "机\U000e0041密\U000e007f★",
+    "机\u0301密\u20dd★",
+    "机\x85密\x9f★",
+    "机\u2800密\u3164★",
+    "机密⚝",
+    "机密✡",
+    "机密🌠",
+    "机密🟀",
+    "机密⯨",
+    "机密⭐\ufe0f",
+    "内部㊮料",
+    "㊙密★",
+    "内部\u2f42件",  # ⽂, the Kangxi radical
+    "保密級別：機密",
+    "密級:祕密",
+    "〖机密〗",
+    "⟦绝密⟧",
+    "《秘密》",
+    "｛机密｝",
+    "﹝秘密﹞",
+]
+
+
+@pytest.mark.parametrize("text", WALK_AROUNDS)
+def test_walk_arounds_of_the_marking_are_blocked(text):
+    assert blocks(screen("body", f"正文开头。\n{text}\n正文结尾。", markdown=True))
+
+
+@pytest.mark.parametrize("text", WALK_AROUNDS[:14])
+def test_html_walk_arounds_are_blocked_in_fields_that_are_not_markdown(text):
+    if "`" in text or "[" in text or "*" in text or "~" in text:
+        return  # Markdown: rendered in the body only
+    assert blocks(screen("document_number", text))
+
+
+def test_a_finding_in_a_rendered_form_points_at_what_the_clerk_wrote():
+    body = "第一段。\n\n第二段：秘*密*★1年，其余。"
+    [finding] = [f for f in screen("body", body, markdown=True) if f.severity == "block"]
+    assert body[finding.start : finding.end] == "秘*密*★"
+
+
+def test_a_finding_in_decoded_text_points_at_the_entities():
+    body = "前文秘&#23494;&starf;后文"
+    [finding] = screen("body", body)
+    assert body[finding.start : finding.end] == "秘&#23494;&starf;"
+
+
+def attachment(text: str, unread: str | None = None, filename: str = "意见.pdf", kind: str = "document"):
+    parts = (AttachmentPart(kind=kind, text=text),) if text else ()
+    return Attachment(
+        id="a" * 24,
+        filename=filename,
+        media_type="application/pdf",
+        size=1,
+        sha256="0" * 64,
+        parts=parts,
+        unread=unread,
+    )
+
+
+def test_a_marking_in_any_part_of_an_attachment_blocks_the_item():
+    item = content(attachments=(attachment("普通内容"), attachment("页眉：机密★10年", kind="headers")))
+    findings = screen_content(item)
+    assert blocks(findings)
+    [marking] = findings
+    assert marking.field == "attachments.1.headers" and marking.excerpt == "机密★"
+
+
+def test_an_attachment_recorded_before_parts_is_still_screened():
+    old = Attachment(
+        id="a" * 24,
+        filename="意见.pdf",
+        media_type="application/pdf",
+        size=1,
+        sha256="0" * 64,
+        text="内部资料",
+    )
+    [marking] = screen_content(content(attachments=(old,)))
+    assert marking.field == "attachments.0.document"
+
+
+def test_what_could_not_be_read_is_flagged_for_a_reviewer():
+    [flag] = screen_content(content(attachments=(attachment("", "图片附件无法自动审查文字，请人工查看"),)))
+    assert flag.severity == "flag" and flag.rule == "attachment-unread" and "意见.pdf" in flag.message
+
+
+def test_findings_are_bounded_and_the_rest_counted():
+    body = "，".join(f"1380{n:07d}" for n in range(25_000))
+    findings = screen("body", body, markdown=True)
+    kept = [f for f in findings if ":more:" not in f.id]
+    [summary] = [f for f in findings if ":more:" in f.id]
+    assert len(kept) == KEPT_PER_RULE and all(f.rule == "mobile-number" for f in kept)
+    assert f"另有{25_000 - KEPT_PER_RULE}处" in summary.message and summary.severity == "flag"

@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.review.domain.screening import NO_WORDS, WordList, blocks, screen_attachments, screen_item
+from services.review.domain.screening import blocks
 from shared.audit import AuditRecord
 from shared.domain import RejectionReason, Severity
 from shared.events import (
@@ -116,12 +116,10 @@ class Outcome(NamedTuple):
 
 
 def screened(
-    submission_id: str, revision: int, content: ItemContent, levels: int, words: WordList = NO_WORDS
+    submission_id: str, revision: int, content: ItemContent, levels: int, findings: list[ScreeningFinding]
 ) -> Outcome:
-    """A freshly screened task: rejected at once when it carries a marking, else queued at level 1."""
-    findings = screen_item(content.title, content.body, words) + screen_attachments(
-        content.attachments, words
-    )
+    """A task with screening's findings (screening.screen_content): rejected at once when it
+    carries a marking, else queued at level 1."""
     task = ReviewTask(
         submission_id=submission_id,
         revision=revision,

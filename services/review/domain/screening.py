@@ -1,113 +1,57 @@
-"""Screening: pure, fast detection of what must never go online (涉密信息不上网) and of personal
-data a reviewer must see (Art. 15).
+"""Screening: pure, linear-time detection of what must never go online (涉密信息不上网) and of
+personal data a reviewer must see (Art. 15).
 
-Text is folded to a canonical form with one `str.translate` — compatibility forms (full-width
-letters and digits, circled ideographs) to plain ones, star-like glyphs to ★, traditional forms
-of the marking words to simplified, letters to lower case — which keeps every character where
-it stood. Markings and word-list entries are then matched with whitespace removed (real text
-breaks them with spaces and line breaks); a match is mapped back to the original by bisection,
-so a finding's span always points into the text the clerk wrote.
+Every field that goes online is screened — title, body, document number, each attachment's file
+name and every part of its text — in every form a reader may see it in, each folded to one
+canonical text (canonical.py). Markings and listed words are matched with white space removed,
+numbers with it kept. A finding's span points into the raw text the clerk wrote, whichever form
+it was found in, so redaction works on what the reviewer sees.
+
+Findings are bounded: the first `KEPT_PER_RULE` of each rule in each field are kept, the rest
+counted in one summary finding, so a hostile list of 25,000 phone numbers makes a task of a few
+kilobytes, not 18 MB.
 """
 
 import re
-import unicodedata
-from bisect import bisect_right
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 
 import ahocorasick
 from stdnum import luhn
 from stdnum.cn import ric
 
+from services.review.domain.canonical import Canonical, as_written, forms
 from shared.domain import Severity
-from shared.events import Attachment, ScreeningFinding
+from shared.events import Attachment, ItemContent, ScreeningFinding
 
-_STARS = "★☆*＊✱✲✳✴✵✶✷✸✹✺✻✼✽✾✿❀❁❂❃❄❅❆❇❈❉❊⭐⭑⭒⋆∗⁎⁑٭※✦✧✩✪✫✬✭✮✯✰⍟🌟🟉🟊🟋🟌🟍🟎🟏🟐🟑🟒🟓🟔"
-_TRADITIONAL = {
-    "機": "机",
-    "祕": "秘",
-    "絕": "绝",
-    "絶": "绝",
-    "級": "级",
-    "內": "内",
-    "資": "资",
-    "僅": "仅",
-    "閱": "阅",
-    "註": "注",
-    "謹": "谨",
-    "檔": "档",
-}
-_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-# Punctuation in nearly every Chinese text, which no rule needs folded (the patterns accept both
-# forms where it matters): leaving it out lets most documents skip folding altogether.
-_EVERYDAY_PUNCTUATION = "，。：；（）！？、“”‘’《》【】—…·％　"
+KEPT_PER_RULE = 20  # findings of one rule in one field that are kept one by one
+KEPT_PER_ITEM = 400  # findings of an item kept one by one; beyond, only counted
+EXCERPT_CHARS = 100
 
 
-def _fold_table() -> dict[int, str]:
-    """One character for one character, so that offsets never move."""
-    table = {}
-    for code in range(0x80, 0x10000):
-        char = chr(code)
-        folded = unicodedata.normalize("NFKC", char)
-        if len(folded) == 1 and folded != char and char not in _EVERYDAY_PUNCTUATION:
-            table[code] = folded.lower()
-    table.update({ord(k): v for k, v in _TRADITIONAL.items()})
-    table.update({ord(s): "★" for s in _STARS})
-    table.update({ord(c): " " for c in _INVISIBLE})  # invisible joiners count as white space
-    return table
+@dataclass(frozen=True)
+class PublishedField:
+    """One field that goes online, as screening sees it."""
+
+    name: str  # title, body, document_number, attachments.N.filename, attachments.N.<part kind>
+    text: str
+    markdown: bool = False  # rendered from Markdown on the portal (the body)
 
 
-FOLD = _fold_table()
-# Whether a text has anything to fold at all. Characters beyond the BMP are looked for with `in`,
-# which CPython answers at once for a text that has none; in the character class they would make
-# every search six times slower.
-_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(FOLD) if code < 0x10000) + "]")
-_FOLDABLE_ASTRAL = tuple(chr(code) for code in FOLD if code >= 0x10000)
-_WHITESPACE = re.compile(r"\s+")
-
-
-# Markdown bold (`**机密**`) is emphasis, not a star: blank it out before stars are folded.
-_MARKDOWN_BOLD = re.compile(r"\*\*")
-
-
-def fold(original: str) -> str:
-    """The canonical form, as long as the original (letters lower-cased where that keeps length)."""
-    folded = _MARKDOWN_BOLD.sub("  ", original) if "**" in original else original
-    if _FOLDABLE.search(folded) or any(char in folded for char in _FOLDABLE_ASTRAL):
-        folded = folded.translate(FOLD)
-    lowered = folded.lower()
-    return lowered if len(lowered) == len(folded) else folded
-
-
-@dataclass
-class FoldedText:
-    """The folded text (same length as the original) and, lazily, the same without white space."""
-
-    original: str
-    folded: str
-    compact: str = ""
-    _removed: list[int] = field(default_factory=list)  # folded indices of removed white space
-
-    @classmethod
-    def of(cls, original: str) -> "FoldedText":
-        folded = fold(original)
-        compact = "".join(folded.split())  # str.split and re's \s agree on what white space is
-        return cls(original, folded, compact)
-
-    def span_of_compact(self, start: int, end: int) -> tuple[int, int]:
-        """Where the compact span [start, end) stands in the original."""
-        if not self._removed and len(self.compact) != len(self.folded):
-            self._removed = [i for m in _WHITESPACE.finditer(self.folded) for i in range(m.start(), m.end())]
-        return self._original_index(start), self._original_index(end - 1) + 1
-
-    def _original_index(self, compact_index: int) -> int:
-        # The n-th kept character: step past every removed position at or before it.
-        index = compact_index
-        while True:
-            skipped = bisect_right(self._removed, index)
-            if compact_index + skipped == index:
-                return index
-            index = compact_index + skipped
+def published_fields(content: ItemContent) -> list[PublishedField]:
+    fields = [
+        PublishedField("title", content.title),
+        PublishedField("body", content.body, markdown=True),
+        PublishedField("document_number", content.document_number or ""),
+    ]
+    for number, attachment in enumerate(content.attachments):
+        fields.append(PublishedField(f"attachments.{number}.filename", attachment.filename))
+        fields += [
+            PublishedField(f"attachments.{number}.{part.kind}", part.text)
+            for part in attachment.readable_parts()
+        ]
+    return [f for f in fields if f.text]
 
 
 @dataclass(frozen=True)
@@ -120,7 +64,9 @@ class Rule:
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
-
+# Any bracket around a level, matching or not ([ ( { < fold from their full-width forms).
+_OPENING = "[\\[(<{【〔〖〘〚「『《〈⟦⟨⟪⦅⦗«‹]"
+_CLOSING = "[\\])>}】〕〗〙〛」』》〉⟧⟩⟫⦆⦘»›]"
 
 MARKINGS: tuple[Rule, ...] = (
     Rule(
@@ -132,13 +78,13 @@ MARKINGS: tuple[Rule, ...] = (
     Rule(
         "secrecy-level-header",
         Severity.BLOCK,
-        re.compile("(?:密级|保密级别|保密等级)[:：]?" + _LEVEL),
+        re.compile("(?:密级|保密级别|保密等级)[:]?" + _LEVEL),
         "密级标注：涉密信息不上网。",
     ),
     Rule(
         "secrecy-level-bracketed",
         Severity.BLOCK,
-        re.compile("[【\\[（(〔［「『]" + _LEVEL + "[】\\]）)〕］」』]"),
+        re.compile(_OPENING + _LEVEL + _CLOSING),
         "加括号的密级标志：涉密信息不上网。",
     ),
     Rule(
@@ -150,15 +96,20 @@ MARKINGS: tuple[Rule, ...] = (
     ),
 )
 
+# Every number rule starts at the start of a run of the characters numbers are written with and
+# looks no further than a number's length: never a scan from each character to the end.
 _NOT_DIGIT_BEFORE, _NOT_DIGIT_AFTER = r"(?<![0-9])", r"(?![0-9])"
 _ID_18 = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{17}[0-9x]" + _NOT_DIGIT_AFTER)
 _ID_15 = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{15}" + _NOT_DIGIT_AFTER)
 _MOBILE = re.compile(_NOT_DIGIT_BEFORE + r"(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}" + _NOT_DIGIT_AFTER)
 _LANDLINE = re.compile(
-    _NOT_DIGIT_BEFORE + r"(?:[(（]0[0-9]{2,3}[)）]|0[0-9]{2,3}[- ]?)[ ]?[2-9][0-9]{6,7}" + _NOT_DIGIT_AFTER
+    _NOT_DIGIT_BEFORE + r"(?:[(]0[0-9]{2,3}[)]|0[0-9]{2,3}[- ]?)[ ]?[2-9][0-9]{6,7}" + _NOT_DIGIT_AFTER
 )
 _CARD = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{4}(?:[- ]?[0-9]{4}){3}(?:[- ]?[0-9]{1,3})?" + _NOT_DIGIT_AFTER)
-_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+# A local part starts where a run of its characters starts, so "a" * 100_000 + "@" is one try.
+_EMAIL = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+# Numbers with their separators, each run taken whole (so scanned once); the rules look inside.
+_NUMBER_RUN = re.compile(r"[0-9() +x-]{7,}")
 
 
 def _valid_id_18(number: str) -> bool:
@@ -183,9 +134,6 @@ def _valid_card(number: str) -> bool:
     return 16 <= len(digits) <= 19 and luhn.is_valid(digits)
 
 
-# Numbers with their separators, found in one fast pass; the number rules look inside them only.
-_NUMBER_RUN = re.compile(r"[0-9(（+][0-9()（） +-]*[0-9x]")
-
 # Personal data: (rule, pattern, validator, why). Earlier rules win where spans overlap.
 NUMBERS = (
     ("citizen-id", _ID_18, _valid_id_18, "公民身份号码（校验位和出生日期有效）：属个人隐私。"),
@@ -208,7 +156,7 @@ class WordList:
         """From (word, severity, note) entries; words are folded like the text they are found in."""
         automaton = ahocorasick.Automaton()
         for word, severity, note in entries:
-            key = _WHITESPACE.sub("", fold(word))
+            key = as_written(word).compact
             if key:
                 automaton.add_word(key, (len(key), word, Severity(severity), note))
         if not len(automaton):
@@ -220,78 +168,147 @@ class WordList:
 NO_WORDS = WordList(None)
 
 
-def _finding(field_name: str, original: str, start: int, end: int, rule: str, severity: Severity, why: str):
-    # Built from values screening itself produced: validating them again would only cost time.
-    return ScreeningFinding.model_construct(
-        id=f"{field_name}:{start}:{rule}",
-        rule=rule,
-        severity=severity,
-        field=field_name,
-        start=start,
-        end=end,
-        excerpt=original[start:end],
-        message=why,
-    )
+@dataclass(frozen=True)
+class Match:
+    """A rule's match in a canonical form: its span there (of the compact text or the visible)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    start: int
+    end: int
+    compact: bool
 
 
-def _numbers(field_name: str, text: FoldedText) -> list[ScreeningFinding]:
-    findings: list[ScreeningFinding] = []
-    for run in _NUMBER_RUN.finditer(text.folded):
-        if run.end() - run.start() < 7:
-            continue  # shorter than any number a rule looks for
+def _markings(text: Canonical) -> Iterator[Match]:
+    for rule in MARKINGS:
+        if any(needle in text.compact for needle in rule.needles):
+            for m in rule.pattern.finditer(text.compact):
+                yield Match(rule.name, rule.severity, rule.message, m.start(), m.end(), True)
+
+
+def _numbers(text: Canonical) -> Iterator[Match]:
+    for run in _NUMBER_RUN.finditer(text.visible):
         taken: list[tuple[int, int]] = []
         for rule, pattern, valid, why in NUMBERS:
-            for match in pattern.finditer(text.folded, run.start(), run.end()):
+            for match in pattern.finditer(text.visible, run.start(), run.end()):
                 span = match.span()
                 if any(span[0] < e and s < span[1] for s, e in taken) or (valid and not valid(match.group())):
                     continue
                 taken.append(span)
-                findings.append(_finding(field_name, text.original, *span, rule, Severity.FLAG, why))
-    return findings
+                yield Match(rule, Severity.FLAG, why, *span, False)
 
 
-def screen(field_name: str, original: str, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
-    text = FoldedText.of(original)
-    findings = []
-    for rule in MARKINGS:
-        if not any(needle in text.compact for needle in rule.needles):
-            continue
-        for match in rule.pattern.finditer(text.compact):
-            start, end = text.span_of_compact(match.start(), match.end())
-            findings.append(
-                _finding(field_name, original, start, end, rule.name, rule.severity, rule.message)
-            )
-    findings += _numbers(field_name, text)
-    if "@" in text.folded:
-        for match in _EMAIL.finditer(text.folded):
-            findings.append(_finding(field_name, original, *match.span(), EMAIL[0], Severity.FLAG, EMAIL[1]))
+def _emails(text: Canonical) -> Iterator[Match]:
+    if "@" in text.visible:
+        for m in _EMAIL.finditer(text.visible):
+            yield Match(EMAIL[0], Severity.FLAG, EMAIL[1], m.start(), m.end(), False)
+
+
+def _listed_words(text: Canonical, words: WordList) -> Iterator[Match]:
     if words.automaton is not None:
         for last, (length, word, severity, note) in words.automaton.iter(text.compact):
-            start, end = text.span_of_compact(last - length + 1, last + 1)
             why = f"敏感词“{word}”" + (f"：{note}" if note else "")
-            findings.append(_finding(field_name, original, start, end, "word-list", severity, why))
-    return findings
+            yield Match("word-list", severity, why, last - length + 1, last + 1, True)
 
 
-def screen_item(title: str, body: str, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
-    return screen("title", title, words) + screen("body", body, words)
+def _matches(text: Canonical, words: WordList) -> Iterator[Match]:
+    yield from _markings(text)
+    yield from _numbers(text)
+    yield from _emails(text)
+    yield from _listed_words(text, words)
 
 
-def screen_attachments(
-    attachments: tuple[Attachment, ...], words: WordList = NO_WORDS
+def _finding(field: str, raw: str, start: int, end: int, rule: str, severity: Severity, why: str):
+    excerpt = raw[start:end]
+    if len(excerpt) > EXCERPT_CHARS:
+        excerpt = excerpt[: EXCERPT_CHARS - 1] + "…"
+    # Built from values screening itself produced: validating them again would only cost time.
+    return ScreeningFinding.model_construct(
+        id=f"{field}:{start}:{rule}",
+        rule=rule,
+        severity=severity,
+        field=field,
+        start=start,
+        end=end,
+        excerpt=excerpt,
+        message=why,
+    )
+
+
+class Findings:
+    """What screening found in one item, kept within bounds: one by one up to the limits, then
+    counted, each rule's excess in one summary finding of the rule's severity."""
+
+    def __init__(self):
+        self.kept: list[ScreeningFinding] = []
+        self._spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._found: dict[tuple[str, str], int] = {}  # per (field, rule): the most any form showed
+        self._kinds: dict[tuple[str, str], tuple[Severity, str]] = {}
+
+    def add_field(self, field: PublishedField, words: WordList) -> None:
+        for text in forms(field.text, field.markdown):
+            seen: dict[tuple[str, str], int] = {}
+            for match in _matches(text, words):
+                key = (field.name, match.rule)
+                seen[key] = seen.get(key, 0) + 1
+                self._kinds[key] = (match.severity, match.message)
+                if seen[key] <= KEPT_PER_RULE and len(self.kept) < KEPT_PER_ITEM:
+                    self._keep(key, field, text, match)
+            for key, count in seen.items():
+                self._found[key] = max(self._found.get(key, 0), count)
+
+    def _keep(self, key: tuple[str, str], field: PublishedField, text: Canonical, match: Match) -> None:
+        start, end = text.raw_span(match.start, match.end, match.compact)
+        spans = self._spans.setdefault(key, [])
+        if any((start < e and s < end) or (start, end) == (s, e) for s, e in spans):
+            return  # the same occurrence, seen in another form of the field
+        spans.append((start, end))
+        self.kept.append(
+            _finding(field.name, field.text, start, end, match.rule, match.severity, match.message)
+        )
+
+    def flag(self, field: str, rule: str, why: str, severity: Severity = Severity.FLAG) -> None:
+        self.kept.append(_finding(field, "", 0, 0, rule, severity, why))
+
+    def result(self) -> list[ScreeningFinding]:
+        summaries = []
+        for key, found in self._found.items():
+            listed = len(self._spans.get(key, []))
+            if found > listed:
+                severity, why = self._kinds[key]
+                field, rule = key
+                summaries.append(
+                    _finding(
+                        field, "", 0, 0, rule, severity, f"另有{found - listed}处同类内容未逐一列出（{why}）"
+                    ).model_copy(update={"id": f"{field}:more:{rule}"})
+                )
+        return self.kept + summaries
+
+
+def screen(
+    field_name: str, text: str, words: WordList = NO_WORDS, markdown: bool = False
 ) -> list[ScreeningFinding]:
-    """Each attachment's text screened like the body (a marking in it blocks the item); what could
-    not be read of one is flagged, so that a reviewer looks at the file itself."""
-    findings = []
+    """One field's findings (the unit of the tests)."""
+    findings = Findings()
+    findings.add_field(PublishedField(field_name, text, markdown), words)
+    return findings.result()
+
+
+def screen_content(content: ItemContent, words: WordList = NO_WORDS) -> list[ScreeningFinding]:
+    """Every published field of an item, and a flag for each file (or part) that could not be read."""
+    findings = Findings()
+    for field in published_fields(content):
+        findings.add_field(field, words)
+    _flag_unread(findings, content.attachments)
+    return findings.result()
+
+
+def _flag_unread(findings: Findings, attachments: tuple[Attachment, ...]) -> None:
     for number, attachment in enumerate(attachments):
-        field_name = f"attachments.{number}"
-        findings += screen(field_name, attachment.text, words)
         if attachment.unread:
             why = f"附件“{attachment.filename}”：{attachment.unread}"
-            findings.append(
-                _finding(field_name, attachment.text, 0, 0, "attachment-unread", Severity.FLAG, why)
-            )
-    return findings
+            findings.flag(f"attachments.{number}", "attachment-unread", why)
 
 
 def blocks(findings: list[ScreeningFinding]) -> bool:

@@ -1,0 +1,316 @@
+"""The canonical text screening matches in, and the way back from it to what the clerk wrote.
+
+A reader does not see the characters a clerk typed: a browser decodes `&#23494;` to 密 and hides
+a zero-width space, the portal renders `秘*密*` as 秘密, a font draws 機 and ㊙ and ⭐ much like 机
+and 秘 and ★. So each published field is screened in every form a reader may see it in — as
+written, with HTML entities decoded, with HTML tags taken out, and (the body) rendered from
+Markdown to its visible text — and each form is folded to one canonical text: compatibility
+forms to plain ones (NFKC: full-width letters, circled and compatibility ideographs, Kangxi
+radicals), case folded, the traditional and Japanese forms of the marking words simplified, every
+star-like glyph made ★, and format characters, combining marks, variation selectors, tag
+characters, controls and invisible fillers removed — to a fixpoint, since each character's fold
+is computed until it no longer changes.
+
+Every step keeps a map back to the text it came from (`Rewrite`, `Alignment`), so a match in the
+canonical text is a span of the raw text the reviewer sees and redacts. Every step is linear in
+its input: regular expressions that cannot backtrack across the text, and `str.translate`.
+"""
+
+import html
+import re
+import sys
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from shared.rendering import visible_text
+
+STAR = "★"
+# Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
+_STAR_NAMES = re.compile(r"\b(STARS?|ASTERISKS?|ASTERISM|FLORETTE|SPARKLES?|PENTAGRAM|SNOWFLAKE|SEXTILE)\b")
+_NOT_STARS = re.compile(r"^(HEXAGRAM FOR|CUNEIFORM|NIGHT WITH STARS|GRINNING FACE WITH STAR EYES)")
+_STAR_LOOKALIKES = "※⁕⊹✱❋🌟"
+# The marking words' traditional and Japanese forms (and variants) that NFKC leaves alone.
+_VARIANTS = {
+    "機": "机",
+    "祕": "秘",
+    "宻": "密",
+    "絕": "绝",
+    "絶": "绝",
+    "級": "级",
+    "別": "别",
+    "內": "内",
+    "資": "资",
+    "註": "注",
+    "僅": "仅",
+    "閱": "阅",
+    "謹": "谨",
+    "檔": "档",
+    "啓": "启",
+    "啟": "启",
+    "長": "长",
+    "間": "间",
+    "種": "种",
+}
+# Code points no font draws visibly although Unicode calls them letters or symbols (Hangul and
+# braille fillers), and the default-ignorable ones of other categories.
+_BLANKS = "\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+_REMOVED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Mc", "Me"}
+
+
+def _is_star(char: str) -> bool:
+    name = unicodedata.name(char, "")
+    return char in _STAR_LOOKALIKES or (bool(_STAR_NAMES.search(name)) and not _NOT_STARS.match(name))
+
+
+def _fold_once(char: str) -> str:
+    if char.isspace():
+        return " "
+    if char in _BLANKS or unicodedata.category(char) in _REMOVED_CATEGORIES:
+        return ""
+    if _is_star(char):
+        return STAR
+    folded = unicodedata.normalize("NFKC", char).casefold()
+    return "".join(_VARIANTS.get(c, c) if len(folded) == 1 else _fold_once(c) for c in folded)
+
+
+@cache
+def fold_char(char: str) -> str:
+    """One character's canonical form, folded until it no longer changes."""
+    folded = _fold_once(char)
+    while (again := "".join(_fold_once(c) for c in folded)) != folded:
+        folded = again
+    return folded
+
+
+def _fold_tables() -> tuple[dict[int, str], re.Pattern]:
+    """The one-for-one folds as a `str.translate` table, and a pattern of the characters whose
+    fold is not one character (removed, or more than one), which need a map back."""
+    table, irregular = {}, []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Cn" or category in ("Co", "Cs"):
+            irregular.append(code)  # unassigned and private: removed, checked without computing
+            continue
+        if category.startswith("L") and not unicodedata.decomposition(char) and char.casefold() == char:
+            if char not in _VARIANTS:
+                continue  # the bulk of letters and ideographs: their own canonical form
+        folded = fold_char(char)
+        if len(folded) != 1:
+            irregular.append(code)
+        elif folded != char:
+            table[code] = folded
+    return table, re.compile(_character_class(irregular))
+
+
+def _character_class(codes: list[int]) -> str:
+    ranges, start = [], None
+    for previous, code in zip([None, *codes], codes, strict=False):
+        if start is None:
+            start = code
+        elif code != previous + 1:
+            ranges.append((start, previous))
+            start = code
+    if start is not None:
+        ranges.append((start, codes[-1]))
+    parts = (re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return "[" + "".join(parts) + "]+"
+
+
+_ONE_FOR_ONE, _IRREGULAR = _fold_tables()
+
+
+class Rewrite:
+    """A text made from a source by replacing some of its spans, and the way back: a character
+    of the text maps to the source character it came from, or to the whole span it replaced."""
+
+    def __init__(self, source: str, pieces: Iterable[tuple[int, int, str]]):
+        """`pieces`: (start, end, replacement) of the source, in order, never overlapping."""
+        out, last = [], 0
+        self._target_starts: list[int] = []
+        self._pieces: list[tuple[int, int, int, int]] = []  # target start, target length, source start, end
+        length = 0
+        for start, end, replacement in pieces:
+            out.append(source[last:start])
+            length += start - last
+            self._target_starts.append(length)
+            self._pieces.append((length, len(replacement), start, end))
+            out.append(replacement)
+            length += len(replacement)
+            last = end
+        out.append(source[last:])
+        self.text = "".join(out)
+
+    def source_span(self, index: int) -> tuple[int, int]:
+        """The source span character `index` of the text came from."""
+        n = bisect_right(self._target_starts, index) - 1
+        if n < 0:
+            return index, index + 1
+        target, length, start, end = self._pieces[n]
+        if index < target + length:
+            return start, end
+        source = end + index - target - length
+        return source, source + 1
+
+
+def rewrite(source: str, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> Rewrite:
+    return Rewrite(source, ((m.start(), m.end(), replace(m)) for m in pattern.finditer(source)))
+
+
+class Alignment:
+    """The way back from a rendered text (Markdown to what a reader sees) to its source: each
+    rendered character is found in order in the source, as itself or as the entity it was
+    written as; what the renderer dropped (markup, link targets) is skipped over. Computed the
+    first time it is asked, and only as far as it is asked."""
+
+    WINDOW = 512  # how far ahead a character is looked for: markup between two is never longer
+
+    def __init__(self, rendered: str, source: str):
+        self.rendered, self.source = rendered, source
+        self._spans: list[tuple[int, int]] = []
+        self._at = 0
+        self._entities = [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(source)]
+        self._entity = 0
+
+    def source_span(self, index: int) -> tuple[int, int]:
+        while len(self._spans) <= index:
+            self._spans.append(self._next(self.rendered[len(self._spans)]))
+        return self._spans[index]
+
+    def _next(self, char: str) -> tuple[int, int]:
+        at = self._at
+        if char.isspace():
+            return at, at  # line breaks the renderer made; matching them would jump ahead
+        found = self.source.find(char, at, at + self.WINDOW)
+        while self._entity < len(self._entities) and self._entities[self._entity][0] < at:
+            self._entity += 1
+        if self._entity < len(self._entities):
+            start, end, decoded = self._entities[self._entity]
+            if decoded == char and (found < 0 or start < found) and start < at + self.WINDOW:
+                self._at = end
+                return start, end
+        if found < 0:
+            return at, at  # not in the source nearby (white space the renderer made): zero width
+        self._at = found + 1
+        return found, found + 1
+
+
+Backmap = Rewrite | Alignment
+
+
+@dataclass
+class Canonical:
+    """One form of a field, folded: `visible` keeps white space (numbers are matched in it),
+    `compact` has none (markings and listed words are matched in it, since real text breaks
+    them with spaces and line breaks)."""
+
+    raw: str
+    visible: str
+    compact: str
+    _to_raw: list[Backmap]  # visible → … → raw, innermost last
+    _compact: Rewrite
+
+    def raw_span(self, start: int, end: int, compact: bool = False) -> tuple[int, int]:
+        """Where [start, end) of the visible (or compact) text stands in the raw text."""
+        if end <= start:
+            return (s := self._raw_index(start, compact)[0]), s
+        return self._raw_index(start, compact)[0], self._raw_index(end - 1, compact)[1]
+
+    def _raw_index(self, index: int, compact: bool) -> tuple[int, int]:
+        first, last = self._compact.source_span(index) if compact else (index, index + 1)
+        for backmap in self._to_raw:
+            first = backmap.source_span(first)[0] if first < _length(backmap) else _end(backmap)
+            last = backmap.source_span(last - 1)[1] if last > 0 else 0
+        return first, max(first, last)
+
+
+def _length(backmap: Backmap) -> int:
+    return len(backmap.text) if isinstance(backmap, Rewrite) else len(backmap.rendered)
+
+
+def _end(backmap: Backmap) -> int:
+    return (
+        len(backmap.source)
+        if isinstance(backmap, Alignment)
+        else backmap.source_span(_length(backmap) - 1)[1]
+    )
+
+
+_SPACES = re.compile(" +")
+
+
+def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
+    """Fold `form` (raw itself, or a form made of it through `backmaps`)."""
+    irregular = rewrite(form, _IRREGULAR, lambda m: "".join(fold_char(c) for c in m.group()))
+    visible = irregular.text.translate(_ONE_FOR_ONE)
+    compact = rewrite(visible, _SPACES, lambda m: "")
+    return Canonical(raw, visible, compact.text, [irregular, *backmaps], compact)
+
+
+# ---- the forms a reader may see -------------------------------------------------------------
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
+_MARKDOWN_BOLD = re.compile(r"\*\*")  # emphasis, not a pair of stars (`**机密**` is no marking)
+# Markup an HTML renderer hides: comments, and tags. `[^<>]` keeps the scan linear: a `<` never
+# starts a search that runs to the end of the text.
+_TAG = re.compile(r"<[A-Za-z/?!][^<>]*>")
+_HIDDEN_ELEMENTS = re.compile(r"<(script|style|template)\b[^<>]*>", re.IGNORECASE)
+
+
+def as_written(raw: str) -> Canonical:
+    bold = rewrite(raw, _MARKDOWN_BOLD, lambda m: "")
+    return canonical(raw, bold.text, [bold])
+
+
+def entities_decoded(raw: str) -> Canonical:
+    decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
+    bold = rewrite(decoded.text, _MARKDOWN_BOLD, lambda m: "")
+    return canonical(raw, bold.text, [bold, decoded])
+
+
+def _hidden_markup(text: str) -> Iterable[tuple[int, int, str]]:
+    """Comments, hidden elements with their content, and tags, as (start, end, "") in order."""
+    lowered, at = text.lower(), 0
+    while (start := text.find("<", at)) >= 0:
+        if text.startswith("<!--", start):
+            close = text.find("-->", start + 4)
+            end = len(text) if close < 0 else close + 3
+        elif hidden := _HIDDEN_ELEMENTS.match(text, start):
+            close = lowered.find(f"</{hidden.group(1).lower()}", hidden.end())
+            end = len(text) if close < 0 else (lowered.find(">", close) + 1 or len(text))
+        elif tag := _TAG.match(text, start):
+            end = tag.end()
+        else:
+            at = start + 1
+            continue
+        yield start, end, ""
+        at = end
+
+
+def as_html(raw: str) -> Canonical:
+    """What a browser shows of the text taken as HTML (a republisher may render it so)."""
+    untagged = Rewrite(raw, _hidden_markup(raw))
+    decoded = rewrite(untagged.text, _ENTITY, lambda m: html.unescape(m.group()))
+    return canonical(raw, decoded.text, [decoded, untagged])
+
+
+def as_rendered(raw: str) -> Canonical:
+    """What a reader sees of the body on the portal: the Markdown rendered, its visible text."""
+    shown = visible_text(raw)
+    return canonical(raw, shown, [Alignment(shown, raw)])
+
+
+def forms(raw: str, markdown: bool) -> list[Canonical]:
+    """Every form of a field a reader may see; those that cannot differ from the text as
+    written are left out."""
+    found = [as_written(raw)]
+    if "&" in raw:
+        found.append(entities_decoded(raw))
+    if "<" in raw:
+        found.append(as_html(raw))
+    if markdown:
+        found.append(as_rendered(raw))
+    return found
