@@ -18,7 +18,7 @@ async def _verify() -> tuple[Verdict, dict | None]:
     client = connect(settings)
     try:
         chain = AuditChain(database_of(client, settings, "review").audit)
-        return await chain.verify(), await chain.head()
+        return await chain.verify()
     finally:
         await client.close()
 
@@ -37,11 +37,15 @@ def verify(as_json: bool = typer.Option(False, "--json", help="Print the verdict
                     "broken_at": verdict.broken_at,
                     "reason": verdict.reason,
                     "head": head_hash,
+                    "appended_while_verifying": verdict.appended,
                 }
             )
         )
     elif verdict.intact:
-        typer.echo(f"audit chain intact: {verdict.verified} entries verified; head {head_hash}")
+        typer.echo(
+            f"audit chain intact: {verdict.verified} entries verified; head {head_hash}; "
+            f"{verdict.appended} appended while verifying"
+        )
         typer.echo("(keep the head hash somewhere else too: it proves the chain up to here later)")
     else:
         typer.echo(

@@ -31,6 +31,7 @@ class Verdict:
     verified: int
     broken_at: int | None = None  # the sequence number of the first broken link
     reason: str = ""
+    appended: int = 0  # entries beyond the head read first: appended while the check ran
 
     @property
     def intact(self) -> bool:
@@ -38,8 +39,11 @@ class Verdict:
 
 
 def verify(entries: list[dict], head: dict | None) -> Verdict:
-    """Check every link, in sequence order, of the entries as stored."""
-    prev_hash, expected_seq = GENESIS, 1
+    """Check every link, in sequence order, of the entries as stored, against a head read BEFORE
+    them: entries are appended while a check runs (entry first, head after), so entries beyond
+    that head are new ones, checked like the rest and counted, never a broken end."""
+    prev_hash, expected_seq, at_head = GENESIS, 1, GENESIS
+    head_seq = head["seq"] if head is not None else None
     for entry in entries:
         seq = entry["_id"]
         if seq != expected_seq:
@@ -49,10 +53,16 @@ def verify(entries: list[dict], head: dict | None) -> Verdict:
         if entry.get("seq") != seq or entry_hash(entry) != entry.get("hash"):
             return Verdict(seq - 1, seq, "its content does not match its hash")
         prev_hash, expected_seq = entry["hash"], seq + 1
+        if seq == head_seq:
+            at_head = prev_hash
     last = expected_seq - 1
-    if head is not None and (head["seq"], head["hash"]) != (last, prev_hash if last else GENESIS):
-        return Verdict(last, last + 1, f"the chain ends at {last} but its head names entry {head['seq']}")
-    return Verdict(last)
+    if head_seq is None:
+        return Verdict(last)
+    if head_seq > last:
+        return Verdict(last, last + 1, f"the chain ends at {last} but its head names entry {head_seq}")
+    if at_head != head["hash"]:
+        return Verdict(head_seq - 1, head_seq, "it is not the entry its head names")
+    return Verdict(last, appended=last - head_seq)
 
 
 class Ledger:
@@ -92,6 +102,9 @@ class Ledger:
         last = min(head["seq"] if head else 0, seq + limit)
         return [await self.collection.find_one({"_id": n}) for n in range(seq + 1, last + 1)]
 
-    async def verify(self) -> Verdict:
+    async def verify(self) -> tuple[Verdict, dict | None]:
+        """The verdict, and the head it was checked against: read first, since the entries are
+        written before the head moves (read the other way, new entries look like a broken end)."""
+        head = await self.head()
         entries = await self.collection.find({"_id": {"$ne": HEAD}}).to_list()
-        return verify(sorted(entries, key=lambda e: e["_id"]), await self.head())
+        return verify(sorted(entries, key=lambda e: e["_id"]), head), head
