@@ -5,12 +5,13 @@ import json
 
 import typer
 
+from cli.command import App
 from shared.audit import AuditChain
 from shared.ledger import Verdict
 from shared.mongo import connect, database_of
 from shared.settings import get_settings
 
-app = typer.Typer(help="The audit trail of screening results and review decisions.", no_args_is_help=True)
+app = App(help="The audit trail of screening results and review decisions.")
 
 
 async def _verify() -> tuple[Verdict, dict | None]:
@@ -25,7 +26,9 @@ async def _verify() -> tuple[Verdict, dict | None]:
 
 @app.command()
 def verify(as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON")) -> None:
-    """Verify the whole chain. Exits 0 when intact, 1 at the first broken link (named)."""
+    """Verify every link of the chain: exit 0 when intact, 1 at the first broken link.
+
+    Entries appended while it runs are checked too, and counted."""
     verdict, head = asyncio.run(_verify())
     head_hash = head["hash"] if head else None
     if as_json:
