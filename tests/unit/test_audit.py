@@ -1,5 +1,5 @@
 from services.review.domain.decisions import Decision, decide
-from shared.ledger import GENESIS, entry_hash, verify
+from shared.ledger import GENESIS, entry_hash, link, verify
 from tests.unit.factories import content, screened_item
 from tests.unit.test_decisions import NOW
 
@@ -8,9 +8,8 @@ def chain_of(records: list[dict]) -> tuple[list[dict], dict]:
     """Entries as AuditChain.append writes them, and the head."""
     entries, prev = [], GENESIS
     for seq, record in enumerate(records, start=1):
-        entry = {"_id": seq, **record, "seq": seq, "prev_hash": prev}
-        entry["hash"] = prev = entry_hash(entry)
-        entries.append(entry)
+        entries.append(link(record, seq, prev))
+        prev = entries[-1]["hash"]
     return entries, {"seq": len(entries), "hash": prev}
 
 
