@@ -7,7 +7,8 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -72,10 +73,15 @@ async def bearer_principal(request: Request) -> Principal | None:
     return principal
 
 
+# Declares the bearer scheme in OpenAPI (securitySchemes, and `security` on every operation that
+# requires a role), so that clients and "try it out" can send a token; checking stays ours.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="A token issued by `gongkai admin`")
+
+
 def requires(*roles: Role) -> Callable:
     """A FastAPI dependency admitting only the given roles (401 without a valid token, 403 otherwise)."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(request: Request, _=Depends(BEARER)) -> Principal:
         principal = await bearer_principal(request)
         if principal is None:
             raise Problem(

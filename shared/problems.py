@@ -3,9 +3,10 @@
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -84,7 +85,48 @@ TITLES = {
     415: "Unsupported media type",
     422: "Invalid request",
     429: "Too many requests",
+    503: "Not ready",
 }
+WRITES = {"post", "put", "patch", "delete"}
+ROUTINE = (400, 401, 403, 404, 409, 413, 415, 422, 429)  # what routers declare; narrowed per operation
+
+
+def answers_of(operation: dict, path: str, method: str, rate_limited: bool) -> set[int]:
+    """The problem answers an operation can really give, from what it takes."""
+    statuses = set()
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if "{" in path:
+        statuses.add(404)
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415}
+    if method in WRITES and "{" in path:
+        statuses.add(409)  # a write on a resource whose state refuses it
+    if method in WRITES and rate_limited and operation.get("security"):
+        statuses.add(429)
+    return statuses
+
+
+def document(schema: dict, rate_limited: bool) -> dict:
+    """Each operation's problem answers narrowed to those it can give (routers declare them all,
+    which also puts ProblemDetail in the components)."""
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            wanted = answers_of(operation, path, method, rate_limited)
+            responses = operation.setdefault("responses", {})
+            for status in ROUTINE:
+                if status not in wanted:
+                    responses.pop(str(status), None)
+            for status in wanted:
+                responses.setdefault(str(status), _problem_response(status))
+    return schema
+
+
+def _problem_response(status: int) -> dict:
+    schema = {"$ref": "#/components/schemas/ProblemDetail"}
+    return {"description": TITLES[status], "content": {MEDIA_TYPE: {"schema": schema}}}
 
 
 def declared(*statuses: int) -> dict:
@@ -96,7 +138,28 @@ def declared(*statuses: int) -> dict:
     }
 
 
-async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette's 405 names only one route's)."""
+    allowed = {"OPTIONS"}
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 405:
+        allow = {"Allow": ", ".join(allowed_methods(request))}
+        if request.method == "OPTIONS":  # what a client may do here, not a refusal
+            return Response(status_code=204, headers=allow)
+        detail = f"{request.method} is not allowed here; {allow['Allow']} are."
+        return problem_response(405, TITLES[405], detail, headers=allow)
     title = TITLES.get(exc.status_code, "Request refused")
     detail = str(exc.detail) if exc.detail else None
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))

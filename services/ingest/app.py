@@ -258,6 +258,7 @@ def build(settings: Settings) -> FastAPI:
             handle=lambda app, event: handlers.on_event(app.state.store, event),
             max_body_size=MAX_REQUEST_BYTES,
             uploads={"/v1/attachments": MAX_ATTACHMENTS * (attachments.MAX_BYTES + 64_000)},
+            rate_limited=True,
             prepare=rate_limits,
             workers=[key_expiry],
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.review.domain.screening import blocks
 from shared.audit import AuditRecord
@@ -57,25 +57,52 @@ class AcceptedFlag(BaseModel):
 
 
 class Decision(BaseModel):
-    """The body of `POST /v1/reviews/{submission_id}/decisions`."""
+    """The body of `POST /v1/reviews/{submission_id}/decisions`. Which fields a decision needs
+    depends on the decision: said in its JSON Schema (if/then), checked per field so that a
+    refusal names the field (`reason`, `comment`), never the body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]},
+                    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+                },
+                {
+                    "if": {"properties": {"decision": {"const": "return"}}, "required": ["decision"]},
+                    "then": {"required": ["comment"], "properties": {"comment": {"pattern": "\\S"}}},
+                },
+                {
+                    "if": {"properties": {"reason": {"const": "other"}}, "required": ["reason"]},
+                    "then": {"required": ["comment"], "properties": {"comment": {"pattern": "\\S"}}},
+                },
+            ]
+        },
+    )
 
     decision: DecisionKind
-    comment: str = Field("", max_length=2000)
-    reason: RejectionReason | None = None
+    # validate_default: the checks below run when the field is left out too
+    reason: RejectionReason | None = Field(None, validate_default=True)
+    comment: str = Field("", max_length=2000, validate_default=True)
     redactions: list[Redaction] = []
     accepted_flags: list[AcceptedFlag] = []
 
-    @model_validator(mode="after")
-    def _reasoned(self) -> "Decision":
-        if self.decision == DecisionKind.REJECT and self.reason is None:
-            raise ValueError("reason: 不予公开须选择理由 (required when rejecting)")
-        if self.reason == RejectionReason.OTHER and not self.comment.strip():
-            raise ValueError("comment: 理由为“其他”时须填写意见 (required when the reason is 'other')")
-        if self.decision == DecisionKind.RETURN and not self.comment.strip():
-            raise ValueError("comment: 退回修改须说明修改意见 (say what to revise)")
-        return self
+    @field_validator("reason")
+    @classmethod
+    def _reasoned(cls, reason: RejectionReason | None, info: ValidationInfo) -> RejectionReason | None:
+        if info.data.get("decision") == DecisionKind.REJECT and reason is None:
+            raise ValueError("不予公开须选择理由 (required when rejecting)")
+        return reason
+
+    @field_validator("comment")
+    @classmethod
+    def _explained(cls, comment: str, info: ValidationInfo) -> str:
+        if info.data.get("reason") == RejectionReason.OTHER and not comment.strip():
+            raise ValueError("理由为“其他”时须填写意见 (required when the reason is 'other')")
+        if info.data.get("decision") == DecisionKind.RETURN and not comment.strip():
+            raise ValueError("退回修改须说明修改意见 (say what to revise)")
+        return comment
 
 
 class RecordedDecision(BaseModel):
