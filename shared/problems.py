@@ -102,8 +102,8 @@ def answers_of(operation: dict, path: str, method: str, rate_limited: bool) -> s
         statuses.add(422)
     if "requestBody" in operation:
         statuses |= {400, 413, 415}
-    if method in WRITES and "{" in path:
-        statuses.add(409)  # a write on a resource whose state refuses it
+    if method in WRITES and ("{" in path or "requestBody" in operation):
+        statuses.add(409)  # a write the stored state refuses (a status, a reused key, a taken file)
     if method in WRITES and rate_limited and operation.get("security"):
         statuses.add(429)
     return statuses
