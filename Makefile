@@ -16,6 +16,7 @@ lint:
 	scripts/bootstrap.sh
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/deptry .
 
 format:
 	.venv/bin/ruff format .

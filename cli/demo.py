@@ -93,11 +93,15 @@ def _poll(seconds: float, check):
 def demo(
     tokens_file: Path = typer.Option(Path(".state/demo-tokens.json"), help="Where the demo tokens are kept"),
     tokens_only: bool = typer.Option(False, "--tokens-only", help="Only make sure the demo identities exist"),
-    timeout: float = typer.Option(90, help="Seconds to wait for each step"),
+    timeout: float = typer.Option(90, min=1, help="Seconds to wait for each step"),
+    as_json: bool = typer.Option(False, "--json", help="Print the tokens, or where each item ended, as JSON"),
 ) -> None:
     """Submit sample items, approve them at every level, and show where they ended up."""
     tokens = _identities(tokens_file)
     if tokens_only:
+        if as_json:
+            typer.echo(json.dumps(tokens))
+            return
         for role, token in tokens.items():
             typer.echo(f"  {role:18} {token}")
         return
@@ -117,11 +121,14 @@ def demo(
             answer = http.post(f"{_url('ingest')}/v1/submissions", json=item, headers=auth["department"])
             answer.raise_for_status()
             ids.append(answer.json()["id"])
-            typer.echo(f"submitted {ids[-1]}  {title}")
+            typer.echo(f"submitted {ids[-1]}  {title}", err=as_json)
         for level in range(1, levels + 1):
             headers = auth.get(f"reviewer_level_{level}")
             if headers is None:
-                raise typer.Exit(f"no demo reviewer for level {level}; the demo knows levels 1 and 2")
+                typer.echo(
+                    f"gongkai demo: no demo reviewer for level {level}; it knows levels 1 and 2", err=True
+                )
+                raise typer.Exit(1)
             for sid in ids:
 
                 def waiting(sid=sid, headers=headers):
@@ -137,11 +144,16 @@ def demo(
                 if _poll(timeout, waiting) == "queued":
                     decision = {"decision": "approve", "comment": "演示：同意公开"}
                     http.post(f"{_url('review')}/v1/reviews/{sid}/decisions", json=decision, headers=headers)
-                    typer.echo(f"level {level} approved {sid}")
+                    typer.echo(f"level {level} approved {sid}", err=as_json)
+        outcomes = []
         for sid, (title, *_rest) in zip(ids, SAMPLES, strict=True):
 
             def settled(sid=sid):
                 status = http.get(f"{_url('ingest')}/v1/submissions/{sid}", headers=auth["department"]).json()
                 return status["status"] if status["status"] in ("published", "rejected", "failed") else None
 
-            typer.echo(f"{_poll(timeout, settled) or 'still in progress':10} {title}")
+            outcomes.append({"id": sid, "title": title, "status": _poll(timeout, settled) or "in_progress"})
+            if not as_json:
+                typer.echo(f"{outcomes[-1]['status']:11} {title}")
+        if as_json:
+            typer.echo(json.dumps(outcomes, ensure_ascii=False))

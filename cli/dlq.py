@@ -6,11 +6,12 @@ import json
 import aio_pika
 import typer
 
+from cli.command import App, one_of
 from shared.broker import REASON_HEADER
 from shared.settings import get_settings
 from shared.topology import SUBSCRIPTIONS
 
-app = typer.Typer(help="Dead-letter queues: list what failed, replay it.", no_args_is_help=True)
+app = App(help="Dead-letter queues: list what failed, replay it.")
 SERVICES = tuple(SUBSCRIPTIONS)
 
 
@@ -92,14 +93,14 @@ def _tries(times: int) -> str:
 
 @app.command("list")
 def list_(
-    service: str = typer.Argument(None, help=f"One of {', '.join(SERVICES)}; all when omitted"),
+    service: str = typer.Argument(
+        None, help=f"One of {', '.join(SERVICES)}; all when omitted", callback=one_of(SERVICES)
+    ),
     limit: int = typer.Option(100, min=1, help="At most this many per queue"),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line"),
 ) -> None:
     """List dead-lettered messages: event, submission, why, how often it was tried."""
     services = (service,) if service else SERVICES
-    if service and service not in SERVICES:
-        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
     rows = asyncio.run(_list(services, limit))
     for row in rows:
         typer.echo(
@@ -114,11 +115,13 @@ def list_(
 
 @app.command()
 def replay(
-    service: str = typer.Argument(..., help=f"One of {', '.join(SERVICES)}"),
+    service: str = typer.Argument(..., help=f"One of {', '.join(SERVICES)}", callback=one_of(SERVICES)),
     limit: int = typer.Option(1000, min=1, help="At most this many"),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON"),
 ) -> None:
     """Send dead-lettered messages back to their service, once the cause is fixed."""
-    if service not in SERVICES:
-        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
     replayed, remaining = asyncio.run(_replay(service, limit))
-    typer.echo(f"replayed {replayed} message(s) to {service}; {remaining} left in its DLQ")
+    if as_json:
+        typer.echo(json.dumps({"service": service, "replayed": replayed, "remaining": remaining}))
+    else:
+        typer.echo(f"replayed {replayed} message(s) to {service}; {remaining} left in its DLQ")

@@ -4,6 +4,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -27,13 +28,14 @@ async def _import(events, progress) -> tuple[int, int]:
 
 def import_history(
     file: Path = typer.Argument(exists=True, dir_okay=False, readable=True, help="A .csv or .json file"),
-    format: str = typer.Option(None, help="csv or json (default: from the file name)"),
+    format: Literal["csv", "json"] | None = typer.Option(None, help="Default: from the file name"),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON"),
 ) -> None:
-    """Import published items of past years: one row per publication on one channel (an item on
-    both channels has two rows with the same item_id). Each becomes the publication.published
-    event it would have been, archived and counted as live events are; importing a file again
-    counts nothing twice. Prefer importing years the running system is not counting at the same
+    """Import published items of past years.
+
+    One row per publication on one channel (an item on both channels has two rows with the same
+    item_id). Each becomes the publication.published event it would have been, archived and
+    counted as live events are; importing a file again counts nothing twice. Prefer importing years the running system is not counting at the same
     time (on FerretDB, concurrent counting of one year by two processes can lose an increment).
     Exit 3 when the file has errors (each printed with its row): then nothing is imported."""
     kind = format or ("json" if file.suffix.lower() == ".json" else "csv")

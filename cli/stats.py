@@ -6,12 +6,13 @@ from contextlib import asynccontextmanager
 
 import typer
 
+from cli.command import App
 from services.stats.domain import Aggregate, Scope, nested
 from services.stats.store import StatsStore
 from shared.mongo import connect, database_of
 from shared.settings import get_settings
 
-app = typer.Typer(help="Statistics for the annual report.", no_args_is_help=True)
+app = App(help="Statistics for the annual report.")
 
 
 @asynccontextmanager
@@ -47,8 +48,10 @@ def rebuild(
     year: int = typer.Option(None, min=2000, max=2100, help="Only this year (default: every year)"),
     as_json: bool = typer.Option(False, "--json", help="Print the rebuilt counters as JSON"),
 ) -> None:
-    """Recompute every figure from the archived events and replace the live counters. Stop the
-    stats service first (make down, or stop its process): events it counted meanwhile would be lost."""
+    """Recompute every figure from the archived events.
+
+    The live counters are replaced. Stop the stats service first (make down, or stop its
+    process): events it counted meanwhile would be lost."""
     rebuilt = asyncio.run(_rebuild(year))
     if as_json:
         typer.echo(json.dumps({str(y): c for y, c in rebuilt.items()}, ensure_ascii=False))

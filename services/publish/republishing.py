@@ -60,7 +60,7 @@ def routes() -> APIRouter:
         cursor: Annotated[
             str, Query(pattern=r"^[0-9]{1,12}$", description="The next_cursor of the last page")
         ] = "0",
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> FeedPage:
         entries = await request.app.state.store.feed.after(int(cursor), limit)
         items = [FeedEntry.model_validate(e) for e in entries]

@@ -45,6 +45,7 @@ class PublicationStore:
             [("submission_id", ASCENDING), ("channel", ASCENDING)], unique=True
         )
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
+        await self.feed.prepare()
 
     async def create(self, pub: Publication) -> bool:
         doc = {

@@ -23,7 +23,8 @@ class TaskStore:
         self.audit = AuditChain(db.audit)
 
     async def prepare(self) -> None:
-        pass  # every lookup is by _id; the queue is read through its level (see pending_at)
+        # every lookup is by _id; the queue is read through its level (see pending_at)
+        await self.audit.prepare()
 
     async def create(self, outcome: Outcome) -> bool:
         """Store a screened task with its event and audit record; False when already screened."""

@@ -4,6 +4,7 @@ import pytest
 
 from services.review.app import build
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
+from shared.ledger import entry_key
 from shared.mongo import connect, database_of
 from tests.conftest import running
 from tests.support import EventTap, eventually, run_cli
@@ -135,7 +136,7 @@ async def test_every_decision_is_on_the_audit_chain_and_tampering_is_named(setti
     client = connect(settings)
     try:  # someone with database access rewrites the level-1 decision
         await database_of(client, settings, "review").audit.update_one(
-            {"_id": 2}, {"$set": {"actor": "王五"}}
+            {"_id": entry_key(2)}, {"$set": {"actor": "王五"}}
         )
     finally:
         await client.close()

@@ -1,5 +1,5 @@
 from services.review.domain.decisions import Decision, decide
-from shared.ledger import GENESIS, entry_hash, verify
+from shared.ledger import GENESIS, entry_hash, link, verify
 from tests.unit.factories import content, screened_item
 from tests.unit.test_decisions import NOW
 
@@ -8,9 +8,8 @@ def chain_of(records: list[dict]) -> tuple[list[dict], dict]:
     """Entries as AuditChain.append writes them, and the head."""
     entries, prev = [], GENESIS
     for seq, record in enumerate(records, start=1):
-        entry = {"_id": seq, **record, "seq": seq, "prev_hash": prev}
-        entry["hash"] = prev = entry_hash(entry)
-        entries.append(entry)
+        entries.append(link(record, seq, prev))
+        prev = entries[-1]["hash"]
     return entries, {"seq": len(entries), "hash": prev}
 
 
@@ -60,3 +59,17 @@ def test_an_inserted_entry_is_detected():
     forged = {**entries[1], "actor": "王五"}
     forged["hash"] = entry_hash(forged)
     assert verify([entries[0], forged, entries[2]], head).broken_at == 3
+
+
+def test_entries_appended_after_the_head_was_read_are_counted_not_broken():
+    """verify reads the head first; what a reviewer appends meanwhile extends past it."""
+    entries, _ = chain_of(records())
+    head_then = {"seq": 1, "hash": entries[0]["hash"]}
+    verdict = verify(entries, head_then)
+    assert verdict.intact and (verdict.verified, verdict.appended) == (3, 2)
+
+
+def test_a_head_that_names_another_entry_is_detected():
+    entries, head = chain_of(records())
+    verdict = verify(entries, {"seq": 2, "hash": head["hash"]})
+    assert (verdict.broken_at, verdict.verified) == (2, 1)
