@@ -22,7 +22,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from services.review.domain.canonical import Canonical, as_written, forms
-from shared.domain import ATTACHMENT_PART_LABELS, Severity
+from shared.domain import ATTACHMENT_PART_LABELS, AttachmentPartKind, Severity
 from shared.events import Attachment, ItemContent, ScreeningFinding
 
 KEPT_PER_RULE = 20  # findings of one rule in one field that are kept one by one
@@ -309,11 +309,21 @@ def screen_content(content: ItemContent, words: WordList = NO_WORDS) -> list[Scr
     return findings.result()
 
 
+UNREAD_PART_RULE = "attachment-part-unread"
+
+
 def _flag_unread(findings: Findings, attachments: tuple[Attachment, ...]) -> None:
+    """A file a reviewer must look at is flagged (an image: its kind is known, its text is not
+    read); content inside a file that could not be read at all (an embedded object, an attached
+    file, a part over budget) blocks it, since it cannot be known to be free of markings."""
     for number, attachment in enumerate(attachments):
         if attachment.unread:
             why = f"附件“{attachment.filename}”：{attachment.unread}"
             findings.flag(f"attachments.{number}", "attachment-unread", why)
+        for part in attachment.parts:
+            if part.kind == AttachmentPartKind.UNREAD:
+                why = f"附件“{attachment.filename}”中有未能读取的内容（{part.text[:200]}），无法确认不含涉密标志：请删除或转为正文后重新报送。"
+                findings.flag(f"attachments.{number}.unread", UNREAD_PART_RULE, why, Severity.BLOCK)
 
 
 def blocks(findings: list[ScreeningFinding]) -> bool:
