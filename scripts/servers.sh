@@ -23,12 +23,13 @@ rabbitmq() {
   wait_for "RabbitMQ's AMQP port" 30 listening 5672
 }
 
-# FerretDB 1.24.2's SQLite backend finds a document by `_ferretdb_sjson->'$._id'` while its
-# unique _id index is on `_ferretdb_sjson->"_id"`: SQLite cannot use the index, so every update
-# and delete scans the whole collection (30 ms per update at 2,000 documents, growing linearly).
-# The same JSON path written the index's way lets SQLite use it; nothing else changes.
-FERRETDB_PATCH="s|IDColumn = DefaultColumn + \"->'\\$._id'\"|IDColumn = DefaultColumn + \"->'_id'\"|"
-FERRETDB_BUILD="$FERRETDB_VERSION-idindex"  # bump the suffix whenever the patch changes
+# FerretDB 1.24.2 is built with the patches in scripts/ferretdb/, applied in order (see the README,
+# "Storage", and each patch's header): 0001 lets SQLite use the _id index; 0002 makes every
+# single-document write atomic (compare-and-swap on the stored document, re-read and retry), which
+# stock FerretDB is not. The binary reports the build as its version (buildInfo.ferretdbVersion),
+# so that tests can tell the project's build from a stock one.
+FERRETDB_PATCHES="$ROOT/scripts/ferretdb"
+FERRETDB_BUILD="$FERRETDB_VERSION-atomic1"  # bump the suffix whenever a patch changes
 
 ferretdb_binary() {
   local bin="$TOOLS/bin/ferretdb-$FERRETDB_BUILD"
@@ -44,10 +45,13 @@ ferretdb_binary() {
   dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   [[ -n "$dir" ]] || die "go mod download of FerretDB $FERRETDB_VERSION failed"
   rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
-  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
-  sed -i "$FERRETDB_PATCH" "$src/internal/backends/sqlite/metadata/metadata.go"
-  grep -q "IDColumn = DefaultColumn + \"->'_id'\"" "$src/internal/backends/sqlite/metadata/metadata.go" ||
-    die "the FerretDB _id index patch no longer applies; see scripts/servers.sh"
+  echo "$FERRETDB_BUILD" >"$src/build/version/version.txt"
+  command -v patch >/dev/null || apt_install patch || die "the 'patch' tool is missing: apt-get install patch"
+  local p
+  for p in "$FERRETDB_PATCHES"/*.patch; do
+    (cd "$src" && patch -p1 --forward --batch --no-backup-if-mismatch --quiet) <"$p" >>"$LOGS/provision.log" 2>&1 ||
+      die "the FerretDB patch $(basename "$p") no longer applies to $FERRETDB_VERSION; see $LOGS/provision.log"
+  done
   mkdir -p "$TOOLS/bin"
   (cd "$src" && go build -trimpath -o "$bin" ./cmd/ferretdb) >>"$LOGS/provision.log" 2>&1 ||
     (cd "$src" && GOTOOLCHAIN=go1.24.3 go build -trimpath -o "$bin" ./cmd/ferretdb) >>"$LOGS/provision.log" 2>&1 ||
@@ -59,7 +63,7 @@ ferretdb_binary() {
 mongodb() {
   if listening 27017; then return 0; fi
   local bin; bin="$(ferretdb_binary)"
-  say "starting FerretDB $FERRETDB_VERSION (SQLite backend)…"
+  say "starting FerretDB $FERRETDB_BUILD (SQLite backend)…"
   mkdir -p "$DATA/ferretdb"
   start mongodb "$bin" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
     --listen-addr=127.0.0.1:27017 --state-dir="$DATA/ferretdb" --debug-addr=- \

@@ -144,6 +144,11 @@ class AttachmentPartKind(StrEnum):
     ANNOTATIONS = "annotations"  # PDF annotations, bookmarks
     FORM_FIELDS = "form_fields"
     PROPERTIES = "properties"  # title, author, subject, keywords…: metadata anyone can read
+    EMBEDDED = "embedded"  # the text of documents embedded in it (a DOCX inside a DOCX, a PDF's)
+    OTHER = "other"  # text found anywhere else in the file (attribute values, custom XML…)
+    UNREAD = "unread"  # what is in the file but could not be read (an OLE object, an attached
+    # file, a part over budget): its text says what; screening blocks the item, since it cannot
+    # be known to be free of markings
 
 
 ATTACHMENT_PART_LABELS: dict[AttachmentPartKind, str] = {
@@ -161,6 +166,9 @@ ATTACHMENT_PART_LABELS: dict[AttachmentPartKind, str] = {
     AttachmentPartKind.ANNOTATIONS: "注释和书签",
     AttachmentPartKind.FORM_FIELDS: "表单域",
     AttachmentPartKind.PROPERTIES: "文档属性",
+    AttachmentPartKind.EMBEDDED: "嵌入的文档",
+    AttachmentPartKind.OTHER: "文件其他位置的文字",
+    AttachmentPartKind.UNREAD: "未能读取的内容",
 }
 
 

@@ -70,3 +70,15 @@ def visible_text(text: str) -> str:
     page breaks lines (the sanitised HTML is well-formed: a `<` in text is always `&lt;`)."""
     markup = str(body_html(text))
     return html.unescape(_INLINE_TAG.sub("", _BLOCK_TAG.sub("\n", markup)))
+
+
+# What Markdown (with the table, strikethrough and autolink extensions) or HTML can act on: a
+# character that opens inline markup, an entity or raw HTML, or a line that opens a block (a
+# heading, quote, list item, thematic break, setext underline). Autolinks only add a link.
+_MARKUP = re.compile(r"[\\`*_\[\]<>&~|]|^[ \t]*(?:[#+=-]|[0-9]{1,9}[.)])", re.MULTILINE)
+
+
+def shows_as_written(text: str) -> bool:
+    """Whether the page shows the text's own characters, in order, only its white space
+    changed: nothing in it that Markdown or HTML would hide or turn into other characters."""
+    return _MARKUP.search(text) is None

@@ -51,6 +51,34 @@ class Settings(BaseSettings):
     ingest_write_burst: int = Field(
         30, ge=1, description="Writes a department may make at once before the rate applies"
     )
+    attachment_workers: int = Field(
+        2, ge=1, le=32, description="Worker processes reading uploaded files, per ingest replica"
+    )
+    attachment_read_seconds: float = Field(
+        30, gt=0, description="Time one file may take to be read; beyond it the file is left unread (blocked)"
+    )
+    attachment_read_memory_mb: int = Field(
+        1024,
+        ge=256,
+        description="Address space of a worker reading files (the interpreter's ~150 MB included)",
+    )
+    attachment_max_entries: int = Field(
+        2000, ge=10, description="Entries a DOCX or XLSX archive may have; beyond, the upload is refused"
+    )
+    attachment_max_uncompressed_mb: int = Field(
+        200, ge=1, description="Size a DOCX or XLSX may inflate to, all entries together; beyond, refused"
+    )
+    attachment_max_compression_ratio: int = Field(
+        200,
+        ge=10,
+        description="Compression ratio an archive entry over 1 MB may have; beyond, refused (zip bomb)",
+    )
+    attachment_max_pdf_pages: int = Field(
+        2000, ge=1, description="Pages of a PDF that are read; the rest is left unread (blocked)"
+    )
+    attachment_max_pdf_objects: int = Field(
+        500_000, ge=100, description="Objects a PDF may have to be read at all"
+    )
     idempotency_hours: float = Field(24, gt=0, description="How long an Idempotency-Key is remembered")
     delivery_limit: int = Field(
         5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"

@@ -9,10 +9,13 @@ import zlib
 
 def pdf(text: str) -> bytes:
     """A one-page PDF showing `text`; each character is a glyph the ToUnicode map names."""
-    chars = list(dict.fromkeys(text))
+    return pdf_pages([text])
+
+
+def pdf_pages(texts: list[str]) -> bytes:
+    """A PDF of one page per text, each with a content stream of its own, sharing one font."""
+    chars = list(dict.fromkeys("".join(texts)))
     code = {c: i + 1 for i, c in enumerate(chars)}
-    shown = "".join(f"{code[c]:04X}" for c in text)
-    content = f"BT /F1 12 Tf 72 720 Td <{shown}> Tj ET".encode()
     cmap_entries = "\n".join(f"<{code[c]:04X}> <{ord(c):04X}>" for c in chars)
     cmap = (
         "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
@@ -21,17 +24,25 @@ def pdf(text: str) -> bytes:
         f"{len(chars)} beginbfchar\n{cmap_entries}\nendbfchar\n"
         "endcmap CMapName currentdict /CMap defineresource pop end end"
     ).encode()
+    first_page = 6  # objects 1-5: catalog, pages, the two fonts, the map; then page and content pairs
+    kids = " ".join(f"{first_page + 2 * n} 0 R" for n in range(len(texts)))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(texts)} >>".encode(),
         b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /Identity-H "
-        b"/DescendantFonts [6 0 R] /ToUnicode 7 0 R >>",
+        b"/DescendantFonts [4 0 R] /ToUnicode 5 0 R >>",
         b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light "
         b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
         b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
     ]
+    for n, text in enumerate(texts):
+        shown = "".join(f"{code[c]:04X}" for c in text)
+        content = f"BT /F1 12 Tf 72 720 Td <{shown}> Tj ET".encode()
+        objects += [
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> >>" % (first_page + 2 * n + 1),
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        ]
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n")
     offsets = []

@@ -21,10 +21,18 @@ from services.ingest.domain import (
     SubmissionDraft,
     TimelineEntry,
 )
+from services.ingest.reader import AttachmentReader
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal, bearer_principal, requires
-from shared.domain import Category, Channel, Role, SubmissionStatus
-from shared.events import Decisions, RegulatoryDocument
+from shared.domain import (
+    ATTACHMENT_PART_LABELS,
+    AttachmentPartKind,
+    Category,
+    Channel,
+    Role,
+    SubmissionStatus,
+)
+from shared.events import Attachment, Decisions, RegulatoryDocument
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -55,20 +63,32 @@ KEY_SWEEP_SECONDS = 3600  # expired idempotency keys are forgotten within the ho
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
 
+class PartView(BaseModel):
+    """One part of a file that was read (its body, its footnotes, its sheet names…)."""
+
+    kind: AttachmentPartKind
+    label: str  # the part's name, as the reviewer's console shows it
+    chars: int  # characters read of it, each screened with the item
+
+
 class AttachmentView(BaseModel):
-    """An uploaded file as a clerk sees it: what it is and how much of it could be read."""
+    """An uploaded file as a clerk sees it: what it is and what of it could be read."""
 
     id: str
     filename: str
     media_type: str
     size: int
     sha256: str
-    text_chars: int  # characters read for screening
+    text_chars: int  # characters read for screening, all parts together
+    parts: list[PartView] = []  # what was read, part by part ('unread': what could not be)
     unread: str | None = None  # why some of it could not be read: a reviewer will look
 
     @classmethod
     def of(cls, attachment: dict) -> "AttachmentView":
-        return cls(**{k: v for k, v in attachment.items() if k != "text"}, text_chars=len(attachment["text"]))
+        read = Attachment.model_validate(attachment).readable_parts()
+        parts = [PartView(kind=p.kind, label=ATTACHMENT_PART_LABELS[p.kind], chars=len(p.text)) for p in read]
+        fields = {k: v for k, v in attachment.items() if k not in ("text", "parts")}
+        return cls(**fields, parts=parts, text_chars=sum(p.chars for p in parts))
 
 
 class Uploaded(BaseModel):
@@ -204,6 +224,7 @@ def attachment_routes() -> APIRouter:
 
     @router.post("", status_code=201, response_model=Uploaded)
     async def upload(
+        request: Request,
         clerk: Clerk,
         store: Store,
         files: Annotated[
@@ -212,11 +233,14 @@ def attachment_routes() -> APIRouter:
         ],
     ) -> Uploaded:
         """Upload files to attach to a submission (name their ids in its `attachments`). Each is
-        judged by its content, never its name; its text (PDF, DOCX, XLSX) is screened with the item."""
+        judged by its content, never its name; every part of a PDF, DOCX or XLSX that carries
+        text (body, headers, notes, comments, tracked changes, sheet names, annotations, form
+        fields, properties…) is read and screened with the item, and listed in `parts`. A zip
+        bomb, or an archive over the limits, is refused (422)."""
         if len(files) > MAX_ATTACHMENTS:
             raise Problem(422, "Too many files", f"At most {MAX_ATTACHMENTS} files at once.")
         read = [(f.filename, await f.read(attachments.MAX_BYTES + 1)) for f in files]
-        stored = await handlers.upload_attachments(store, clerk, read)
+        stored = await handlers.upload_attachments(store, request.app.state.reader, clerk, read)
         return Uploaded(items=[AttachmentView.of(a) for a in stored])
 
     @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
@@ -240,8 +264,9 @@ def attachment_routes() -> APIRouter:
 
 
 def build(settings: Settings) -> FastAPI:
-    async def rate_limits(app: FastAPI) -> None:
+    async def prepare(app: FastAPI) -> None:
         app.state.rate_limiter = RateLimiter(settings.ingest_writes_per_minute, settings.ingest_write_burst)
+        app.state.reader = AttachmentReader(settings)
 
     async def key_expiry(app: FastAPI) -> None:
         while True:
@@ -259,7 +284,8 @@ def build(settings: Settings) -> FastAPI:
             max_body_size=MAX_REQUEST_BYTES,
             uploads={"/v1/attachments": MAX_ATTACHMENTS * (attachments.MAX_BYTES + 64_000)},
             rate_limited=True,
-            prepare=rate_limits,
+            prepare=prepare,
+            teardown=lambda app: app.state.reader.close(),
             workers=[key_expiry],
         )
     )

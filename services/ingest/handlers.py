@@ -1,6 +1,5 @@
 """What ingest does: one function per command or event."""
 
-import asyncio
 import hashlib
 import json
 from datetime import date, datetime, timedelta
@@ -10,11 +9,13 @@ from pymongo.errors import DuplicateKeyError
 
 from services.ingest import attachments
 from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, can_withdraw, project
+from services.ingest.reader import AttachmentReader
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal
 from shared.domain import CHINA, Category, Role, SubmissionStatus
 from shared.events import (
     Attachment,
+    AttachmentPart,
     Event,
     ItemContent,
     ItemSubject,
@@ -39,15 +40,16 @@ def _fingerprint(draft: SubmissionDraft) -> str:
 
 
 async def upload_attachments(
-    store: SubmissionStore, clerk: Principal, files: list[tuple[str | None, bytes]]
+    store: SubmissionStore, reader: AttachmentReader, clerk: Principal, files: list[tuple[str | None, bytes]]
 ) -> list[dict]:
-    """Store the department's files, each judged by its content and read for screening; a
-    request with one file refused stores none (problem+json naming each refused file)."""
+    """Store the department's files, each judged by its content and read, part by part, for
+    screening; a request with one file refused (not a type accepted, too large, a zip bomb)
+    stores none (problem+json naming each refused file and why)."""
     refused, accepted = [], []
     for number, (name, data) in enumerate(files):
         try:
             attachments.check_size(len(data))
-            accepted.append((name, data, attachments.media_type_of(data)))
+            accepted.append((name, data, attachments.media_type_of(data, reader.limits)))
         except attachments.AttachmentRefused as why:
             refused.append(
                 FieldError(field=f"files.{number}", reason=f"{attachments.safe_filename(name)}: {why}")
@@ -56,30 +58,35 @@ async def upload_attachments(
         raise Problem(422, "Attachment refused", "No file of this request was stored.", errors=refused)
     stored = []
     for name, data, media_type in accepted:
-        read = await asyncio.to_thread(attachments.read_text, data, media_type)
+        read = await reader.read(data, media_type)
         metadata = {
             "department": clerk.department,
             "media_type": media_type,
             "sha256": hashlib.sha256(data).hexdigest(),
-            "text": read.text,
+            "text": "",
+            "parts": [{"kind": kind.value, "text": text} for kind, text in read.parts],
             "unread": read.unread,
             "submission_id": None,
         }
         filename = attachments.safe_filename(name)
         attachment_id = await store.store_attachment(data, filename, metadata)
         stored.append(_attachment(attachment_id, filename, len(data), metadata))
-    return [a.model_dump() for a in stored]
+    return [a.model_dump(mode="json") for a in stored]
 
 
 def _attachment(attachment_id: str, filename: str, size: int, metadata: dict) -> Attachment:
+    """An upload as it travels with its item (uploads stored before parts were read: their text)."""
     fields = {k: metadata[k] for k in ("media_type", "sha256", "text", "unread")}
-    return Attachment(id=attachment_id, filename=filename, size=size, **fields)
+    return Attachment(
+        id=attachment_id, filename=filename, size=size, parts=metadata.get("parts", []), **fields
+    )
 
 
 async def _attachments_of(
     store: SubmissionStore, clerk: Principal, draft: SubmissionDraft
 ) -> list[Attachment]:
-    """The draft's attachments: each an upload of the clerk's own department."""
+    """The draft's attachments: each an upload of the clerk's own department, their parts cut
+    fairly to the item's text budget (what is cut is said, for a reviewer)."""
     found, missing = [], []
     for number, attachment_id in enumerate(draft.attachments):
         record = await store.attachment_record(attachment_id)
@@ -93,10 +100,18 @@ async def _attachments_of(
         raise Problem(
             422, "Invalid request", "Upload each attachment first: POST /v1/attachments.", errors=missing
         )
-    budgeted = attachments.within_item_budget([a.text for a in found])
+    budgeted = attachments.within_item_budget([[(p.kind, p.text) for p in a.readable_parts()] for a in found])
     return [
-        a.model_copy(update={"text": text, "unread": a.unread or note}) if note else a
-        for a, (text, note) in zip(found, budgeted, strict=True)
+        a.model_copy(
+            update={
+                "text": "",
+                "parts": tuple(AttachmentPart(kind=kind, text=text) for kind, text in parts),
+                "unread": a.unread or attachments.ITEM_BUDGET_NOTE,
+            }
+        )
+        if cut
+        else a
+        for a, (parts, cut) in zip(found, budgeted, strict=True)
     ]
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.review import handlers
 from services.review.domain.decisions import Decision, RecordedDecision, ReviewState, ReviewTask
+from services.review.domain.screening import published_fields
 from services.review.screener import Screener
 from services.review.store import TaskStore
 from shared.audit import AuditEntry
@@ -26,47 +27,75 @@ Reader = Annotated[Principal, Depends(requires(Role.REVIEWER, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(requires(Role.OPERATOR))]
 
 
-class ReviewView(BaseModel):
+class FieldView(BaseModel):
+    """A field that goes online, as screening read it: what the reviewer must see, part by part."""
+
+    name: str  # the `field` its findings and redactions name
+    label: str
+    text: str
+    redactable: bool  # title and body; a file goes online whole, so its parts are not
+
+
+class ReviewSummary(BaseModel):
+    """An item in the queue: enough to choose it, never its texts (a body may be 1 MB)."""
+
     submission_id: str
     revision: int
     state: ReviewState
     level: int
     levels: int
     title: str
-    body: str
     category: Category
-    channels: list[Channel]
     department: str
     department_name: str
     formed_on: str
-    attachments: list[Attachment]
     findings: list[ScreeningFinding]
+
+
+class ReviewView(ReviewSummary):
+    body: str
+    document_number: str | None
+    channels: list[Channel]
+    attachments: list[Attachment]
+    fields: list[FieldView]
     decisions: list[RecordedDecision]
     redactions: list[Redaction]
 
 
 class ReviewPage(BaseModel):
-    items: list[ReviewView]
+    items: list[ReviewSummary]
     next_cursor: str | None = None
 
 
-def view(task: ReviewTask) -> ReviewView:
+def summary(task: ReviewTask) -> ReviewSummary:
     c = task.content
-    return ReviewView(
+    return ReviewSummary(
         submission_id=task.submission_id,
         revision=task.revision,
         state=task.state,
         level=task.level,
         levels=task.levels,
         title=c.title,
-        body=c.body,
         category=c.category,
-        channels=list(c.channels),
         department=c.department,
         department_name=c.department_name,
         formed_on=c.formed_on.isoformat(),
-        attachments=list(c.attachments),
         findings=task.findings,
+    )
+
+
+def view(task: ReviewTask) -> ReviewView:
+    c = task.content
+    return ReviewView(
+        **summary(task).model_dump(),
+        body=c.body,
+        document_number=c.document_number,
+        channels=list(c.channels),
+        attachments=list(c.attachments),
+        fields=[
+            FieldView(name=f.name, label=f.label, text=f.text, redactable=f.redactable)
+            for f in published_fields(c)
+        ],
         decisions=task.decisions,
         redactions=task.redactions,
     )
@@ -92,7 +121,7 @@ def routes() -> APIRouter:
         """The items waiting at the caller's level, oldest first, with their automated findings."""
         tasks = await store.pending_at(reviewer.level, limit)
         mine = [t for t in tasks if all(d.reviewer != reviewer.name for d in t.decisions)]
-        return ReviewPage(items=[view(t) for t in mine])
+        return ReviewPage(items=[summary(t) for t in mine])
 
     @router.get("/{submission_id}", response_model=ReviewView)
     async def review(submission_id: str, _: Reader, store: Store) -> ReviewView:

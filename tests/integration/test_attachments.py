@@ -6,6 +6,7 @@ import hashlib
 import pytest
 
 from services.ingest.app import build
+from services.review.app import build as build_review
 from shared.events import (
     ItemContent,
     PublicationPublished,
@@ -16,6 +17,7 @@ from shared.events import (
 )
 from tests.conftest import running
 from tests.documents import pdf, png
+from tests.hostile import docx_with, footnotes, zip_bomb
 from tests.integration.test_ingest import ITEM
 from tests.support import EventTap, eventually
 
@@ -38,6 +40,7 @@ async def test_files_are_judged_by_content_and_travel_with_their_item(settings, 
         assert first["media_type"] == "application/pdf" and first["text_chars"] == len(
             "二〇二六年秋季防火检查情况"
         )
+        assert first["parts"] == [{"kind": "document", "label": "正文", "chars": first["text_chars"]}]
         assert first["sha256"] == hashlib.sha256(report).hexdigest() and first["size"] == len(report)
         assert second["media_type"] == "image/png" and "人工查看" in second["unread"]
 
@@ -64,7 +67,8 @@ async def test_files_are_judged_by_content_and_travel_with_their_item(settings, 
         assert [a["filename"] for a in answer.json()["attachments"]] == ["检查情况.png", "现场.png"]
         [event] = await tap.wait_for("submission.received", sid)
         sent = event["data"]["content"]["attachments"]
-        assert sent[0]["text"] == "二〇二六年秋季防火检查情况" and sent[1]["unread"]
+        assert sent[0]["parts"] == [{"kind": "document", "text": "二〇二六年秋季防火检查情况"}]
+        assert sent[1]["unread"]
 
         again = await http.post("/v1/submissions", json={**ITEM, "attachments": [first["id"]]}, headers=clerk)
         assert again.status_code == 409  # one file, one submission
@@ -95,3 +99,41 @@ async def test_files_are_judged_by_content_and_travel_with_their_item(settings, 
 
 def content_of(event: dict) -> ItemContent:
     return ItemContent.model_validate(event["data"]["content"])
+
+
+async def test_an_item_whose_only_marking_is_in_a_docx_footnote_is_blocked_at_review(settings, identities):
+    clerk = await identities.department()
+    report = docx_with(**{"word/footnotes.xml": footnotes("注：本意见为机密★5年")})
+    async with running(build(settings)) as http, running(build_review(settings)):
+        uploaded = await http.post("/v1/attachments", files=[("files", ("意见.docx", report))], headers=clerk)
+        assert uploaded.status_code == 201, uploaded.text
+        [shown] = uploaded.json()["items"]
+        assert [(p["kind"], p["label"]) for p in shown["parts"]] == [
+            ("document", "正文"),
+            ("footnotes", "脚注"),
+        ]
+        answer = await http.post(
+            "/v1/submissions", json={**ITEM, "attachments": [shown["id"]]}, headers=clerk
+        )
+        assert answer.status_code == 202, answer.text
+
+        async def rejected():
+            item = (await http.get(f"/v1/submissions/{answer.json()['id']}", headers=clerk)).json()
+            return item if item["status"] == "rejected" else None
+
+        item = await eventually(rejected, 30, "the item rejected at review")
+        assert item["review"]["automatic"] is True and item["review"]["reason"] == "classified"
+        assert [f["field"] for f in item["review"]["findings"]] == ["attachments.0.footnotes"]
+
+
+async def test_a_zip_bomb_is_refused_with_a_problem_naming_the_file(settings, identities):
+    clerk = await identities.department()
+    async with running(build(settings)) as http:
+        answer = await http.post(
+            "/v1/attachments", files=[("files", ("报告.docx", zip_bomb()))], headers=clerk
+        )
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+        [error] = answer.json()["errors"]
+        assert (
+            error["field"] == "files.0" and "报告.docx" in error["reason"] and "zip bomb" in error["reason"]
+        )

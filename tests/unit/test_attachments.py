@@ -6,19 +6,36 @@ import pytest
 from services.ingest.attachments import (
     DOCX,
     MAX_BYTES,
-    MAX_TEXT_CHARS,
     MAX_TEXT_CHARS_PER_ITEM,
     PDF,
     PNG,
     XLSX,
     AttachmentRefused,
+    Limits,
     check_size,
+    fair_caps,
     media_type_of,
-    read_text,
+    read_parts,
     safe_filename,
     within_item_budget,
 )
+from services.review.domain.screening import blocks, screen_content
+from shared.domain import AttachmentPartKind as Kind
+from shared.events import Attachment, AttachmentPart
 from tests.documents import docx, pdf, png, xlsx
+from tests.hostile import (
+    docx_with,
+    entity_bomb,
+    footnotes,
+    hidden_in_docx,
+    hidden_in_pdf,
+    hidden_in_xlsx,
+    many_entries,
+    zip_bomb,
+)
+from tests.unit.factories import content
+
+MARKING = "机密★"
 
 
 def test_the_type_is_judged_by_content_whatever_the_name_says():
@@ -44,21 +61,124 @@ def test_sizes_are_bounded():
             check_size(size)
 
 
+def parts(data: bytes) -> dict[Kind, str]:
+    return dict(read_parts(data, media_type_of(data)).parts)
+
+
 def test_text_is_read_from_pdf_docx_and_xlsx_and_an_image_is_left_to_a_reviewer():
-    assert read_text(pdf("关于秋季征兵的通告"), PDF).text == "关于秋季征兵的通告"
-    assert read_text(docx("第一段", "第二段"), DOCX).text == "第一段\n第二段"
-    assert read_text(xlsx("姓名", "电话"), XLSX).text == "姓名\n电话"
-    image = read_text(png(), PNG)
-    assert image.text == "" and "人工查看" in image.unread
+    assert parts(pdf("关于秋季征兵的通告")) == {Kind.DOCUMENT: "关于秋季征兵的通告"}
+    assert parts(docx("第一段", "第二段")) == {Kind.DOCUMENT: "第一段\n第二段"}
+    assert parts(xlsx("姓名", "电话")) == {Kind.DOCUMENT: "姓名\n电话"}
+    image = read_parts(png(), PNG)
+    assert image.parts == () and "人工查看" in image.unread
 
 
-def test_a_damaged_or_endless_file_is_left_to_a_reviewer_not_an_error():
-    damaged = read_text(b"%PDF-1.7 garbage", PDF)
-    assert damaged.text == "" and "无法读取" in damaged.unread
-    long = read_text(docx("字" * (MAX_TEXT_CHARS + 10)), DOCX)
-    assert len(long.text) == MAX_TEXT_CHARS and "其余部分" in long.unread
-    controls = read_text(docx("a\x01b"), DOCX)
-    assert "\x01" not in controls.text
+ALL_HIDDEN = {
+    f"{kind} {name}": case
+    for kind, cases in (("docx", hidden_in_docx), ("xlsx", hidden_in_xlsx), ("pdf", hidden_in_pdf))
+    for name, case in cases(MARKING).items()
+}
+
+
+def attached(read) -> Attachment:
+    return Attachment(
+        id="a" * 24,
+        filename="附件",
+        media_type="application/octet-stream",
+        size=1,
+        sha256="0" * 64,
+        parts=tuple(AttachmentPart(kind=kind, text=text) for kind, text in read.parts),
+        unread=read.unread,
+    )
+
+
+@pytest.mark.parametrize("case", ALL_HIDDEN)
+def test_a_marking_hidden_in_any_one_part_is_read_as_that_part_and_blocks_the_item(case):
+    data, kind = ALL_HIDDEN[case]
+    read = read_parts(data, media_type_of(data))
+    found = dict(read.parts)
+    assert kind in found, read
+    findings = screen_content(content(attachments=(attached(read),)))
+    assert blocks(findings)
+    if kind == Kind.UNREAD:  # what could not be read blocks the item, whatever it holds
+        assert {f.rule for f in findings if f.severity == "block"} == {"attachment-part-unread"}
+    else:
+        assert MARKING in found[kind].replace("\n", "")
+        assert any(f.field == f"attachments.0.{kind}" and f.excerpt == MARKING for f in findings)
+
+
+def test_files_made_by_ordinary_libraries_are_read_in_every_part():
+    import docx as python_docx
+    import openpyxl
+
+    document = python_docx.Document()
+    document.add_paragraph("关于秋季防火的通知")
+    document.sections[0].header.paragraphs[0].text = "页眉：秘密★1年"
+    document.sections[0].footer.paragraphs[0].text = "页脚：内部资料"
+    document.core_properties.keywords = "绝密★"
+    document.add_comment(document.paragraphs[0].runs, text="批注：机密★", author="审稿人")
+    out = io.BytesIO()
+    document.save(out)
+    found = parts(out.getvalue())
+    assert "秘密★1年" in found[Kind.HEADERS] and "内部资料" in found[Kind.FOOTERS]
+    assert "绝密★" in found[Kind.PROPERTIES] and "机密★" in found[Kind.COMMENTS]
+
+    book = openpyxl.Workbook()
+    book.active["A1"] = "公开数据"
+    book.active["A2"] = '="机"&"密★"'
+    hidden = book.create_sheet("秘密★工作表")
+    hidden.sheet_state = "veryHidden"
+    book.active["A1"].comment = openpyxl.comments.Comment("内部资料", "王五")
+    book.active.oddHeader.center.text = "机密★"
+    book.properties.subject = "绝密★"
+    out = io.BytesIO()
+    book.save(out)
+    found = parts(out.getvalue())
+    assert "秘密★工作表" in found[Kind.SHEET_NAMES] and "内部资料" in found[Kind.COMMENTS]
+    assert "机密★" in found[Kind.HEADERS] and "绝密★" in found[Kind.PROPERTIES]
+    assert '"机"&"密★"' in found[Kind.FIELD_CODES]
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read():
+    with pytest.raises(AttachmentRefused, match="uncompressed"):
+        media_type_of(zip_bomb())
+    with pytest.raises(AttachmentRefused, match=r"compressed .* to 1"):
+        media_type_of(zip_bomb(100 * 2**20))
+    with pytest.raises(AttachmentRefused, match="entries"):
+        media_type_of(many_entries(Limits().max_entries))
+
+
+def test_entities_are_never_expanded_and_what_declares_them_is_not_read():
+    found = parts(entity_bomb())
+    assert Kind.DOCUMENT not in found and "document type declaration" in found[Kind.UNREAD]
+
+
+def test_a_damaged_file_is_unread_and_so_blocks_its_item():
+    found = parts(b"%PDF-1.7 garbage")
+    assert set(found) == {Kind.UNREAD} and "未能读取" in found[Kind.UNREAD]
+
+
+def test_a_files_text_is_bounded_and_a_short_part_is_never_cut_away_by_a_long_one():
+    body = "<w:p><w:r><w:t>" + "字" * 5000 + "</w:t></w:r></w:p>"
+    long = docx_with(body, **{"word/footnotes.xml": footnotes(MARKING)})
+    read = read_parts(long, DOCX, Limits(max_text_chars=1000))
+    found = dict(read.parts)
+    assert found[Kind.FOOTNOTES] == MARKING and sum(len(t) for t in found.values()) <= 1000
+    assert "其余部分" in read.unread
+    assert "\x01" not in parts(docx("a\x01b"))[Kind.DOCUMENT]
+
+
+def test_pages_sharing_one_content_stream_are_read_once_and_pages_beyond_the_limit_are_unread():
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    page = PdfReader(io.BytesIO(pdf("同一页"))).pages[0]
+    for _ in range(5):
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    read = dict(read_parts(out.getvalue(), PDF, Limits(max_pdf_pages=3)).parts)
+    assert read[Kind.DOCUMENT].count("同一页") <= 3 and "第4页至第5页" in read[Kind.UNREAD]
 
 
 def test_names_are_kept_for_display_only_without_paths():
@@ -66,9 +186,15 @@ def test_names_are_kept_for_display_only_without_paths():
     assert safe_filename(None) == "附件"
 
 
-def test_an_items_files_share_one_text_budget_and_what_is_cut_is_said():
-    texts = ["字" * MAX_TEXT_CHARS] * 4
-    kept = within_item_budget(texts)
-    assert sum(len(text) for text, _ in kept) == MAX_TEXT_CHARS_PER_ITEM
-    assert [note is None for _, note in kept] == [True, True, True, False]
-    assert kept[3][0] == "" or (len(kept[3][0]) < MAX_TEXT_CHARS and "人工查看" in kept[3][1])
+def test_a_budget_is_shared_fairly_short_texts_kept_whole():
+    assert fair_caps([10, 1000, 5], 100) == [10, 85, 5]
+    assert fair_caps([60, 60], 100) == [50, 50]
+    assert fair_caps([], 100) == []
+
+
+def test_an_items_files_share_one_text_budget_and_unread_parts_are_never_cut():
+    body = [(Kind.DOCUMENT, "字" * MAX_TEXT_CHARS_PER_ITEM)]
+    footnote = [(Kind.FOOTNOTES, MARKING), (Kind.UNREAD, "嵌入的对象未能读取")]
+    (first, first_cut), (second, second_cut) = within_item_budget([body, footnote])
+    assert first_cut and not second_cut and second == footnote
+    assert len(first[0][1]) + len(MARKING) == MAX_TEXT_CHARS_PER_ITEM

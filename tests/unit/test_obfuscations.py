@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.review.domain.screening import blocks, screen, screen_content
-from shared.rendering import body_html
+from shared.rendering import body_html, shows_as_written, visible_text
 from tests.unit.factories import content
 
 # ---- the oracle --------------------------------------------------------------------------------
@@ -263,3 +263,12 @@ def test_every_span_lies_in_the_field_and_every_rendered_marking_is_found(text):
 def test_an_entity_decoded_marking_is_seen_by_the_oracle_too():
     assert reader_sees_a_marking("秘&#23494;&starf;", markdown=True)
     assert not reader_sees_a_marking(html.escape("普通文字"), markdown=True)
+
+
+# Every ASCII character Markdown or HTML gives a meaning, and letters, digits, CJK and white space.
+@given(text=st.text(alphabet="秘密机★ \n\t.)0123456789#>+=-*_`[]()<>&;!~|\\:/wa", max_size=80))
+@settings(max_examples=1500, deadline=None)
+def test_a_text_said_to_show_as_written_is_shown_as_written(text):
+    # When the shortcut skips rendering, the page must show the same characters, in order.
+    assume(shows_as_written(text))
+    assert "".join(visible_text(text).split()) == "".join(text.split())

@@ -264,3 +264,19 @@ def test_findings_are_bounded_and_the_rest_counted():
     [summary] = [f for f in findings if ":more:" in f.id]
     assert len(kept) == KEPT_PER_RULE and all(f.rule == "mobile-number" for f in kept)
     assert f"另有{25_000 - KEPT_PER_RULE}处" in summary.message and summary.severity == "flag"
+
+
+def test_content_inside_a_file_that_could_not_be_read_blocks_the_item():
+    unread = attachment("嵌入对象“word/embeddings/oleObject1.bin”未能读取", kind="unread")
+    findings = screen_content(content(attachments=(attachment("普通内容"), unread)))
+    [block] = [f for f in findings if f.severity == "block"]
+    assert block.rule == "attachment-part-unread" and block.field == "attachments.1.unread"
+    assert "oleObject1.bin" in block.message
+
+
+def test_an_item_blocked_for_an_unread_part_is_not_called_classified():
+    from services.review.domain.decisions import screened
+
+    item = content(attachments=(attachment("附件“a.bin”未能读取", kind="unread"),))
+    event = screened("s1", 1, item, 2, screen_content(item)).event
+    assert event.data.reason == "other"

@@ -18,14 +18,13 @@ its input: regular expressions that cannot backtrack across the text, and `str.t
 
 import html
 import re
-import sys
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from shared.rendering import visible_text
+from shared.rendering import shows_as_written, visible_text
 
 STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
@@ -86,10 +85,13 @@ def fold_char(char: str) -> str:
 
 
 def _fold_tables() -> tuple[dict[int, str], re.Pattern]:
-    """The one-for-one folds as a `str.translate` table, and a pattern of the characters whose
-    fold is not one character (removed, or more than one), which need a map back."""
+    """The one-for-one folds of the Basic Multilingual Plane as a `str.translate` table, and a
+    pattern of the characters folded one by one (with a map back): those of the BMP whose fold is
+    not one character (removed, or more than one), and every character beyond the BMP — rare in
+    text, mostly unassigned, and a regular expression with their thousand ranges would test each
+    character of every text against all of them."""
     table, irregular = {}, []
-    for code in range(sys.maxunicode + 1):
+    for code in range(0x10000):
         char = chr(code)
         category = unicodedata.category(char)
         if category == "Cn" or category in ("Co", "Cs"):
@@ -103,10 +105,10 @@ def _fold_tables() -> tuple[dict[int, str], re.Pattern]:
             irregular.append(code)
         elif folded != char:
             table[code] = folded
-    return table, re.compile(_character_class(irregular))
+    return table, re.compile(_character_class(irregular, beyond="\U00010000-\U0010ffff"))
 
 
-def _character_class(codes: list[int]) -> str:
+def _character_class(codes: list[int], beyond: str) -> str:
     ranges, start = [], None
     for previous, code in zip([None, *codes], codes, strict=False):
         if start is None:
@@ -117,7 +119,7 @@ def _character_class(codes: list[int]) -> str:
     if start is not None:
         ranges.append((start, codes[-1]))
     parts = (re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
-    return "[" + "".join(parts) + "]+"
+    return "[" + "".join(parts) + beyond + "]+"
 
 
 _ONE_FOR_ONE, _IRREGULAR = _fold_tables()
@@ -163,39 +165,68 @@ def rewrite(source: str, pattern: re.Pattern, replace: Callable[[re.Match], str]
 class Alignment:
     """The way back from a rendered text (Markdown to what a reader sees) to its source: each
     rendered character is found in order in the source, as itself or as the entity it was
-    written as; what the renderer dropped (markup, link targets) is skipped over. Computed the
-    first time it is asked, and only as far as it is asked."""
+    written as; what the renderer dropped (markup, link targets) is skipped over. A run of text
+    the renderer left as it was maps back whole. Computed the first time it is asked, and only
+    as far as it is asked."""
 
     WINDOW = 512  # how far ahead a character is looked for: markup between two is never longer
+    LONGEST_RUN = 4096
 
     def __init__(self, rendered: str, source: str):
         self.rendered, self.source = rendered, source
-        self._spans: list[tuple[int, int]] = []
-        self._at = 0
+        self._starts: list[int] = []  # rendered start of each piece
+        self._pieces: list[tuple[int, int, bool]] = []  # source start, end, verbatim
+        self._rendered_at = self._source_at = 0
         self._entities = [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(source)]
         self._entity = 0
 
     def source_span(self, index: int) -> tuple[int, int]:
-        while len(self._spans) <= index:
-            self._spans.append(self._next(self.rendered[len(self._spans)]))
-        return self._spans[index]
+        while self._rendered_at <= index:
+            self._next_piece()
+        n = bisect_right(self._starts, index) - 1
+        start, end, verbatim = self._pieces[n]
+        if verbatim:
+            at = start + index - self._starts[n]
+            return at, at + 1
+        return start, end
 
-    def _next(self, char: str) -> tuple[int, int]:
-        at = self._at
+    def _piece(self, length: int, start: int, end: int, verbatim: bool) -> None:
+        self._starts.append(self._rendered_at)
+        self._pieces.append((start, end, verbatim))
+        self._rendered_at += length
+        if end > start:
+            self._source_at = end
+
+    def _next_piece(self) -> None:
+        at, char = self._source_at, self.rendered[self._rendered_at]
         if char.isspace():
-            return at, at  # line breaks the renderer made; matching them would jump ahead
+            return self._piece(1, at, at, False)  # line breaks the renderer made: zero width
         found = self.source.find(char, at, at + self.WINDOW)
         while self._entity < len(self._entities) and self._entities[self._entity][0] < at:
             self._entity += 1
+        next_entity = len(self.source)
         if self._entity < len(self._entities):
             start, end, decoded = self._entities[self._entity]
             if decoded == char and (found < 0 or start < found) and start < at + self.WINDOW:
-                self._at = end
-                return start, end
+                return self._piece(1, start, end, False)
+            next_entity = start
         if found < 0:
-            return at, at  # not in the source nearby (white space the renderer made): zero width
-        self._at = found + 1
-        return found, found + 1
+            return self._piece(1, at, at, False)  # not in the source nearby: zero width
+        length = self._verbatim_run(found, next_entity if next_entity > found else len(self.source))
+        self._piece(length, found, found + length, True)
+
+    def _verbatim_run(self, found: int, limit: int) -> int:
+        """How many characters from here are the source's from `found` on, up to `limit`
+        (binary search: a few slice comparisons, whatever the run's length)."""
+        rendered, at = self.rendered, self._rendered_at
+        low, high = 1, min(self.LONGEST_RUN, len(rendered) - at, limit - found)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if rendered[at : at + middle] == self.source[found : found + middle]:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
 
 Backmap = Rewrite | Alignment
@@ -311,6 +342,6 @@ def forms(raw: str, markdown: bool) -> list[Canonical]:
         found.append(entities_decoded(raw))
     if "<" in raw:
         found.append(as_html(raw))
-    if markdown:
+    if markdown and not shows_as_written(raw):
         found.append(as_rendered(raw))
     return found

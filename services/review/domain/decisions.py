@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.review.domain.screening import blocks
+from services.review.domain.screening import UNREAD_PART_RULE, blocks
 from shared.audit import AuditRecord
 from shared.domain import RejectionReason, Severity
 from shared.events import (
@@ -159,7 +159,8 @@ def screened(
     if blocks(findings):
         task.state = ReviewState.REJECTED
         blocking = tuple(f for f in findings if f.severity == Severity.BLOCK)
-        marked = any(f.rule != "word-list" for f in blocking)  # a secrecy or internal-material marking
+        # A secrecy or internal-material marking (not a listed word, not a part that went unread).
+        marked = any(f.rule not in ("word-list", UNREAD_PART_RULE) for f in blocking)
         data = ReviewRejectedData(
             revision=revision,
             automatic=True,

@@ -22,7 +22,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from services.review.domain.canonical import Canonical, as_written, forms
-from shared.domain import Severity
+from shared.domain import ATTACHMENT_PART_LABELS, AttachmentPartKind, Severity
 from shared.events import Attachment, ItemContent, ScreeningFinding
 
 KEPT_PER_RULE = 20  # findings of one rule in one field that are kept one by one
@@ -32,23 +32,28 @@ EXCERPT_CHARS = 100
 
 @dataclass(frozen=True)
 class PublishedField:
-    """One field that goes online, as screening sees it."""
+    """One field that goes online, as screening sees it and the reviewer is shown it."""
 
     name: str  # title, body, document_number, attachments.N.filename, attachments.N.<part kind>
+    label: str
     text: str
     markdown: bool = False  # rendered from Markdown on the portal (the body)
+    redactable: bool = False  # title and body; a file goes online whole, so its parts are not
 
 
 def published_fields(content: ItemContent) -> list[PublishedField]:
     fields = [
-        PublishedField("title", content.title),
-        PublishedField("body", content.body, markdown=True),
-        PublishedField("document_number", content.document_number or ""),
+        PublishedField("title", "标题", content.title, redactable=True),
+        PublishedField("body", "正文", content.body, markdown=True, redactable=True),
+        PublishedField("document_number", "文号", content.document_number or ""),
     ]
     for number, attachment in enumerate(content.attachments):
-        fields.append(PublishedField(f"attachments.{number}.filename", attachment.filename))
+        prefix, label = f"attachments.{number}", f"附件{number + 1}"
+        fields.append(PublishedField(f"{prefix}.filename", f"{label} · 文件名", attachment.filename))
         fields += [
-            PublishedField(f"attachments.{number}.{part.kind}", part.text)
+            PublishedField(
+                f"{prefix}.{part.kind}", f"{label} · {ATTACHMENT_PART_LABELS[part.kind]}", part.text
+            )
             for part in attachment.readable_parts()
         ]
     return [f for f in fields if f.text]
@@ -291,7 +296,7 @@ def screen(
 ) -> list[ScreeningFinding]:
     """One field's findings (the unit of the tests)."""
     findings = Findings()
-    findings.add_field(PublishedField(field_name, text, markdown), words)
+    findings.add_field(PublishedField(field_name, field_name, text, markdown), words)
     return findings.result()
 
 
@@ -304,11 +309,21 @@ def screen_content(content: ItemContent, words: WordList = NO_WORDS) -> list[Scr
     return findings.result()
 
 
+UNREAD_PART_RULE = "attachment-part-unread"
+
+
 def _flag_unread(findings: Findings, attachments: tuple[Attachment, ...]) -> None:
+    """A file a reviewer must look at is flagged (an image: its kind is known, its text is not
+    read); content inside a file that could not be read at all (an embedded object, an attached
+    file, a part over budget) blocks it, since it cannot be known to be free of markings."""
     for number, attachment in enumerate(attachments):
         if attachment.unread:
             why = f"附件“{attachment.filename}”：{attachment.unread}"
             findings.flag(f"attachments.{number}", "attachment-unread", why)
+        for part in attachment.parts:
+            if part.kind == AttachmentPartKind.UNREAD:
+                why = f"附件“{attachment.filename}”中有未能读取的内容（{part.text[:200]}），无法确认不含涉密标志：请删除或转为正文后重新报送。"
+                findings.flag(f"attachments.{number}.unread", UNREAD_PART_RULE, why, Severity.BLOCK)
 
 
 def blocks(findings: list[ScreeningFinding]) -> bool:

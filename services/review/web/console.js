@@ -69,9 +69,15 @@ async function openItem(id) {
   render();
 }
 
-// A field's text: the title, the body, or the text read of attachment N ("attachments.N").
-function textOf(field) {
-  return field.startsWith("attachments.") ? state.item.attachments[Number(field.split(".")[1])].text : state.item[field];
+// What goes online, field by field, exactly as screening read it: the title, the body, the
+// document number, and each attachment's file name and every part of its text.
+const fieldOf = (name) => state.item.fields.find((f) => f.name === name);
+const textOf = (name) => fieldOf(name)?.text ?? "";
+
+// The label a reviewer reads for a field a finding or redaction names ("attachments.N": a file).
+function labelOf(name) {
+  const whole = /^attachments\.(\d+)$/.exec(name);
+  return whole ? `附件${Number(whole[1]) + 1}` : fieldOf(name)?.label ?? name;
 }
 
 // Split a field's text at every finding and redaction boundary; mark each piece accordingly.
@@ -83,6 +89,7 @@ function renderField(field) {
   for (const s of [...findings, ...redactions]) { cuts.add(s.start); cuts.add(s.end); }
   const points = [...cuts].sort((a, b) => a - b);
   const container = $(`field-${field}`);
+  if (!container) return;
   container.replaceChildren();
   for (let i = 0; i + 1 < points.length; i++) {
     const [start, end] = [points[i], points[i + 1]];
@@ -108,26 +115,29 @@ const FILE_KINDS = {
   "image/png": "PNG 图片",
 };
 
-// Each attachment's text, marked like the body (read only: attachments are not redacted).
+// Each attachment: its file name and every part of its text, each marked like the body (read
+// only: a file goes online whole, so it is returned for changes, never redacted).
 function renderAttachments() {
   const list = $("attachments");
   list.replaceChildren();
   state.item.attachments.forEach((a, n) => {
     const section = element("section");
     const kind = FILE_KINDS[a.media_type] || a.media_type;
-    section.append(element("h4", `${a.filename}（${kind}，${Math.ceil(a.size / 1024)} KB）`));
+    section.append(element("h4", `附件${n + 1}（${kind}，${Math.ceil(a.size / 1024)} KB）`));
     if (a.unread) section.append(element("p", a.unread, "error"));
     const open = element("button", "查看原件");
     open.className = "open-attachment";
     open.addEventListener("click", () => openAttachment(n, section));
     section.append(open);
-    const text = element("div", undefined, "attachment-text");
-    text.id = `field-attachments.${n}`;
-    text.hidden = !a.text;
-    section.append(text);
+    for (const field of state.item.fields.filter((f) => f.name.startsWith(`attachments.${n}.`))) {
+      section.append(element("h5", field.label));
+      const text = element("div", undefined, "attachment-text");
+      text.id = `field-${field.name}`;
+      section.append(text);
+    }
     list.append(section);
-    renderField(`attachments.${n}`);
   });
+  for (const field of state.item.fields) if (field.name.startsWith("attachments.")) renderField(field.name);
   $("attachments-heading").hidden = state.item.attachments.length === 0;
 }
 
@@ -153,12 +163,15 @@ async function openAttachment(n, section) {
 function render() {
   renderField("title");
   renderField("body");
+  renderField("document_number");
+  $("document-number-line").hidden = !textOf("document_number");
   renderAttachments();
   const findings = $("findings");
   findings.replaceChildren();
   for (const f of state.item.findings) {
     const li = element("li");
-    li.append(element("strong", f.severity === "block" ? "禁止：" : "提示："), element("span", `${f.excerpt}（${f.message}）`));
+    const where = labelOf(f.field);
+    li.append(element("strong", f.severity === "block" ? "禁止：" : "提示："), element("span", `${where}：${f.excerpt}（${f.message}）`));
     if (f.severity === "flag") {
       const accept = element("input");
       accept.placeholder = "如无需遮盖，请填写接受理由";
@@ -170,7 +183,7 @@ function render() {
   const redactions = $("redactions");
   redactions.replaceChildren();
   state.redactions.forEach((r, index) => {
-    const li = element("li", `${r.field === "title" ? "标题" : "正文"}：“${Array.from(state.item[r.field]).slice(r.start, r.end).join("")}”`);
+    const li = element("li", `${labelOf(r.field)}：“${Array.from(textOf(r.field)).slice(r.start, r.end).join("")}”`);
     const undo = element("button", "撤销");
     undo.addEventListener("click", () => { state.redactions.splice(index, 1); render(); });
     li.append(" ", undo);
