@@ -31,6 +31,7 @@ from tests.hostile import (
     hidden_in_pdf,
     hidden_in_xlsx,
     many_entries,
+    many_small_bombs,
     zip_bomb,
 )
 from tests.unit.factories import content
@@ -144,6 +145,8 @@ def test_a_zip_bomb_is_refused_before_it_is_read():
         media_type_of(zip_bomb())
     with pytest.raises(AttachmentRefused, match=r"compressed .* to 1"):
         media_type_of(zip_bomb(100 * 2**20))
+    with pytest.raises(AttachmentRefused, match=r"uncompressed from .* to 1"):
+        media_type_of(many_small_bombs())
     with pytest.raises(AttachmentRefused, match="entries"):
         media_type_of(many_entries(Limits().max_entries))
 
