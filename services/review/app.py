@@ -14,7 +14,7 @@ from services.review.screener import Screener
 from services.review.store import TaskStore
 from shared.audit import AuditEntry
 from shared.auth import Principal, requires
-from shared.domain import Category, Channel, Role, Severity
+from shared.domain import ATTACHMENT_PART_LABELS, Category, Channel, Role, Severity
 from shared.events import Attachment, Redaction, ScreeningFinding
 from shared.outbox import AUDIT, Relay
 from shared.problems import Problem
@@ -43,6 +43,8 @@ class ReviewView(BaseModel):
     findings: list[ScreeningFinding]
     decisions: list[RecordedDecision]
     redactions: list[Redaction]
+    # What the console calls each kind of attachment part (body, footnotes, sheet names…).
+    part_labels: dict[str, str] = {kind.value: label for kind, label in ATTACHMENT_PART_LABELS.items()}
 
 
 class ReviewPage(BaseModel):

@@ -32,7 +32,7 @@ async def test_a_marking_inside_an_attachment_blocks_its_item(system):
         await eventually(lambda: _is(http, system, sid, clerk, "rejected"), 30, "the item rejected")
         shown = (await http.get(f"{system.urls['ingest']}/v1/submissions/{sid}", headers=clerk)).json()
         assert shown["review"]["automatic"] is True and shown["review"]["reason"] == "classified"
-        assert [f["field"] for f in shown["review"]["findings"]] == ["attachments.0"]
+        assert [f["field"] for f in shown["review"]["findings"]] == ["attachments.0.document"]
         assert (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).status_code == 404
         assert (await http.get(f"{system.urls['ingest']}/v1/attachments/{marked['id']}")).status_code == 404
 

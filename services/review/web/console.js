@@ -69,9 +69,17 @@ async function openItem(id) {
   render();
 }
 
-// A field's text: the title, the body, or the text read of attachment N ("attachments.N").
+// An attachment's parts as read (one recorded before parts were read: its text, as the body).
+function partsOf(a) {
+  return a.parts.length ? a.parts : a.text ? [{ kind: "document", text: a.text }] : [];
+}
+
+// A field's text: the title, the body, or a part of attachment N ("attachments.N.<kind>").
 function textOf(field) {
-  return field.startsWith("attachments.") ? state.item.attachments[Number(field.split(".")[1])].text : state.item[field];
+  if (!field.startsWith("attachments.")) return state.item[field];
+  const [, n, kind] = field.split(".");
+  const part = partsOf(state.item.attachments[Number(n)]).find((p) => p.kind === kind);
+  return part ? part.text : "";
 }
 
 // Split a field's text at every finding and redaction boundary; mark each piece accordingly.
@@ -108,7 +116,7 @@ const FILE_KINDS = {
   "image/png": "PNG 图片",
 };
 
-// Each attachment's text, marked like the body (read only: attachments are not redacted).
+// Each attachment's parts, marked like the body (read only: attachments are not redacted).
 function renderAttachments() {
   const list = $("attachments");
   list.replaceChildren();
@@ -121,12 +129,15 @@ function renderAttachments() {
     open.className = "open-attachment";
     open.addEventListener("click", () => openAttachment(n, section));
     section.append(open);
-    const text = element("div", undefined, "attachment-text");
-    text.id = `field-attachments.${n}`;
-    text.hidden = !a.text;
-    section.append(text);
+    // Every part that goes online with the file, by part: a marking in a footnote is seen there.
+    for (const part of partsOf(a)) {
+      section.append(element("h5", state.item.part_labels[part.kind] || part.kind));
+      const text = element("div", undefined, "attachment-text");
+      text.id = `field-attachments.${n}.${part.kind}`;
+      section.append(text);
+    }
     list.append(section);
-    renderField(`attachments.${n}`);
+    for (const part of partsOf(a)) renderField(`attachments.${n}.${part.kind}`);
   });
   $("attachments-heading").hidden = state.item.attachments.length === 0;
 }
