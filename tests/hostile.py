@@ -517,3 +517,15 @@ def entity_bomb() -> bytes:
     dtd = '<!DOCTYPE w [<!ENTITY a "机密★"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
     document = f'<?xml version="1.0"?>{dtd}<w:document {NAMESPACES}><w:body><w:p><w:r><w:t>&b;</w:t></w:r></w:p></w:body></w:document>'
     return _zip({"[Content_Types].xml": _types(), "word/document.xml": document})
+
+
+def many_small_bombs(count: int = 100) -> bytes:
+    """Entries each under a megabyte, highly compressed, together a bomb."""
+    zeros = "\0" * (1000 * 1000)
+    return _zip(
+        {
+            "[Content_Types].xml": _types(),
+            "word/document.xml": _word_part("document", ""),
+            **{f"x/{n}.xml": zeros for n in range(count)},
+        }
+    )

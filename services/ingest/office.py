@@ -180,6 +180,11 @@ def check_archive(archive: zipfile.ZipFile, size: int, limits: Limits) -> None:
         raise ArchiveRefused(
             f"{total:,} bytes uncompressed; at most {limits.max_uncompressed_bytes:,} (a zip bomb?)"
         )
+    if total > RATIO_FROM and total > limits.max_ratio * max(size, 1):
+        # Many entries, each too small to be judged alone, can make a bomb together.
+        raise ArchiveRefused(
+            f"{total:,} bytes uncompressed from {size:,}; at most {limits.max_ratio} to 1 (a zip bomb?)"
+        )
     for entry in entries:
         if entry.file_size > RATIO_FROM and entry.file_size > limits.max_ratio * max(entry.compress_size, 1):
             raise ArchiveRefused(

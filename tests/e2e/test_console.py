@@ -59,3 +59,31 @@ async def test_a_reviewer_redacts_a_phone_number_in_the_console_and_the_portal_s
         assert "13912345678" not in page_text and "■■■■■■■■■■■" in page_text
         pushed = (await http.get(f"{system.urls['sandbox']}/items")).text
         assert "13912345678" not in pushed
+
+
+async def test_the_console_shows_every_part_of_an_attachment_with_its_findings(system):
+    from tests.e2e.test_attachments import upload
+    from tests.hostile import docx_with, footnotes
+
+    clerk = await system.identities.department("office", "党政办")
+    token = (await system.identities.reviewer("卫审查", 1))["Authorization"].removeprefix("Bearer ")
+    report = docx_with(**{"word/footnotes.xml": footnotes("联系电话13912345678")})
+    async with httpx.AsyncClient(timeout=10) as http:
+        attached = await upload(http, system, clerk, "说明.docx", report)
+        draft = item("关于冬季供暖的说明", attachments=[attached["id"]])
+        sid = (await http.post(f"{system.urls['ingest']}/v1/submissions", json=draft, headers=clerk)).json()[
+            "id"
+        ]
+        await eventually(lambda: _is(http, system, sid, clerk, "in_review"), 30, "the item in review")
+        async with browser_page() as page:
+            await page.goto(f"{system.urls['review']}/console")
+            await page.fill("#token", token)
+            await page.click("#sign-in-form button")
+            await page.click(f"#queue li[data-id='{sid}']")
+            await page.wait_for_selector("#attachments h5:has-text('脚注')")
+            flagged = page.locator("[id='field-attachments.0.footnotes'] mark.flag")
+            assert await flagged.inner_text() == "13912345678"
+            assert (
+                "关于做好秋季森林防火工作的通知"
+                in await page.locator("[id='field-attachments.0.document']").inner_text()
+            )

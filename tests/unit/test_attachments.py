@@ -31,6 +31,7 @@ from tests.hostile import (
     hidden_in_pdf,
     hidden_in_xlsx,
     many_entries,
+    many_small_bombs,
     zip_bomb,
 )
 from tests.unit.factories import content
@@ -144,6 +145,8 @@ def test_a_zip_bomb_is_refused_before_it_is_read():
         media_type_of(zip_bomb())
     with pytest.raises(AttachmentRefused, match=r"compressed .* to 1"):
         media_type_of(zip_bomb(100 * 2**20))
+    with pytest.raises(AttachmentRefused, match=r"uncompressed from .* to 1"):
+        media_type_of(many_small_bombs())
     with pytest.raises(AttachmentRefused, match="entries"):
         media_type_of(many_entries(Limits().max_entries))
 
@@ -198,3 +201,20 @@ def test_an_items_files_share_one_text_budget_and_unread_parts_are_never_cut():
     (first, first_cut), (second, second_cut) = within_item_budget([body, footnote])
     assert first_cut and not second_cut and second == footnote
     assert len(first[0][1]) + len(MARKING) == MAX_TEXT_CHARS_PER_ITEM
+
+
+async def test_a_file_not_read_within_its_budget_is_unread_and_the_reader_lives_on():
+    from services.ingest.reader import AttachmentReader
+    from shared.settings import Settings
+    from tests.documents import pdf_pages
+
+    reader = AttachmentReader(
+        Settings.model_construct(**{**Settings().model_dump(), "attachment_read_seconds": 0.01})
+    )
+    try:
+        slow = await reader.read(pdf_pages([f"第{n}页" for n in range(1000)]), PDF)
+        assert [kind for kind, _ in slow.parts] == [Kind.UNREAD] and "限定的时间" in slow.parts[0][1]
+        findings = screen_content(content(attachments=(attached(slow),)))
+        assert blocks(findings)
+    finally:
+        reader.close()
