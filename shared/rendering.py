@@ -50,7 +50,7 @@ _SCHEMES = {"http", "https", "mailto"}
 def body_html(text: str) -> Markup:
     rendered = cmarkgfm.markdown_to_html_with_extensions(text, options=_OPTIONS, extensions=_EXTENSIONS)
     clean = nh3.clean(
-        rendered,
+        _within_depth(rendered),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes=_SCHEMES,
@@ -58,6 +58,36 @@ def body_html(text: str) -> Markup:
         strip_comments=True,
     )
     return Markup(clean)
+
+
+# Deeper than any real document nests quotes and lists; a sanitiser's tree grows with the depth
+# (100,000 nested `>` took minutes), so deeper elements are dropped and their text kept.
+MAX_DEPTH = 32
+_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)\b[^>]*>")
+_VOID = {"br", "hr", "img", "input"}
+
+
+def _within_depth(markup: str) -> str:
+    """cmark's HTML (well-formed: every element closed in order) with the elements nested deeper
+    than MAX_DEPTH left out, their content kept. Linear."""
+    out, kept, depth, at = [], [], 0, 0
+    for tag in _TAG.finditer(markup):
+        closing, name = tag.group(1), tag.group(2)
+        out.append(markup[at : tag.start()])
+        at = tag.end()
+        if name in _VOID:
+            out.append(tag.group())
+        elif closing:
+            if kept and kept.pop():
+                depth -= 1
+                out.append(tag.group())
+        else:
+            kept.append(depth < MAX_DEPTH)
+            if kept[-1]:
+                depth += 1
+                out.append(tag.group())
+    out.append(markup[at:])
+    return "".join(out)
 
 
 # Elements that begin a new line on the page; every other tag joins the text on either side.
@@ -74,8 +104,8 @@ def visible_text(text: str) -> str:
 
 # What Markdown (with the table, strikethrough and autolink extensions) or HTML can act on: a
 # character that opens inline markup, an entity or raw HTML, or a line that opens a block (a
-# heading, quote, list item, thematic break, setext underline). Autolinks only add a link.
-_MARKUP = re.compile(r"[\\`*_\[\]<>&~|]|^[ \t]*(?:[#+=-]|[0-9]{1,9}[.)])", re.MULTILINE)
+# heading, quote, list item, thematic break, setext underline, table delimiter row such as `:-`).
+_MARKUP = re.compile(r"[\\`*_\[\]<>&~|]|^[ \t]*(?:[#+=:-]|[0-9]{1,9}[.)])", re.MULTILINE)
 
 
 def shows_as_written(text: str) -> bool:

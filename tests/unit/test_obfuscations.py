@@ -11,11 +11,11 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from services.review.domain.screening import blocks, screen, screen_content
-from shared.rendering import body_html, shows_as_written, visible_text
+from shared.rendering import MAX_DEPTH, body_html, shows_as_written, visible_text
 from tests.unit.factories import content
 
 # ---- the oracle --------------------------------------------------------------------------------
@@ -267,8 +267,18 @@ def test_an_entity_decoded_marking_is_seen_by_the_oracle_too():
 
 # Every ASCII character Markdown or HTML gives a meaning, and letters, digits, CJK and white space.
 @given(text=st.text(alphabet="秘密机★ \n\t.)0123456789#>+=-*_`[]()<>&;!~|\\:/wa", max_size=80))
+@example(text="0\n:-")  # a table: a header cell and a delimiter row without a pipe
 @settings(max_examples=1500, deadline=None)
 def test_a_text_said_to_show_as_written_is_shown_as_written(text):
     # When the shortcut skips rendering, the page must show the same characters, in order.
     assume(shows_as_written(text))
     assert "".join(visible_text(text).split()) == "".join(text.split())
+
+
+def test_a_body_nested_beyond_any_document_is_rendered_flat_and_still_screened():
+    # 100,000 nested quotes once held the sanitiser (and so screening and the portal) for minutes.
+    body = ">" * 20_000 + "机密★"
+    page = str(body_html(body))
+    assert page.count("<blockquote>") == page.count("</blockquote>") == MAX_DEPTH
+    assert "机密★" in page
+    assert blocks(screen("body", body, markdown=True))
