@@ -1,9 +1,11 @@
 """Review against the real broker and database: screening on arrival, decisions level by level."""
 
+import bson
 import pytest
 
 from services.review.app import build
-from shared.events import SubmissionReceived, SubmissionReceivedData, new_event
+from services.review.domain.screening import KEPT_PER_ITEM
+from shared.events import Attachment, AttachmentPart, SubmissionReceived, SubmissionReceivedData, new_event
 from shared.ledger import entry_key
 from shared.mongo import connect, database_of
 from tests.conftest import running
@@ -164,3 +166,47 @@ async def test_word_lists_take_effect_without_a_restart(settings, identities):
         await tap.wait_for("review.queued", "w-2")
         bad = await http.put("/v1/wordlists/department:Bad.Code", json=words, headers=operator)
         assert bad.status_code == 422
+
+
+async def test_an_item_at_every_limit_the_api_accepts_reaches_a_reviewer_in_a_small_task(
+    settings, identities
+):
+    """1,000,000 characters of phone numbers in the body, 10 files whose parts fill the item's
+    600,000-character text budget with more: screened whole, findings bounded, well under 16 MB."""
+    reviewer = await identities.reviewer("张三", 1)
+    numbers = "13800138000，"
+    attachments = tuple(
+        Attachment(
+            id=f"f{n}",
+            filename=f"{numbers * 8}{n}.docx",
+            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            size=1_000,
+            sha256="0" * 64,
+            parts=(
+                AttachmentPart(kind="document", text=(numbers * 5_000)[:50_000]),
+                AttachmentPart(kind="footnotes", text=(numbers * 1_000)[:10_000]),
+            ),
+        )
+        for n in range(10)
+    )
+    item = received(
+        "limits-1",
+        title=(numbers * 20)[:200],
+        body=(numbers * 100_000)[:1_000_000],
+        document_number=(numbers * 10)[:100],
+        attachments=attachments,
+    )
+    app = build(settings)
+    async with EventTap(settings) as tap, running(app) as http:
+        await tap.publish(item)
+        await eventually(lambda: queue_of(http, reviewer), 60, "the item in the level-1 queue")
+        stored = await app.state.store.tasks.find_one({"_id": "limits-1"})
+        assert len(bson.encode(stored)) < 4 * 2**20  # the item's own text is most of it
+        findings = stored["findings"]
+        assert len(findings) <= KEPT_PER_ITEM + 50
+        summary = [f for f in findings if f["id"] == "body:more:mobile-number"]
+        assert summary and "另有" in summary[0]["message"]  # counted, not listed
+        queue = await http.get("/v1/reviews", headers=reviewer)
+        assert len(queue.content) < 200_000  # the queue carries no bodies
+        shown = (await http.get("/v1/reviews/limits-1", headers=reviewer)).json()
+        assert {f["name"] for f in shown["fields"]} >= {"attachments.9.footnotes", "attachments.9.filename"}
