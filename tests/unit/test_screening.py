@@ -144,6 +144,11 @@ def test_a_word_list_matches_across_spaces_and_case():
 
 # The walk-arounds of issue 10: each reaches the portal as a marking a reader sees.
 WALK_AROUNDS = [
+    # a header's colon written with a look-alike (ratio, modifier letters, vertical forms)
+    "密级∶机密",
+    "密级꞉机密",
+    "保密级别ː绝密",
+    "密级︓秘密",
     # Markdown and HTML the portal renders after screening
     "秘*密*★1年",
     "秘`密`★",

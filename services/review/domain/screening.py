@@ -83,7 +83,7 @@ MARKINGS: tuple[Rule, ...] = (
     Rule(
         "secrecy-level-header",
         Severity.BLOCK,
-        re.compile("(?:密级|保密级别|保密等级)[:]?" + _LEVEL),
+        re.compile("(?:密级|保密级别|保密等级)(?:\\W|ː)?" + _LEVEL),  # any colon, look-alikes too
         "密级标注：涉密信息不上网。",
     ),
     Rule(
