@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 from shared.rendering import shows_as_written, visible_text
 
@@ -145,6 +146,18 @@ class Rewrite:
             last = end
         out.append(source[last:])
         self.text = "".join(out)
+
+    @classmethod
+    def removing(cls, source: str, pattern: re.Pattern) -> "Rewrite":
+        """The source with every match of `pattern` taken out: the same as replacing each with
+        "", built without a Python step per match (a hostile text has a million of them)."""
+        spans = [m.span() for m in pattern.finditer(source)]
+        removed_before = accumulate((end - start for start, end in spans), initial=0)
+        made = cls(source, ())
+        made.text = pattern.sub("", source)
+        made._target_starts = [start - r for (start, _), r in zip(spans, removed_before, strict=False)]
+        made._pieces = [(t, 0, s, e) for t, (s, e) in zip(made._target_starts, spans, strict=True)]
+        return made
 
     def source_span(self, index: int) -> tuple[int, int]:
         """The source span character `index` of the text came from."""
@@ -277,7 +290,7 @@ def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
     """Fold `form` (raw itself, or a form made of it through `backmaps`)."""
     irregular = rewrite(form, _IRREGULAR, lambda m: "".join(fold_char(c) for c in m.group()))
     visible = irregular.text.translate(_ONE_FOR_ONE)
-    compact = rewrite(visible, _SPACES, lambda m: "")
+    compact = Rewrite.removing(visible, _SPACES)
     return Canonical(raw, visible, compact.text, [irregular, *backmaps], compact)
 
 
@@ -292,13 +305,13 @@ _HIDDEN_ELEMENTS = re.compile(r"<(script|style|template)\b[^<>]*>", re.IGNORECAS
 
 
 def as_written(raw: str) -> Canonical:
-    bold = rewrite(raw, _MARKDOWN_BOLD, lambda m: "")
+    bold = Rewrite.removing(raw, _MARKDOWN_BOLD)
     return canonical(raw, bold.text, [bold])
 
 
 def entities_decoded(raw: str) -> Canonical:
     decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
-    bold = rewrite(decoded.text, _MARKDOWN_BOLD, lambda m: "")
+    bold = Rewrite.removing(decoded.text, _MARKDOWN_BOLD)
     return canonical(raw, bold.text, [bold, decoded])
 
 
