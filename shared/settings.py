@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     attachment_max_pdf_objects: int = Field(
         500_000, ge=100, description="Objects a PDF may have to be read at all"
     )
+    attachment_unattached_hours: float = Field(
+        24, gt=0, description="How long an uploaded file waits to be attached before it is deleted"
+    )
+    attachment_quota_mb: int = Field(
+        500, ge=1, description="Size of the files a department may hold uploaded but not yet attached"
+    )
     idempotency_hours: float = Field(24, gt=0, description="How long an Idempotency-Key is remembered")
     delivery_limit: int = Field(
         5, ge=1, description="Redeliveries of a failing message before it goes to its DLQ"

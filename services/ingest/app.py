@@ -59,7 +59,7 @@ async def writing_clerk(
 
 Clerk = Annotated[Principal, Depends(writing_clerk)]
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the days a submission can have been made on
-KEY_SWEEP_SECONDS = 3600  # expired idempotency keys are forgotten within the hour
+SWEEP_SECONDS = 3600  # expired idempotency keys and never-attached uploads go within the hour
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
 
@@ -240,7 +240,8 @@ def attachment_routes() -> APIRouter:
         if len(files) > MAX_ATTACHMENTS:
             raise Problem(422, "Too many files", f"At most {MAX_ATTACHMENTS} files at once.")
         read = [(f.filename, await f.read(attachments.MAX_BYTES + 1)) for f in files]
-        stored = await handlers.upload_attachments(store, request.app.state.reader, clerk, read)
+        quota = request.app.state.settings.attachment_quota_mb
+        stored = await handlers.upload_attachments(store, request.app.state.reader, clerk, read, quota)
         return Uploaded(items=[AttachmentView.of(a) for a in stored])
 
     @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
@@ -271,7 +272,12 @@ def build(settings: Settings) -> FastAPI:
     async def key_expiry(app: FastAPI) -> None:
         while True:
             await app.state.store.forget_expired_keys()
-            await asyncio.sleep(KEY_SWEEP_SECONDS)
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def upload_expiry(app: FastAPI) -> None:
+        while True:
+            await app.state.store.forget_unattached(settings.attachment_unattached_hours)
+            await asyncio.sleep(SWEEP_SECONDS)
 
     return create_app(
         ServiceSpec(
@@ -286,6 +292,6 @@ def build(settings: Settings) -> FastAPI:
             rate_limited=True,
             prepare=prepare,
             teardown=lambda app: app.state.reader.close(),
-            workers=[key_expiry],
+            workers=[key_expiry, upload_expiry],
         )
     )

@@ -40,7 +40,11 @@ def _fingerprint(draft: SubmissionDraft) -> str:
 
 
 async def upload_attachments(
-    store: SubmissionStore, reader: AttachmentReader, clerk: Principal, files: list[tuple[str | None, bytes]]
+    store: SubmissionStore,
+    reader: AttachmentReader,
+    clerk: Principal,
+    files: list[tuple[str | None, bytes]],
+    quota_mb: int,
 ) -> list[dict]:
     """Store the department's files, each judged by its content and read, part by part, for
     screening; a request with one file refused (not a type accepted, too large, a zip bomb)
@@ -56,6 +60,7 @@ async def upload_attachments(
             )
     if refused:
         raise Problem(422, "Attachment refused", "No file of this request was stored.", errors=refused)
+    await _within_quota(store, clerk.department, sum(len(data) for _, data, _ in accepted), quota_mb)
     stored = []
     for name, data, media_type in accepted:
         read = await reader.read(data, media_type)
@@ -72,6 +77,24 @@ async def upload_attachments(
         attachment_id = await store.store_attachment(data, filename, metadata)
         stored.append(_attachment(attachment_id, filename, len(data), metadata))
     return [a.model_dump(mode="json") for a in stored]
+
+
+async def _within_quota(store: SubmissionStore, department: str, incoming: int, quota_mb: int) -> None:
+    """A department's files not yet attached stay within its quota (concurrent uploads may each
+    pass the check: the overshoot is bounded by one request's files per upload in flight)."""
+    used = await store.unattached_bytes(department)
+    if used + incoming > quota_mb * 2**20:
+        reason = (
+            f"{incoming / 2**20:.1f} MB would take the department's files not yet attached to "
+            f"{(used + incoming) / 2**20:.1f} MB, beyond its quota of {quota_mb} MB: attach or let "
+            "expire what was uploaded before"
+        )
+        raise Problem(
+            413,
+            "Storage quota exceeded",
+            "No file of this request was stored.",
+            errors=[FieldError(field="files", reason=reason)],
+        )
 
 
 def _attachment(attachment_id: str, filename: str, size: int, metadata: dict) -> Attachment:
@@ -117,7 +140,10 @@ async def _attachments_of(
 
 async def _bind(store: SubmissionStore, attachments_found: list[Attachment], submission_id: str) -> None:
     taken = [
-        FieldError(field=f"attachments.{n}", reason="attached to another submission already")
+        FieldError(
+            field=f"attachments.{n}",
+            reason="attached to another submission already, or deleted as never attached",
+        )
         for n, a in enumerate(attachments_found)
         if not await store.attach(a.id, submission_id)
     ]

@@ -26,6 +26,7 @@ class SubmissionStore:
         # metadata) and `attachments.chunks`.
         self.attachment_files = GridFS(db, bucket_name="attachments")
         self.attachment_records = db["attachments.files"]
+        self.attachment_chunks = db["attachments.chunks"]
 
     async def store_attachment(self, data: bytes, filename: str, metadata: dict) -> str:
         return str(await self.attachment_files.upload_from_stream(filename, data, metadata=metadata))
@@ -34,16 +35,35 @@ class SubmissionStore:
         return await self.attachment_records.find_one({"_id": ObjectId(attachment_id)})
 
     async def attach(self, attachment_id: str, submission_id: str) -> bool:
-        """Bind an attachment to one submission; False when it belongs to another already."""
-        async with document_lock(self.attachment_records, attachment_id):
-            record = await self.attachment_record(attachment_id)
-            bound = record["metadata"].get("submission_id")
-            if bound not in (None, submission_id):
-                return False
-            await self.attachment_records.update_one(
-                {"_id": ObjectId(attachment_id)}, {"$set": {"metadata.submission_id": submission_id}}
-            )
-            return True
+        """Bind an attachment to one submission; False when it belongs to another already, or was
+        deleted meanwhile as never attached. One guarded write: an expiry sweep or a second
+        submission racing it on any replica either loses or makes it lose."""
+        bound = await self.attachment_records.update_one(
+            {"_id": ObjectId(attachment_id), "metadata.submission_id": {"$in": [None, submission_id]}},
+            {"$set": {"metadata.submission_id": submission_id}},
+        )
+        return bound.matched_count == 1
+
+    async def unattached_bytes(self, department: str) -> int:
+        """What the department holds uploaded and not yet attached (its quota bounds this: attached
+        files are part of the record and must be kept)."""
+        unattached = {"metadata.department": department, "metadata.submission_id": None}
+        return sum(
+            r["length"] for r in await self.attachment_records.find(unattached, {"length": 1}).to_list()
+        )
+
+    async def forget_unattached(self, hours: float) -> int:
+        """Delete the files uploaded more than `hours` ago and never attached: the record first,
+        conditionally (an attach that wins keeps it), then its bytes."""
+        cutoff = utcnow() - timedelta(hours=hours)
+        stale = {"uploadDate": {"$lt": cutoff}, "metadata.submission_id": None}
+        forgotten = 0
+        for record in await self.attachment_records.find(stale, {"_id": 1}).to_list():
+            gone = await self.attachment_records.delete_one({"_id": record["_id"], **stale})
+            if gone.deleted_count:
+                await self.attachment_chunks.delete_many({"files_id": record["_id"]})
+                forgotten += 1
+        return forgotten
 
     async def open_attachment(self, attachment_id: str):
         return await self.attachment_files.open_download_stream(ObjectId(attachment_id))

@@ -2,8 +2,10 @@
 with the item to review, and served once the item is public."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from services.ingest.app import build
 from services.review.app import build as build_review
@@ -137,3 +139,35 @@ async def test_a_zip_bomb_is_refused_with_a_problem_naming_the_file(settings, id
         assert (
             error["field"] == "files.0" and "报告.docx" in error["reason"] and "zip bomb" in error["reason"]
         )
+
+
+async def test_a_department_holds_uploads_within_its_quota_and_unattached_ones_expire(settings, identities):
+    clerk = await identities.department()
+    one_mb = settings.model_copy(update={"attachment_quota_mb": 1})
+    report = pdf("二〇二六年秋季防火检查情况" * 2000)
+    fits = 2**20 // len(report)
+    app = build(one_mb)
+    async with running(app) as http:
+        upload = [("files", (f"报告{n}.pdf", report)) for n in range(fits)]
+        assert (await http.post("/v1/attachments", files=upload, headers=clerk)).status_code == 201
+        over = await http.post("/v1/attachments", files=[("files", ("多一份.pdf", report))], headers=clerk)
+        assert over.status_code == 413 and over.headers["content-type"] == "application/problem+json"
+        [error] = over.json()["errors"]
+        assert error["field"] == "files" and "1 MB" in error["reason"]
+
+        store = app.state.store
+        records = store.attachment_records
+        [attached_id, *others] = [str(r["_id"]) for r in await records.find({}, {"_id": 1}).to_list()]
+        made = await http.post("/v1/submissions", json={**ITEM, "attachments": [attached_id]}, headers=clerk)
+        assert made.status_code == 202, made.text
+        # A day passes (aged in the store: a test never races a real clock).
+        await records.update_many({}, {"$set": {"uploadDate": utcnow() - timedelta(hours=25)}})
+        assert await store.forget_unattached(one_mb.attachment_unattached_hours) == len(others)
+        assert [str(r["_id"]) for r in await records.find({}, {"_id": 1}).to_list()] == [attached_id]
+        assert (
+            await store.attachment_chunks.count_documents({"files_id": {"$ne": ObjectId(attached_id)}}) == 0
+        )
+        late = await http.post("/v1/submissions", json={**ITEM, "attachments": [others[0]]}, headers=clerk)
+        assert late.status_code == 422 and late.json()["errors"][0]["field"] == "attachments.0"
+        again = await http.post("/v1/attachments", files=[("files", ("多一份.pdf", report))], headers=clerk)
+        assert again.status_code == 201  # the quota counts what waits, not what was attached
