@@ -196,6 +196,18 @@ WALK_AROUNDS = [
     "《秘密》",
     "｛机密｝",
     "﹝秘密﹞",
+    # found by an adversarial review from outside
+    "\u202e年1★密秘\u202c",  # a right-to-left override: the reader sees 秘密★1年
+    "\u202e】密机【\u202c",
+    "绝\u1160密★",
+    "袐密★",
+    "秘密💫",
+    "⟮机密⟯",
+    "❨秘密❩",
+    "密级——机密",
+    "密级：-机密",
+    "秘密·★1年",
+    "秘密：★1年",
 ]
 
 
@@ -209,6 +221,18 @@ def test_html_walk_arounds_are_blocked_in_fields_that_are_not_markdown(text):
     if "`" in text or "[" in text or "*" in text or "~" in text:
         return  # Markdown: rendered in the body only
     assert blocks(screen("document_number", text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "国家秘密的密级（绝密、机密、秘密）由定密责任人确定。",
+        "依法确定密级，秘密级事项的保密期限一般不超过十年。",
+        "阿拉伯文\u061c段落：مرحبا",
+    ],
+)
+def test_a_sentence_that_explains_the_levels_is_not_a_marking(text):
+    assert not blocks(screen("body", text, markdown=True))
 
 
 def test_a_finding_in_a_rendered_form_points_at_what_the_clerk_wrote():

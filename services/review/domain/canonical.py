@@ -31,11 +31,12 @@ STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
 _STAR_NAMES = re.compile(r"\b(STARS?|ASTERISKS?|ASTERISM|FLORETTE|SPARKLES?|PENTAGRAM|SNOWFLAKE|SEXTILE)\b")
 _NOT_STARS = re.compile(r"^(HEXAGRAM FOR|CUNEIFORM|NIGHT WITH STARS|GRINNING FACE WITH STAR EYES)")
-_STAR_LOOKALIKES = "※⁕⊹✱❋🌟"
+_STAR_LOOKALIKES = "※⁕⊹✱❋🌟💫🎇۞𓇼᪥"
 # The marking words' traditional and Japanese forms (and variants) that NFKC leaves alone.
 _VARIANTS = {
     "機": "机",
     "祕": "秘",
+    "袐": "秘",
     "宻": "密",
     "絕": "绝",
     "絶": "绝",
@@ -99,7 +100,7 @@ def _fold_tables() -> tuple[dict[int, str], re.Pattern]:
             irregular.append(code)  # unassigned and private: removed, checked without computing
             continue
         if category.startswith("L") and not unicodedata.decomposition(char) and char.casefold() == char:
-            if char not in _VARIANTS:
+            if char not in _VARIANTS and char not in _BLANKS:
                 continue  # the bulk of letters and ideographs: their own canonical form
         folded = fold_char(char)
         if len(folded) != 1:
@@ -242,7 +243,18 @@ class Alignment:
         return low
 
 
-Backmap = Rewrite | Alignment
+class Reversal:
+    """A text read in reverse, as a right-to-left override shows it, and the way back."""
+
+    def __init__(self, source: str):
+        self.source, self.rendered = source, source[::-1]
+
+    def source_span(self, index: int) -> tuple[int, int]:
+        at = len(self.source) - 1 - index
+        return at, at + 1
+
+
+Backmap = Rewrite | Alignment | Reversal
 
 
 @dataclass
@@ -278,7 +290,7 @@ def _length(backmap: Backmap) -> int:
 def _end(backmap: Backmap) -> int:
     return (
         len(backmap.source)
-        if isinstance(backmap, Alignment)
+        if not isinstance(backmap, Rewrite)
         else backmap.source_span(_length(backmap) - 1)[1]
     )
 
@@ -347,6 +359,17 @@ def as_rendered(raw: str) -> Canonical:
     return canonical(raw, shown, [Alignment(shown, raw)])
 
 
+# Controls that make a browser draw what follows from right to left, mirrored: `\u202e年1★密秘`
+# is seen as 秘密★1年.
+_RIGHT_TO_LEFT = re.compile("[\u200f\u061c\u202b\u202e\u2067]")
+
+
+def as_reversed(raw: str) -> Canonical:
+    """The text read backwards: what a reader sees of the part a right-to-left override turns."""
+    reversal = Reversal(raw)
+    return canonical(raw, reversal.rendered, [reversal])
+
+
 def forms(raw: str, markdown: bool) -> list[Canonical]:
     """Every form of a field a reader may see; those that cannot differ from the text as
     written are left out."""
@@ -357,4 +380,6 @@ def forms(raw: str, markdown: bool) -> list[Canonical]:
         found.append(as_html(raw))
     if markdown and not shows_as_written(raw):
         found.append(as_rendered(raw))
+    if _RIGHT_TO_LEFT.search(raw):
+        found.append(as_reversed(raw))
     return found
