@@ -4,6 +4,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from pydantic import Field
+
 CHINA = ZoneInfo("Asia/Shanghai")  # the calendar the users' days, months and years are counted in
 
 
@@ -21,6 +23,10 @@ def each_once(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError("each value at most once")
     return values
+
+
+# each_once as its schema says it, so that clients see the rule before they send.
+EACH_ONCE = Field(json_schema_extra={"uniqueItems": True})
 
 
 class Category(StrEnum):

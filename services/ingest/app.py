@@ -58,7 +58,9 @@ async def writing_clerk(
 
 
 Clerk = Annotated[Principal, Depends(writing_clerk)]
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the days a submission can have been made on
+# The days a submission can have been made on, and the same bound as the schema says it.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+DAY_BOUND = Query(ge=EARLIEST, le=LATEST, json_schema_extra={"pattern": "^20[0-9]{2}-"})
 SWEEP_SECONDS = 3600  # expired idempotency keys and never-attached uploads go within the hour
 Reader = Annotated[Principal, Depends(requires(Role.DEPARTMENT, Role.OPERATOR))]
 
@@ -175,12 +177,8 @@ def routes() -> APIRouter:
         store: Store,
         status: SubmissionStatus | None = None,
         category: Category | None = None,
-        submitted_from: Annotated[
-            date | None, Query(ge=EARLIEST, le=LATEST, description="First day (China time)")
-        ] = None,
-        submitted_to: Annotated[
-            date | None, Query(ge=EARLIEST, le=LATEST, description="Last day (China time)")
-        ] = None,
+        submitted_from: Annotated[date | None, DAY_BOUND, Query(description="First day (China time)")] = None,
+        submitted_to: Annotated[date | None, DAY_BOUND, Query(description="Last day (China time)")] = None,
         cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{24}$")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> SubmissionPage:
@@ -229,7 +227,11 @@ def attachment_routes() -> APIRouter:
         store: Store,
         files: Annotated[
             list[UploadFile],
-            File(description=f"Up to {MAX_ATTACHMENTS} files: PDF, DOCX, XLSX, JPEG or PNG, 20 MB each"),
+            File(
+                min_length=1,
+                max_length=MAX_ATTACHMENTS,
+                description=f"Up to {MAX_ATTACHMENTS} files: PDF, DOCX, XLSX, JPEG or PNG, 20 MB each",
+            ),
         ],
     ) -> Uploaded:
         """Upload files to attach to a submission (name their ids in its `attachments`). Each is

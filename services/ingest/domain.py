@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.domain import DECISIONS_OF_CATEGORY, Category, Channel, SubmissionStatus, each_once
+from shared.domain import DECISIONS_OF_CATEGORY, EACH_ONCE, Category, Channel, SubmissionStatus, each_once
 from shared.events import (
     Decisions,
     Event,
@@ -50,15 +50,36 @@ CleanText = Annotated[
 ]
 
 
+def _category_is(categories: set[Category]) -> dict:
+    return {"properties": {"category": {"enum": sorted(categories)}}, "required": ["category"]}
+
+
+def _what_the_category_allows() -> list[dict]:
+    """The validators below as JSON Schema conditions: the category decides whether an item may
+    report a regulatory document and which kind of decisions, and clients see it before they send."""
+    nothing = {"type": "null"}
+    others = set(Category) - {Category.REGULATION}
+    rules = [{"if": _category_is(others), "then": {"properties": {"regulatory_document": nothing}}}]
+    for category in Category:
+        kinds = DECISIONS_OF_CATEGORY.get(category)
+        decisions = (
+            {"anyOf": [nothing, {"properties": {"kind": {"enum": sorted(kinds)}}}]} if kinds else nothing
+        )
+        rules.append({"if": _category_is({category}), "then": {"properties": {"decisions": decisions}}})
+    return rules
+
+
 class SubmissionDraft(BaseModel):
     """The body of `POST /v1/submissions`: what a department clerk submits."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"allOf": _what_the_category_allows()}
+    )
 
     title: CleanText = Field(min_length=1, max_length=200)
     body: CleanText = Field(min_length=1, max_length=MAX_BODY_CHARS)
     category: Category
-    channels: Annotated[list[Channel], AfterValidator(each_once)] = Field(
+    channels: Annotated[list[Channel], AfterValidator(each_once), EACH_ONCE] = Field(
         min_length=1, max_length=len(Channel)
     )
     formed_on: date = Field(description="The day the information was formed or changed (Art. 26)")
@@ -72,7 +93,7 @@ class SubmissionDraft(BaseModel):
         description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
     )
     attachments: Annotated[
-        list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]], AfterValidator(each_once)
+        list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]], AfterValidator(each_once), EACH_ONCE
     ] = Field(
         [],
         max_length=MAX_ATTACHMENTS,

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from services.publish.domain import backoff
-from shared.domain import each_once
+from shared.domain import EACH_ONCE, each_once
 
 FEED_EVENTS = {
     "published": "publication.published",
@@ -32,6 +32,13 @@ class SubscriptionState(StrEnum):
     DISABLED = "disabled"
 
 
+# The validator below as the schema says it: whsec_ and base64 of 24 to 64 bytes, padded (n
+# bytes take ceil(n / 3) groups of four characters, the last with one or two '=' when n % 3 is
+# 2 or 1).
+_B64 = "[A-Za-z0-9+/]"
+SECRET_PATTERN = f"^whsec_(?:(?:{_B64}{{4}}){{8,21}}(?:{_B64}{{2}}==)?|(?:{_B64}{{4}}){{8,20}}{_B64}{{3}}=)$"
+
+
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -42,10 +49,10 @@ class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: HttpUrl = Field(description="Receives each delivery as a signed POST (Standard Webhooks)")
-    events: Annotated[list[FeedEvent], AfterValidator(each_once)] = Field(
+    events: Annotated[list[FeedEvent], AfterValidator(each_once), EACH_ONCE] = Field(
         min_length=1, max_length=len(FEED_EVENTS)
     )
-    secret: str | None = Field(
+    secret: Annotated[str, Field(json_schema_extra={"pattern": SECRET_PATTERN})] | None = Field(
         None, description="whsec_ followed by base64 of 24 to 64 random bytes; generated when left out"
     )
     description: str = Field("", max_length=200)

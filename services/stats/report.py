@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from services.stats.domain import Figures
 from shared.domain import CATEGORY_LABELS, CHANNEL_LABELS, Category, DecisionKind, DocumentKind
@@ -183,10 +183,20 @@ class TableC(Strict):
 # ---- What operators enter --------------------------------------------------------------------
 
 
+# An amount of up to 8 digits and 4 decimals, as the schema says it (pydantic's own admits any
+# string), given as a number or as a string.
+AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 99999999.9999, "multipleOf": 0.0001},
+        {"type": "string", "pattern": r"^[0-9]{1,8}(\.[0-9]{1,4})?$"},
+    ]
+}
+
+
 class TableAInputs(Strict):
     """What the pipeline cannot know of Table A."""
 
-    fees_collected_10k_yuan: Decimal = Field(
+    fees_collected_10k_yuan: Annotated[Decimal, WithJsonSchema(AMOUNT_SCHEMA)] = Field(
         Decimal(0), ge=0, max_digits=12, decimal_places=4, description="行政事业性收费 本年收费金额（万元）"
     )
     in_force_before_records: dict[DocumentKind, Count] = Field(
