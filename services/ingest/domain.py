@@ -42,11 +42,20 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-# The same rule as a pattern in the OpenAPI document, so that clients see it before they send.
+# The same rules as patterns in the OpenAPI document, so that clients see them before they send:
+# no control characters, and for a text that must not be empty, something beside the white
+# space that is stripped (str.strip's, which is not a regular expression's \s).
+_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
+_STRIPPED = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
 CleanText = Annotated[
-    str,
-    AfterValidator(_no_control_characters),
-    Field(json_schema_extra={"pattern": r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"}),
+    str, AfterValidator(_no_control_characters), Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})
+]
+FilledText = Annotated[
+    CleanText,
+    Field(
+        min_length=1,
+        json_schema_extra={"pattern": f"^[^{_CONTROLS}]*[^{_CONTROLS}{_STRIPPED}][^{_CONTROLS}]*$"},
+    ),
 ]
 
 
@@ -76,8 +85,8 @@ class SubmissionDraft(BaseModel):
         extra="forbid", str_strip_whitespace=True, json_schema_extra={"allOf": _what_the_category_allows()}
     )
 
-    title: CleanText = Field(min_length=1, max_length=200)
-    body: CleanText = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    title: FilledText = Field(max_length=200)
+    body: FilledText = Field(max_length=MAX_BODY_CHARS)
     category: Category
     channels: Annotated[list[Channel], AfterValidator(each_once), EACH_ONCE] = Field(
         min_length=1, max_length=len(Channel)
