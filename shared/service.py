@@ -123,6 +123,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
+    _protect(app)
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
     app.include_router(_health_router())
     for router in spec.routers:
@@ -215,6 +216,31 @@ async def _supervised(work: Callable[[FastAPI], Awaitable[None]], app: FastAPI) 
         except Exception:
             log.exception("background worker failed; restarting it", worker=work.__name__)
         await asyncio.sleep(RESTART_PAUSE_SECONDS)
+
+
+# What every answer tells the browser: no type sniffing, no framing, no referrer sent on, scripts
+# only from the service itself (Swagger UI starts itself with an inline script, so /docs alone
+# may run one), and nothing sent with a token kept in any cache.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+
+
+def _protect(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def protect(request: Request, call_next):
+        response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        docs = request.url.path.startswith("/docs")
+        headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else PAGE_POLICY)
+        if "authorization" in request.headers:
+            headers["Cache-Control"] = "no-store"
+        return response
 
 
 def _instrument(app: FastAPI, service: str) -> None:
