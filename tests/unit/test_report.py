@@ -7,6 +7,7 @@ from services.stats.domain import Scope, aggregate, figures, nested
 from services.stats.history import parse_history, read_rows
 from services.stats.rendering import dashboard_html, report_docx, report_text
 from services.stats.report import ReportInputs, annual_report, check, table_b_rows, table_c_row
+from shared.domain import OfficeLevel
 
 
 def inputs(**table_b) -> ReportInputs:
@@ -174,3 +175,25 @@ def test_the_word_document_holds_the_same_report():
     table_c = [[c.text for c in row.cells] for row in document.tables[2].rows]
     assert table_c[0][:6] == ["行政复议"] * 5 + ["行政诉讼"]  # a merged cell, as python-docx lists it
     assert table_c[-1] == ["0"] * 15
+
+
+def test_an_import_file_recording_a_townships_rule_names_the_row():
+    rows = [
+        {
+            "item_id": "r",
+            "title": "某办法",
+            "category": "regulation",
+            "department": "nangan",
+            "channel": "portal",
+            "published_at": "2018-03-01",
+            "document_kind": kind,
+            "document_action": "issued",
+        }
+        for kind in ("normative", "rule")
+    ]
+    events, errors = parse_history(rows)
+    assert [(e.row, e.field) for e in errors] == [(2, "document_kind")] and "makes no 规章" in errors[
+        0
+    ].reason
+    events, errors = parse_history(rows, OfficeLevel.PROVINCE)
+    assert errors == [] and len(events) == 2
