@@ -110,13 +110,24 @@ async def inputs_of(store: StatsStore, year: int) -> ReportInputs:
 
 
 async def _draft(
-    store: StatsStore, year: int, inputs: ReportInputs, rules: RateRules, today: date, office: Office
+    store: StatsStore,
+    year: int,
+    inputs: ReportInputs,
+    rules: RateRules,
+    today: date,
+    office: Office,
+    also: list[RuleBroken] | None = None,
 ) -> AnnualReport:
     """The year's report written afresh; refused (422, naming the cell) while its inputs break a
-    rule — last year's, or the figures, may have changed since these were saved — or while the
-    office has no name."""
-    broken = [*await _broken(store, year, inputs, rules, office), *unnamed(inputs, office.name)]
-    _refuse(broken, "Report cannot be written", f"The {year} report breaks a rule of the form; see errors.")
+    rule — last year's, or the figures, may have changed since these were saved —, while the
+    office has no name, or while it breaks `also` (what keeps it from being final)."""
+    broken = [
+        *await _broken(store, year, inputs, rules, office),
+        *unnamed(inputs, office.name),
+        *(also or []),
+    ]
+    title = "Report cannot be final" if also is not None else "Report cannot be written"
+    _refuse(broken, title, f"The {year} report breaks a rule of the form; see errors.")
     as_of = min(today, date(year, 12, 31))
     return annual_report(
         await figures_of(store, Scope(year), rules),
@@ -162,16 +173,8 @@ async def finalise(
     if doc and doc.get("state") == FINAL:
         raise _final_refusal(year)
     inputs = _inputs_in(doc) or ReportInputs()
-    _refuse(
-        [
-            *await _broken(store, year, inputs, rules, office),
-            *unnamed(inputs, office.name),
-            *not_finalisable(inputs, year, today),
-        ],
-        "Report cannot be final",
-        f"The {year} report cannot be made final yet; see errors.",
-    )
-    report = finalised(await _draft(store, year, inputs, rules, today, office), now)
+    also = not_finalisable(inputs, year, today)
+    report = finalised(await _draft(store, year, inputs, rules, today, office, also), now)
     final = {
         "meta": {
             "year": year,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from services.stats.domain import Figures
 from shared.domain import (
@@ -210,7 +210,18 @@ class TableAInputs(Strict):
     )
 
 
-OfficeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+PLACEHOLDERS = frozenset({"本机关", "本单位", "本部门", "本镇", "本级"})
+
+
+def _a_name(name: str) -> str:
+    if name in PLACEHOLDERS:
+        raise ValueError(f"{name} is not a name: write the office's own, e.g. 楠杆镇人民政府")
+    return name
+
+
+OfficeName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_a_name)
+]
 
 
 class ReportInputs(Strict):

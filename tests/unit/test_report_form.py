@@ -321,6 +321,7 @@ def test_section_one_does_not_use_table_bs_term_for_refused_applications():
     assert "不予公开" not in overview and "审查未通过0件" in overview
 
 
-def test_an_office_name_is_a_name_not_blank():
+@pytest.mark.parametrize("placeholder", ["   ", "本机关", " 本单位 "])
+def test_an_office_name_is_a_name_not_a_blank_or_a_placeholder(placeholder):
     with pytest.raises(ValueError):
-        ReportInputs(organisation="   ")
+        ReportInputs(organisation=placeholder)
