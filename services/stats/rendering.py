@@ -59,7 +59,10 @@ def report_text(report: AnnualReport, template: str) -> str:
     """The report as `report.md` or `report.html` writes it."""
     forms = tables(report)
     markdown = {name: markdown_table(table) for name, table in forms.items()}
-    return _ENV.get_template(template).render(r=report, forms=forms, md=markdown, **_sections(report))
+    widths = {name: [round(100 * w / PRINTABLE_MM, 2) for w in COLUMN_MM[name]] for name in forms}
+    return _ENV.get_template(template).render(
+        r=report, forms=forms, md=markdown, widths=widths, **_sections(report)
+    )
 
 
 def markdown_table(table: FormTable) -> str:
