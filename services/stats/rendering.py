@@ -12,6 +12,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+from docx.table import _Cell
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.stats.domain import Figures
@@ -197,18 +198,21 @@ def _table(document, form: FormTable) -> None:
     table.autofit = False
     for column, width in zip(table.columns, widths, strict=True):  # the grid Word lays out by
         column.width = width
-    for row in table.rows:
-        for cell, width in zip(row.cells, widths, strict=True):
+    # The cells taken once, before merging: python-docx's table.cell() and row.cells walk the
+    # whole table each time, which made Table B alone take seconds. Merged regions never
+    # overlap, so each region's corner cells are still in the table when their turn comes.
+    grid = [[_Cell(tc, table) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]
+    for number, row in enumerate(grid):
+        for cell, width in zip(row, widths, strict=True):
             cell.width = width
-    for number, row in enumerate(table.rows):
         if number < form.header_rows:  # the column headings again at the top of every page
             header = OxmlElement("w:tblHeader")
             header.set(qn("w:val"), "true")
-            row._tr.get_or_add_trPr().append(header)
+            table._tbl.tr_lst[number].get_or_add_trPr().append(header)
     for r, c, cell in form.merges():
-        target = table.cell(r, c)
+        target = grid[r][c]
         if cell.rows > 1 or cell.cols > 1:
-            target = target.merge(table.cell(r + cell.rows - 1, c + cell.cols - 1))
+            target = target.merge(grid[r + cell.rows - 1][c + cell.cols - 1])
         target.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
         paragraph = target.paragraphs[0]
         if cell.kind != "label":
