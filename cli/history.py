@@ -11,6 +11,7 @@ import typer
 from cli.stats import stats_store
 from services.stats.domain import tally
 from services.stats.history import COLUMNS, parse_history, read_rows
+from shared.settings import get_settings
 
 COLUMNS_HELP = "Columns (CSV header or JSON keys):\n\n" + "\n\n".join(f"{k}: {v}" for k, v in COLUMNS.items())
 INVALID_FILE = 3  # exit code: the file has errors; nothing was imported
@@ -44,7 +45,7 @@ def import_history(
     except (ValueError, UnicodeDecodeError) as error:
         typer.echo(f"gongkai import: {file} cannot be read as {kind}: {error}", err=True)
         raise typer.Exit(INVALID_FILE) from error
-    events, errors = parse_history(rows)
+    events, errors = parse_history(rows, get_settings().office_level)
     if errors:
         for e in errors[:50]:
             typer.echo(f"row {e.row}, {e.field}: {e.reason}", err=True)

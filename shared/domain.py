@@ -118,6 +118,42 @@ class DocumentAction(StrEnum):
     REPEALED = "repealed"  # 废止
 
 
+class OfficeLevel(StrEnum):
+    """The level of the office whose disclosure work this deployment runs: it decides which rows
+    of Table A the office can have at all."""
+
+    TOWNSHIP = "township"  # 乡镇人民政府、街道办事处
+    COUNTY = "county"  # 县级人民政府及其部门
+    PREFECTURE = "prefecture"  # 设区的市、自治州人民政府及其部门
+    PROVINCE = "province"  # 省、自治区、直辖市人民政府及其部门
+    MINISTRY = "ministry"  # 国务院部门
+
+
+OFFICE_LEVEL_LABELS: dict[OfficeLevel, str] = {
+    OfficeLevel.TOWNSHIP: "乡镇级",
+    OfficeLevel.COUNTY: "县级",
+    OfficeLevel.PREFECTURE: "设区的市级",
+    OfficeLevel.PROVINCE: "省级",
+    OfficeLevel.MINISTRY: "国务院部门",
+}
+
+# 规章 are made by State Council departments (立法法 Art. 91) and by the people's governments of
+# provinces, prefecture-level cities and autonomous prefectures (Art. 93); a township or county has
+# no power to make one, so Table A's 规章 row stays 0 for it.
+RULE_MAKING_LEVELS = frozenset({OfficeLevel.PREFECTURE, OfficeLevel.PROVINCE, OfficeLevel.MINISTRY})
+
+
+def document_refused(level: OfficeLevel, kind: DocumentKind) -> str | None:
+    """Why an office of `level` cannot record a document of `kind` (None: it can)."""
+    if kind == DocumentKind.RULE and level not in RULE_MAKING_LEVELS:
+        return (
+            f"a {level.value}-level office ({OFFICE_LEVEL_LABELS[level]}) makes no 规章 (rules): only State "
+            "Council departments and the governments of provinces, prefecture-level cities and autonomous "
+            "prefectures do (立法法 Art. 91, 93); a document of this office is a 行政规范性文件 (normative)"
+        )
+    return None
+
+
 class DecisionKind(StrEnum):
     """Table A, Art. 20 (五) and (六): decisions counted by number."""
 

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.domain import OfficeLevel
+
 # A development secret so that `make up` works out of the box; every real deployment sets its own.
 DEV_PLATFORM_SECRET = "whsec_Z29uZ2thaS1kZXZlbG9wbWVudC1wbGF0Zm9ybS1zZWNyZXQ="
 
@@ -97,6 +99,15 @@ class Settings(BaseSettings):
     )
     stats_disclosure_rate_base: Literal["approved", "received"] = Field(
         "approved", description="What 公开率 divides published items by: approved or received submissions"
+    )
+    office_name: str = Field(
+        "",
+        max_length=100,
+        description="The office whose disclosure work this is, e.g. 楠杆镇人民政府: the annual report's title names it",
+    )
+    office_level: OfficeLevel = Field(
+        OfficeLevel.TOWNSHIP,
+        description="The office's level: a township or county makes no 规章, so Table A refuses them",
     )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")

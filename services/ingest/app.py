@@ -163,6 +163,7 @@ def routes() -> APIRouter:
         store: Store,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ):
+        handlers.within_the_office(draft, request.app.state.settings.office_level)
         doc, created = await handlers.submit(
             store, clerk, draft, idempotency_key, request.app.state.settings.idempotency_hours
         )
@@ -197,6 +198,7 @@ def routes() -> APIRouter:
         request: Request, submission_id: str, draft: SubmissionDraft, clerk: Clerk, store: Store
     ) -> SubmissionView:
         """Revise an item that review returned: it is screened again and reviewed from level 1."""
+        handlers.within_the_office(draft, request.app.state.settings.office_level)
         doc = await handlers.revise(store, clerk, submission_id, draft)
         request.app.state.relay.wake()
         return view(doc)

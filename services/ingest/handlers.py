@@ -12,7 +12,7 @@ from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, c
 from services.ingest.reader import AttachmentReader
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal
-from shared.domain import CHINA, Category, Role, SubmissionStatus
+from shared.domain import CHINA, Category, OfficeLevel, Role, SubmissionStatus, document_refused
 from shared.events import (
     Attachment,
     AttachmentPart,
@@ -170,6 +170,20 @@ async def visible_attachment(store: SubmissionStore, caller: Principal | None, a
 def _public(submission: dict) -> bool:
     published = any(p.get("status") == "published" for p in submission.get("publications", {}).values())
     return published and submission["status"] != SubmissionStatus.WITHDRAWN.value
+
+
+def within_the_office(draft: SubmissionDraft, level: OfficeLevel) -> None:
+    """Refuse what the office cannot have issued at all: a township or county makes no 规章, so
+    an item recording one would put a row into Table A that its report must not have."""
+    document = draft.regulatory_document
+    refused = document_refused(level, document.kind) if document else None
+    if refused:
+        raise Problem(
+            422,
+            "Invalid request",
+            "One or more fields are invalid.",
+            errors=[FieldError(field="regulatory_document.kind", reason=refused)],
+        )
 
 
 async def submit(

@@ -1,14 +1,16 @@
 """Stats' wiring: the figures API, the annual report, the dashboard and the event consumer."""
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from services.stats import handlers
 from services.stats.domain import EARLIEST_YEAR, LATEST_YEAR, Figures, RateRules, Scope
-from services.stats.rendering import dashboard_html, report_docx, report_text
+from services.stats.rendering import dashboard_html
 from services.stats.report import AnnualReport, ReportInputs
 from services.stats.store import StatsStore
 from shared.auth import Principal, requires
@@ -23,10 +25,34 @@ Year = Annotated[
 ]
 ReportYear = Annotated[int, Path(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-REPORT_FORMATS = {
-    "md": ("report.md", "text/markdown; charset=utf-8"),
-    "html": ("report.html", "text/html; charset=utf-8"),
-}
+REPORT_MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
+
+
+class PublishedReport(BaseModel):
+    year: int
+    organisation: str
+    title: str
+    finalised_at: datetime
+    formats: dict[str, str]  # format → path of the frozen report in it
+
+
+class PublishedReports(BaseModel):
+    items: list[PublishedReport]
+    next_cursor: str | None = None  # one report a year: never more than one page
+
+
+FORMATS = ("html", "docx", "md", "json")
+
+
+def _answer(report: AnnualReport, fmt: str, body: str | bytes | None, public: bool):
+    if fmt == "json":
+        return report
+    headers = {"Cache-Control": "public, max-age=3600"} if public else {"Cache-Control": "no-store"}
+    if fmt == "docx":
+        name = quote(f"{report.title}.docx")
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+        return Response(body, media_type=DOCX, headers=headers)
+    return Response(body, media_type=REPORT_MEDIA_TYPES[fmt], headers=headers)
 
 
 def store_of(request: Request) -> StatsStore:
@@ -41,8 +67,14 @@ def rules_of(request: Request) -> RateRules:
     )
 
 
+def office_of(request: Request) -> handlers.Office:
+    settings: Settings = request.app.state.settings
+    return handlers.Office(settings.office_name, settings.office_level)
+
+
 Store = Annotated[StatsStore, Depends(store_of)]
 Rules = Annotated[RateRules, Depends(rules_of)]
+OfficeOf = Annotated[handlers.Office, Depends(office_of)]
 
 
 def _this_year() -> int:
@@ -74,24 +106,18 @@ def routes() -> APIRouter:
     async def annual_report(
         store: Store,
         rules: Rules,
+        office: OfficeOf,
         _: Operator,
         year: Year = None,
-        format: Literal["json", "md", "html", "docx"] = "json",
+        format: handlers.Format = "json",
     ):
-        """The annual report (政府信息公开工作年度报告, V2021) as JSON, Markdown, HTML or Word. Refused
-        with 422, naming each cell and rule, while the year's inputs break a check rule."""
-        report = await handlers.annual(store, year or _this_year(), rules, china_date(utcnow()))
-        if format == "json":
-            return report
-        if format == "docx":
-            name = quote(f"{report.organisation}{report.year}年政府信息公开工作年度报告.docx")
-            return Response(
-                report_docx(report),
-                media_type=DOCX,
-                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-            )
-        template, media_type = REPORT_FORMATS[format]
-        return Response(report_text(report, template), media_type=media_type)
+        """The annual report (政府信息公开工作年度报告, V2021) as JSON, Markdown, HTML or Word: the
+        final one as it was frozen, else a draft written from today's figures (`state`). A draft
+        is refused with 422, naming each cell and rule, while the year's inputs break a check rule
+        or the office has no name."""
+        today = china_date(utcnow())
+        report, body = await handlers.annual(store, year or _this_year(), format, rules, today, office)
+        return _answer(report, format, body, public=False)
 
     @router.get("/reports/annual/{year}/inputs", response_model=ReportInputs)
     async def report_inputs(store: Store, _: Operator, year: ReportYear) -> ReportInputs:
@@ -100,11 +126,48 @@ def routes() -> APIRouter:
 
     @router.put("/reports/annual/{year}/inputs", response_model=ReportInputs)
     async def put_report_inputs(
-        store: Store, _: Operator, year: ReportYear, inputs: ReportInputs
+        store: Store, rules: Rules, office: OfficeOf, _: Operator, year: ReportYear, inputs: ReportInputs
     ) -> ReportInputs:
-        """Tables B and C, fees, the narrative sections: what the pipeline cannot know. Every
-        check rule of the form is enforced; a broken one is answered 422 naming the cell."""
-        return await handlers.save_inputs(store, year, inputs)
+        """Tables B and C, fees, 本年处理决定数量 as the office counts it, the narrative sections: what
+        the pipeline cannot know. Every check rule of the form is enforced, and rows the office
+        cannot have (规章 below the prefecture level) are refused: 422 naming the cell. Once the
+        year's report is final, 409."""
+        return await handlers.save_inputs(store, year, inputs, rules, office)
+
+    @router.post("/reports/annual/{year}/final", response_model=AnnualReport)
+    async def finalise_report(
+        store: Store, rules: Rules, office: OfficeOf, operator: Operator, year: ReportYear
+    ) -> AnnualReport:
+        """Make the year's report final (定稿): once the year is over, every check rule is kept,
+        the office is named and section 五 is written (else 422 naming each). It is frozen as
+        rendered and published at `GET /v1/reports/annual/{year}/final` for the portal's 年报
+        page; a second attempt is 409."""
+        now = utcnow()
+        return await handlers.finalise(store, year, operator.name, rules, china_date(now), now, office)
+
+    @router.get(
+        "/reports/annual/{year}/final",
+        response_model=AnnualReport,
+        responses={200: {"content": {"text/markdown": {}, "text/html": {}, DOCX: {}}}},
+    )
+    async def final_report(store: Store, year: ReportYear, format: handlers.Format = "json"):
+        """A final annual report exactly as it was frozen (public: it is what the portal's 年报 page
+        publishes); 404 while the year has none."""
+        report, body = await handlers.final_report(store, year, format)
+        return _answer(report, format, body, public=True)
+
+    @router.get("/reports/published", response_model=PublishedReports)
+    async def published_reports(store: Store) -> PublishedReports:
+        """Every final annual report, newest year first (public): what the portal's 年报 page lists."""
+        return PublishedReports(
+            items=[
+                PublishedReport(
+                    **meta,
+                    formats={f: f"/v1/reports/annual/{meta['year']}/final?format={f}" for f in FORMATS},
+                )
+                for meta in await handlers.final_reports(store)
+            ]
+        )
 
     return router
 

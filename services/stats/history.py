@@ -19,6 +19,8 @@ from shared.domain import (
     DecisionKind,
     DocumentAction,
     DocumentKind,
+    OfficeLevel,
+    document_refused,
 )
 from shared.events import (
     Decisions,
@@ -44,7 +46,7 @@ COLUMNS = {
     "formed_on": "成文日期 (optional; default: the publication day)",
     "url": "where it was published (optional)",
     "document_number": "文号 (optional)",
-    "document_kind": "regulation items: rule (规章) or normative (行政规范性文件) (optional)",
+    "document_kind": "regulation items: rule (规章, not below GONGKAI_OFFICE_LEVEL=prefecture) or normative (行政规范性文件) (optional)",
     "document_action": "with document_kind: issued or repealed",
     "decisions_kind": "license, punishment or coercion (optional)",
     "decisions_count": "with decisions_kind: how many decisions the item discloses",
@@ -142,15 +144,24 @@ def read_rows(text: str, kind: str) -> list[dict]:
     return [{k: v for k, v in row.items() if v not in ("", None)} for row in reader]
 
 
-def parse_history(rows: list[dict]) -> tuple[list[PublicationPublished], list[RowError]]:
-    """Every row's event, or every row's errors: a file is imported whole or not at all."""
+def parse_history(
+    rows: list[dict], level: OfficeLevel = OfficeLevel.TOWNSHIP
+) -> tuple[list[PublicationPublished], list[RowError]]:
+    """Every row's event, or every row's errors: a file is imported whole or not at all. A row
+    the office of `level` cannot have (a township's 规章) is an error, as it is at submission."""
     events, errors = [], []
     for number, row in enumerate(rows, start=1):
         try:
-            events.append(HistoricalPublication.model_validate(row).event())
+            publication = HistoricalPublication.model_validate(row)
         except ValidationError as invalid:
             errors += [
                 RowError(row=number, field=".".join(map(str, e["loc"])) or "row", reason=e["msg"])
                 for e in invalid.errors()
             ]
+            continue
+        refused = publication.document_kind and document_refused(level, publication.document_kind)
+        if refused:
+            errors.append(RowError(row=number, field="document_kind", reason=refused))
+        else:
+            events.append(publication.event())
     return events, errors

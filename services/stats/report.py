@@ -2,14 +2,31 @@
 printed on the form, and the report written from the year's figures in the manner townships
 write it. Pure: no I/O."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    create_model,
+)
 
 from services.stats.domain import Figures
-from shared.domain import CATEGORY_LABELS, CHANNEL_LABELS, Category, DecisionKind, DocumentKind
+from shared.domain import (
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    Category,
+    DecisionKind,
+    DocumentKind,
+    OfficeLevel,
+    document_refused,
+)
 
 
 class Strict(BaseModel):
@@ -194,7 +211,7 @@ AMOUNT_SCHEMA = {
 
 
 class TableAInputs(Strict):
-    """What the pipeline cannot know of Table A."""
+    """What the pipeline cannot know of Table A, and what the office counts better than it."""
 
     fees_collected_10k_yuan: Annotated[Decimal, WithJsonSchema(AMOUNT_SCHEMA)] = Field(
         Decimal(0), ge=0, max_digits=12, decimal_places=4, description="行政事业性收费 本年收费金额（万元）"
@@ -203,12 +220,36 @@ class TableAInputs(Strict):
         default_factory=dict,
         description="规章 / 行政规范性文件 in force before the system's records begin (added to 现行有效件数)",
     )
+    decisions: dict[DecisionKind, Count] = Field(
+        default_factory=dict,
+        description="本年处理决定数量 as the office counts it, per kind (license, punishment, coercion); it "
+        "replaces the pipeline's count, which only sees decisions published as items (Art. 20(六) asks only "
+        "for those with 一定社会影响). The draft shows the pipeline's count beside it.",
+    )
+
+
+PLACEHOLDERS = frozenset({"本机关", "本单位", "本部门", "本镇", "本级"})
+
+
+def _a_name(name: str) -> str:
+    if name in PLACEHOLDERS:
+        raise ValueError(f"{name} is not a name: write the office's own, e.g. 楠杆镇人民政府")
+    return name
+
+
+OfficeName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_a_name)
+]
 
 
 class ReportInputs(Strict):
     """`PUT /v1/reports/annual/{year}/inputs`: what the operator enters for the year's report."""
 
-    organisation: str = Field("本机关", min_length=1, max_length=100, description="e.g. 楠杆镇人民政府")
+    organisation: OfficeName | None = Field(
+        None,
+        description="The office's name as the report's title writes it, e.g. 楠杆镇人民政府; "
+        "when left out, GONGKAI_OFFICE_NAME",
+    )
     overview: str = Field(
         "", max_length=20_000, description="Further text for 一、总体情况, after the figures"
     )
@@ -226,8 +267,88 @@ class RuleBroken(BaseModel):
     rule: str
 
 
-def check(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBroken]:
-    """Every check rule of the V2021 form that `inputs` breaks (none: the report may be produced)."""
+# ---- Table A as the pipeline counted it ---------------------------------------------------------
+
+
+class DocumentCounts(BaseModel):
+    """One kind of document (规章, 行政规范性文件) as the published items recorded it."""
+
+    issued: int = 0  # this year
+    repealed: int = 0  # this year
+    issued_since_records: int = 0  # every year up to this one
+    repealed_since_records: int = 0
+
+    def in_force(self, before_records: int) -> int:
+        return before_records + self.issued_since_records - self.repealed_since_records
+
+
+def document_counts(figures: Figures, years: dict[int, dict]) -> dict[DocumentKind, DocumentCounts]:
+    """规章 and 行政规范性文件 issued and repealed in the year (`figures`) and in every year up to it
+    (`years`, each year's whole-year counters)."""
+    counts = {}
+    for kind in DocumentKind:
+        this_year = figures.table_a.documents.get(kind, {})
+        every_year = [c.get("table_a", {}).get("documents", {}).get(kind, {}) for c in years.values()]
+        counts[kind] = DocumentCounts(
+            issued=this_year.get("issued", 0),
+            repealed=this_year.get("repealed", 0),
+            issued_since_records=sum(d.get("issued", 0) for d in every_year),
+            repealed_since_records=sum(d.get("repealed", 0) for d in every_year),
+        )
+    return counts
+
+
+def check(
+    inputs: ReportInputs,
+    last_year: ReportInputs | None,
+    documents: dict[DocumentKind, DocumentCounts] | None = None,
+    level: OfficeLevel = OfficeLevel.TOWNSHIP,
+) -> list[RuleBroken]:
+    """Every check rule of the V2021 form that `inputs` break (none: the report may be produced),
+    and every Table A row the office cannot have or that would go below zero. `documents` are
+    the pipeline's counts of Table A's first block (None: not known here, not checked)."""
+    return [
+        *_table_a_rules(inputs, documents or {}, level),
+        *_table_b_rules(inputs, last_year),
+        *_table_c_rules(inputs),
+    ]
+
+
+def _table_a_rules(
+    inputs: ReportInputs, documents: dict[DocumentKind, DocumentCounts], level: OfficeLevel
+) -> list[RuleBroken]:
+    broken = []
+    before = inputs.table_a.in_force_before_records
+    for kind in DocumentKind:
+        refused = document_refused(level, kind)
+        counts = documents.get(kind, DocumentCounts())
+        if refused and before.get(kind, 0):
+            broken.append(RuleBroken(cell=f"table_a.in_force_before_records.{kind}", rule=refused))
+        if refused and (counts.issued_since_records or counts.repealed_since_records):
+            broken.append(
+                RuleBroken(
+                    cell=f"table_a.documents.{kind}",
+                    rule=f"{counts.issued_since_records} issued and {counts.repealed_since_records} repealed "
+                    f"{DOCUMENT_LABELS[kind]} were counted from published items, but {refused}. Set "
+                    "GONGKAI_OFFICE_LEVEL to the office's real level, or correct the archived events and "
+                    "run gongkai stats rebuild",
+                )
+            )
+        in_force = counts.in_force(before.get(kind, 0))
+        if in_force < 0 and not refused:
+            broken.append(
+                RuleBroken(
+                    cell=f"table_a.in_force_before_records.{kind}",
+                    rule=f"现行有效件数 of {DOCUMENT_LABELS[kind]} would be {in_force}: "
+                    f"{counts.repealed_since_records} repealed since the records began, "
+                    f"{counts.issued_since_records} issued; enter how many were in force before the "
+                    f"records began (at least {before.get(kind, 0) - in_force})",
+                )
+            )
+    return broken
+
+
+def _table_b_rules(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBroken]:
     broken: list[RuleBroken] = []
     b = inputs.table_b
     named_rows = [
@@ -273,6 +394,11 @@ def check(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBrok
                         f"四、结转下年度继续办理 ({expected})",
                     )
                 )
+    return broken
+
+
+def _table_c_rules(inputs: ReportInputs) -> list[RuleBroken]:
+    broken = []
     for key in PROCEEDINGS:
         counts: ProceedingCounts = getattr(inputs.table_c, key)
         if counts.total is not None and counts.total != counts.parts_sum():
@@ -285,7 +411,50 @@ def check(inputs: ReportInputs, last_year: ReportInputs | None) -> list[RuleBrok
     return broken
 
 
+def organisation_of(inputs: ReportInputs, office_name: str) -> str | None:
+    """The office the report is of: the operator's `organisation`, else GONGKAI_OFFICE_NAME."""
+    return inputs.organisation or office_name.strip() or None
+
+
+def unnamed(inputs: ReportInputs, office_name: str) -> list[RuleBroken]:
+    """The report's title names the office, never a placeholder such as 本机关."""
+    if organisation_of(inputs, office_name):
+        return []
+    return [
+        RuleBroken(
+            cell="organisation",
+            rule="the report's title names the office (e.g. 楠杆镇人民政府): enter organisation, or set "
+            "GONGKAI_OFFICE_NAME",
+        )
+    ]
+
+
+def not_finalisable(inputs: ReportInputs, year: int, today: date) -> list[RuleBroken]:
+    """What keeps a report that keeps every check rule from becoming final."""
+    broken = []
+    if today <= date(year, 12, 31):
+        broken.append(
+            RuleBroken(
+                cell="year",
+                rule=f"{year} is not over (China time): its report can be made final from {year + 1}-01-01",
+            )
+        )
+    if not inputs.problems_and_improvements.strip():
+        broken.append(
+            RuleBroken(
+                cell="problems_and_improvements",
+                rule="五、存在的主要问题及改进情况 must be written before the report can be final",
+            )
+        )
+    return broken
+
+
 # ---- The report -------------------------------------------------------------------------------
+
+
+class ReportState(StrEnum):
+    DRAFT = "draft"  # written afresh from the figures whenever it is asked for
+    FINAL = "final"  # frozen as rendered when it was made final; published on the portal's 年报 page
 
 
 class DocumentsRow(BaseModel):
@@ -297,13 +466,19 @@ class DocumentsRow(BaseModel):
 
 class TableAReport(BaseModel):
     documents: list[DocumentsRow]  # 第二十条第（一）项: 规章, 行政规范性文件
-    decisions: dict[str, int]  # 第（五）项 行政许可, 第（六）项 行政处罚 / 行政强制: 本年处理决定数量
+    decisions: dict[
+        str, int
+    ]  # 第（五）项 行政许可, 第（六）项 行政处罚 / 行政强制: 本年处理决定数量 as printed
+    decisions_counted: dict[str, int] = {}  # the pipeline's count, from published items
+    decisions_entered: dict[str, int] = {}  # the operator's figure, where one was entered
     fees_collected_10k_yuan: Decimal  # 第（八）项
 
 
 class AnnualReport(BaseModel):
     year: int
     organisation: str
+    state: ReportState = ReportState.DRAFT
+    finalised_at: datetime | None = None
     as_of: date
     overview: list[str]  # 一、总体情况, paragraph by paragraph
     table_a: TableAReport
@@ -314,6 +489,10 @@ class AnnualReport(BaseModel):
     problems_and_improvements: str
     other_matters: str
     figures: Figures
+
+    @property
+    def title(self) -> str:
+        return f"{self.organisation}{self.year}年政府信息公开工作年度报告"
 
 
 DOCUMENT_LABELS = {DocumentKind.RULE: "规章", DocumentKind.NORMATIVE: "行政规范性文件"}
@@ -345,9 +524,10 @@ def _overview(org: str, f: Figures, as_of: date) -> list[str]:
         by_category = "、".join(f"{CATEGORY_LABELS[Category(c)]}{n}条" for c, n in ranked)
         paragraphs.append(f"按类别分：{by_category}。")
     s, r, t = f.submissions, f.review, f.timeliness
+    # Not 不予公开: that is Table B's outcome for refused applications, not for drafts held back.
     paragraphs.append(
         f"全年共收到各部门报送的公开信息{s.received}件，经保密审查和发布审核同意公开{s.approved}件，"
-        f"不予公开{s.rejected}件（其中自动拦截涉密标识{r.auto_blocked}件），退回修改{s.returned}件，"
+        f"审查未通过{s.rejected}件（其中自动拦截涉密标识{r.auto_blocked}件），退回修改{s.returned}件，"
         f"撤回{s.withdrawn}件。"
     )
     paragraphs.append(
@@ -381,30 +561,30 @@ def _proceedings_summary(org: str, c: TableC, year: int) -> str:
     return f"{year}年，{org}发生政府信息公开行政复议{reconsiderations}件，行政诉讼{lawsuits}件。"
 
 
-def in_force(kind: DocumentKind, years: dict[int, dict], before_records: int) -> int:
-    """现行有效件数 at the end of the latest year in `years`: those in force before the records
-    began, plus every year's issued, less every year's repealed."""
-    documents = (
-        counters.get("table_a", {}).get("documents", {}).get(kind, {}) for counters in years.values()
-    )
-    return before_records + sum(d.get("issued", 0) - d.get("repealed", 0) for d in documents)
-
-
 def annual_report(
-    figures: Figures, inputs: ReportInputs, years: dict[int, dict], as_of: date
+    figures: Figures,
+    inputs: ReportInputs,
+    years: dict[int, dict],
+    as_of: date,
+    office_name: str = "",
 ) -> AnnualReport:
-    """The year's report from its figures, every year's counters up to it (for 现行有效件数) and
-    the operator's inputs, checked beforehand with `check`."""
+    """The year's draft report from its figures, every year's counters up to it (for 现行有效件数)
+    and the operator's inputs, checked beforehand with `check` and `unnamed`."""
+    org = organisation_of(inputs, office_name)
+    if org is None:
+        raise ValueError("the report names its office: check `unnamed` first")
+    counts = document_counts(figures, years)
     documents = [
         DocumentsRow(
             label=DOCUMENT_LABELS[kind],
-            issued=figures.table_a.documents.get(kind, {}).get("issued", 0),
-            repealed=figures.table_a.documents.get(kind, {}).get("repealed", 0),
-            in_force=in_force(kind, years, inputs.table_a.in_force_before_records.get(kind, 0)),
+            issued=counts[kind].issued,
+            repealed=counts[kind].repealed,
+            in_force=max(counts[kind].in_force(inputs.table_a.in_force_before_records.get(kind, 0)), 0),
         )
         for kind in DocumentKind
     ]
-    org = inputs.organisation
+    entered = inputs.table_a.decisions
+    counted = {k: figures.table_a.decisions.get(k, 0) for k in DecisionKind}
     return AnnualReport(
         year=figures.year,
         organisation=org,
@@ -412,7 +592,9 @@ def annual_report(
         overview=[*_overview(org, figures, as_of), *(p for p in inputs.overview.splitlines() if p.strip())],
         table_a=TableAReport(
             documents=documents,
-            decisions={DECISION_LABELS[k]: figures.table_a.decisions.get(k, 0) for k in DecisionKind},
+            decisions={DECISION_LABELS[k]: entered.get(k, counted[k]) for k in DecisionKind},
+            decisions_counted={DECISION_LABELS[k]: counted[k] for k in DecisionKind},
+            decisions_entered={DECISION_LABELS[k]: entered[k] for k in DecisionKind if k in entered},
             fees_collected_10k_yuan=inputs.table_a.fees_collected_10k_yuan,
         ),
         table_b=inputs.table_b,
@@ -425,8 +607,13 @@ def annual_report(
     )
 
 
+def finalised(report: AnnualReport, at: datetime) -> AnnualReport:
+    """The report as it is frozen: the same figures, marked final."""
+    return report.model_copy(update={"state": ReportState.FINAL, "finalised_at": at})
+
+
 def table_b_rows(b: TableB) -> list[tuple[str, list[int]]]:
-    """Table B as the form prints it: each row's label and its seven columns."""
+    """Table B's figures row by row: each row's label and its seven columns."""
     rows = [
         ("一、本年新收政府信息公开申请数量", b.new_applications),
         ("二、上年结转政府信息公开申请数量", b.carried_over),

@@ -167,8 +167,47 @@ class StatsStore:
         found = await asyncio.gather(*(self.counters_of(Scope(year)) for year in years))
         return {year: counters for year, counters in zip(years, found, strict=True) if counters}
 
-    async def report_inputs_of(self, year: int) -> dict | None:
+    # One document per year holds the operator's inputs, their version, the report's state and,
+    # once final, the report frozen as rendered: making it final and changing the inputs are each
+    # one guarded write to it, so two operators (or replicas) can never freeze one version while
+    # another is saved.
+
+    async def report_of(self, year: int) -> dict | None:
+        """The year's document: `inputs`, `version`, `state` and, when final, `final`."""
         return await self.report_inputs.find_one({"_id": year})
 
     async def save_report_inputs(self, year: int, inputs: dict) -> None:
-        await self.report_inputs.replace_one({"_id": year}, {"_id": year, **inputs}, upsert=True)
+        """Replace the year's inputs, unless its report is final (ReportFinal)."""
+        try:
+            await self.report_inputs.update_one(
+                {"_id": year, "state": {"$ne": FINAL}},
+                {"$set": {"inputs": inputs}, "$inc": {"version": 1}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the year's document exists and is final: the filter left it out
+            raise ReportFinal(year) from None
+
+    async def finalise_report(self, year: int, version: int | None, final: dict) -> bool:
+        """Freeze the report rendered from inputs of `version`; False when they changed meanwhile
+        or it was made final already."""
+        frozen = await self.report_inputs.update_one(
+            {"_id": year, "version": version, "state": {"$ne": FINAL}},
+            {"$set": {"state": FINAL, "final": final}},
+        )
+        return frozen.matched_count == 1
+
+    async def final_reports(self) -> list[dict]:
+        """What each final report is (year, title, when), newest year first, without its bodies."""
+        found = self.report_inputs.find({"state": FINAL}, {"final.meta": 1}).sort("_id", -1)
+        return [doc["final"]["meta"] async for doc in found]
+
+
+FINAL = "final"
+
+
+class ReportFinal(Exception):
+    """The year's report is final: its inputs no longer change."""
+
+    def __init__(self, year: int):
+        super().__init__(f"the {year} report is final")
+        self.year = year

@@ -54,6 +54,7 @@ async def system(servers):
         platform_url=f"http://127.0.0.1:{ports['sandbox']}",
         portal_base_url=f"http://127.0.0.1:{ports['publish']}",
         attachments_base_url=f"http://127.0.0.1:{ports['ingest']}",
+        office_name="场景镇人民政府",
         **{f"{name}_port": port for name, port in ports.items()},
     )
     env = settings_env(settings)

@@ -39,7 +39,14 @@ OPERATIONS = {
     },
     "review": {"/v1/reviews", "/v1/reviews/{submission_id}", "/v1/reviews/{submission_id}/decisions"},
     "publish": {"/v1/published", "/v1/subscriptions", "/v1/subscriptions/{subscription_id}", "/portal/"},
-    "stats": {"/v1/stats", "/v1/reports/annual", "/v1/reports/annual/{year}/inputs", "/dashboard"},
+    "stats": {
+        "/v1/stats",
+        "/v1/reports/annual",
+        "/v1/reports/annual/{year}/inputs",
+        "/v1/reports/annual/{year}/final",
+        "/v1/reports/published",
+        "/dashboard",
+    },
 }
 
 

@@ -104,4 +104,6 @@ async def test_the_statistics_of_a_scenario_match_it_exactly(system):
             f"{system.urls['stats']}/v1/reports/annual?year={year}&format=md", headers=operator
         )
         assert report.status_code == 200
+        title = f"# 场景镇人民政府{year}年政府信息公开工作年度报告"  # from GONGKAI_OFFICE_NAME
+        assert report.text.startswith(title)
         assert "| 行政规范性文件 | " in report.text and "| 行政处罚 | " in report.text

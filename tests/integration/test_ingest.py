@@ -68,6 +68,13 @@ async def test_table_a_facts_travel_with_the_item_and_must_fit_its_category(sett
         misplaced = {**ITEM, "regulatory_document": {"kind": "rule", "action": "repealed"}}
         refused = await http.post("/v1/submissions", json=misplaced, headers=clerk)
         assert refused.json()["errors"][0]["field"] == "regulatory_document"
+        # A township (the default GONGKAI_OFFICE_LEVEL) makes no 规章: Table A's row stays empty.
+        rule = {**regulation, "regulatory_document": {"kind": "rule", "action": "issued"}}
+        refused = await http.post("/v1/submissions", json=rule, headers=clerk)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        [error] = refused.json()["errors"]
+        assert error["field"] == "regulatory_document.kind" and "makes no 规章" in error["reason"]
 
 
 async def test_status_follows_events_in_any_order_and_ignores_duplicates(settings, identities):

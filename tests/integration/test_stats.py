@@ -1,16 +1,20 @@
 """Stats against the real broker and database: every event counted once."""
 
 import asyncio
-from datetime import date
+import io
+from datetime import UTC, date, datetime
 
 import pytest
+from docx import Document
 
-from services.stats.app import build
+from services.stats.app import DOCX, build
+from services.stats.store import ReportFinal
 from shared.events import (
     ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
     PublishedItem,
+    RegulatoryDocument,
     ReviewRejected,
     ReviewRejectedData,
     SubmissionReceived,
@@ -273,3 +277,131 @@ async def test_an_imported_seed_shaped_year_gives_the_seed_reports_figures(setti
     assert "没有发生针对政府信息公开事务的行政复议案" in report["proceedings_summary"]
     assert all(v == 0 for v in report["table_b"]["new_applications"].values() if v is not None)
     assert "共更新和发布信息443条" in html and "<h2>三、收到和处理政府信息公开申请情况</h2>" in html
+
+
+def published_in(sid: str, day: date, **facts):
+    """A publication on the portal at noon (China) of `day`, with the item's Table A facts."""
+    item = PublishedItem(
+        title="行政处罚决定公示",
+        category="penalty",
+        department="office",
+        department_name="党政办",
+        formed_on=day,
+        **facts,
+    )
+    at = datetime(day.year, day.month, day.day, 4, tzinfo=UTC)
+    data = PublicationPublishedData(channel="portal", url="u", remote_id=sid, published_at=at, item=item)
+    return new_event(PublicationPublished, sid, "publish", data)
+
+
+async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identities):
+    operator = await identities.operator()
+    year = date.today().year - 1  # a year that is over
+    inputs = {
+        "organisation": "楠杆镇人民政府",
+        "table_a": {"decisions": {"punishment": 12}},
+        "other_matters": "无。",
+    }
+    base = f"/v1/reports/annual/{year}"
+    app = build(settings)
+    async with EventTap(settings) as tap, running(app) as http:
+        await tap.publish(published_in("p-1", date(year, 6, 1), decisions={"kind": "punishment", "count": 4}))
+
+        async def counted(total: int):
+            return (await http.get(f"/v1/stats?year={year}")).json()["published"]["total"] == total
+
+        await eventually(lambda: counted(1), 20, "the publication counted")
+        nameless = await http.get(f"/v1/reports/annual?year={year}", headers=operator)
+        assert nameless.status_code == 422 and nameless.json()["errors"][0]["field"] == "organisation"
+        assert (await http.put(f"{base}/inputs", json=inputs, headers=operator)).status_code == 200
+        draft = (await http.get(f"/v1/reports/annual?year={year}", headers=operator)).json()
+        assert draft["state"] == "draft" and draft["table_a"]["decisions"]["行政处罚"] == 12
+        assert draft["table_a"]["decisions_counted"]["行政处罚"] == 4
+        md = (await http.get(f"/v1/reports/annual?year={year}&format=md", headers=operator)).text
+        assert md.startswith(f"# 楠杆镇人民政府{year}年政府信息公开工作年度报告") and "12（系统统计4）" in md
+
+        # Section 五 unwritten: refused, naming it.
+        refused = await http.post(f"{base}/final", headers=operator)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in refused.json()["errors"]] == ["problems_and_improvements"]
+        assert (await http.get(f"{base}/final")).status_code == 404
+        written = {**inputs, "problems_and_improvements": "一是公开内容不够丰富。\n二是“三率”有待提高。"}
+        assert (await http.put(f"{base}/inputs", json=written, headers=operator)).status_code == 200
+        assert (await http.post(f"{base}/final")).status_code == 401
+        final = await http.post(f"{base}/final", headers=operator)
+        assert final.status_code == 200 and final.json()["state"] == "final"
+        assert (await http.post(f"{base}/final", headers=operator)).status_code == 409
+        again = await http.put(f"{base}/inputs", json={**written, "other_matters": "改"}, headers=operator)
+        assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+        with pytest.raises(ReportFinal):  # the write itself refuses, whatever a replica read before
+            await app.state.store.save_report_inputs(year, written)
+
+        frozen = {f: (await http.get(f"{base}/final?format={f}")).content for f in ("md", "html", "docx")}
+        # Later events of that year change its figures, never its final report.
+        await tap.publish(published_in("p-2", date(year, 7, 1), decisions={"kind": "punishment", "count": 9}))
+        await eventually(lambda: counted(2), 20, "the later publication counted")
+        for f, body in frozen.items():
+            assert (await http.get(f"{base}/final?format={f}")).content == body, f
+        as_operator = (await http.get(f"/v1/reports/annual?year={year}", headers=operator)).json()
+        assert as_operator["figures"]["published"]["total"] == 1 and as_operator["state"] == "final"
+        listed = (await http.get("/v1/reports/published")).json()
+        word = await http.get(f"{base}/final?format=docx")
+        this_year = await http.post(f"/v1/reports/annual/{year + 1}/final", headers=operator)
+
+    assert listed["items"] == [
+        {
+            "year": year,
+            "organisation": "楠杆镇人民政府",
+            "title": f"楠杆镇人民政府{year}年政府信息公开工作年度报告",
+            "finalised_at": listed["items"][0]["finalised_at"],
+            "formats": {f: f"{base}/final?format={f}" for f in ("html", "docx", "md", "json")},
+        }
+    ]
+    html = frozen["html"].decode()
+    assert "草稿" not in html and "未填写" not in html and "一是公开内容不够丰富。" in html
+    assert '<td class="n" colspan="3">12</td>' in html
+    assert word.headers["content-type"].startswith(DOCX) and "max-age" in word.headers["cache-control"]
+    section = Document(io.BytesIO(word.content)).sections[0]
+    assert (round(section.page_width.mm), round(section.top_margin.mm)) == (210, 37)
+    assert this_year.status_code == 422
+    assert "year" in [e["field"] for e in this_year.json()["errors"]]
+
+
+async def test_rows_the_office_cannot_have_are_refused_and_in_force_stays_at_zero_or_more(
+    settings, identities
+):
+    operator = await identities.operator()
+    year = date.today().year - 1
+    base = f"/v1/reports/annual/{year}"
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        rule = await http.put(
+            f"{base}/inputs",
+            json={"organisation": "楠杆镇人民政府", "table_a": {"in_force_before_records": {"rule": 2}}},
+            headers=operator,
+        )
+        assert rule.status_code == 422 and rule.headers["content-type"] == "application/problem+json"
+        assert rule.json()["errors"][0]["field"] == "table_a.in_force_before_records.rule"
+        assert "makes no 规章" in rule.json()["errors"][0]["reason"]
+        repealed = RegulatoryDocument(kind="normative", action="repealed")
+        await tap.publish(published_in("r-1", date(year, 3, 1), regulatory_document=repealed))
+        await eventually(lambda: _documents(http, year), 20, "the repealed document counted")
+        named = {"organisation": "楠杆镇人民政府"}
+        below_zero = await http.put(f"{base}/inputs", json=named, headers=operator)
+        assert below_zero.status_code == 422
+        [error] = below_zero.json()["errors"]
+        assert (
+            error["field"] == "table_a.in_force_before_records.normative" and "at least 1" in error["reason"]
+        )
+        fixed = {**named, "table_a": {"in_force_before_records": {"normative": 5}}}
+        assert (await http.put(f"{base}/inputs", json=fixed, headers=operator)).status_code == 200
+        report = (await http.get(f"/v1/reports/annual?year={year}", headers=operator)).json()
+    assert [(d["label"], d["in_force"]) for d in report["table_a"]["documents"]] == [
+        ("规章", 0),
+        ("行政规范性文件", 4),
+    ]
+
+
+async def _documents(http, year: int) -> bool:
+    table_a = (await http.get(f"/v1/stats?year={year}")).json()["table_a"]
+    return table_a["documents"].get("normative", {}).get("repealed") == 1

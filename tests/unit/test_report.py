@@ -7,6 +7,7 @@ from services.stats.domain import Scope, aggregate, figures, nested
 from services.stats.history import parse_history, read_rows
 from services.stats.rendering import dashboard_html, report_docx, report_text
 from services.stats.report import ReportInputs, annual_report, check, table_b_rows, table_c_row
+from shared.domain import OfficeLevel
 
 
 def inputs(**table_b) -> ReportInputs:
@@ -110,7 +111,9 @@ def test_the_seed_shaped_year_reads_as_the_seed_report_does():
     assert "2018年，楠杆镇没有收到要求公开信息的申请。" in text
     assert "没有发生针对政府信息公开事务的行政复议案" in text
     assert report.figures.published.items == 372
-    assert "<td" not in text and "| 一、本年新收政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in text
+    assert (
+        "<td" not in text and "| 一、本年新收政府信息公开申请数量 |  |  | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in text
+    )
 
 
 def test_operators_text_stays_text_in_the_html_report_and_the_dashboard():
@@ -165,10 +168,32 @@ def test_the_word_document_holds_the_same_report():
         "五、存在的主要问题及改进情况",
         "六、其他需要报告的事项",
     ]
-    table_b = document.tables[3]
-    assert table_b.rows[0].cells[1].text == "自然人" and len(table_b.rows) == 1 + len(
+    table_b = document.tables[1]  # Table A is one table of four blocks, as on the form
+    assert table_b.rows[1].cells[3].text == "自然人" and len(table_b.rows) == 3 + len(
         table_b_rows(report.table_b)
     )
-    table_c = [[c.text for c in row.cells] for row in document.tables[4].rows]
-    assert table_c[0] == ["", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计"]
-    assert [row[1:] for row in table_c[1:]] == [["0"] * 5] * 3
+    table_c = [[c.text for c in row.cells] for row in document.tables[2].rows]
+    assert table_c[0][:6] == ["行政复议"] * 5 + ["行政诉讼"]  # a merged cell, as python-docx lists it
+    assert table_c[-1] == ["0"] * 15
+
+
+def test_an_import_file_recording_a_townships_rule_names_the_row():
+    rows = [
+        {
+            "item_id": "r",
+            "title": "某办法",
+            "category": "regulation",
+            "department": "nangan",
+            "channel": "portal",
+            "published_at": "2018-03-01",
+            "document_kind": kind,
+            "document_action": "issued",
+        }
+        for kind in ("normative", "rule")
+    ]
+    events, errors = parse_history(rows)
+    assert [(e.row, e.field) for e in errors] == [(2, "document_kind")] and "makes no 规章" in errors[
+        0
+    ].reason
+    events, errors = parse_history(rows, OfficeLevel.PROVINCE)
+    assert errors == [] and len(events) == 2
