@@ -1,10 +1,12 @@
 """Vocabulary every service shares: categories, channels, statuses, rejection reasons."""
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 CHINA = ZoneInfo("Asia/Shanghai")  # the calendar the users' days, months and years are counted in
 
@@ -23,6 +25,35 @@ def each_once(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError("each value at most once")
     return values
+
+
+# Control characters other than tab and line breaks never belong in a text (NUL breaks storage,
+# and Word files cannot hold them).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("contains control characters; only tabs and line breaks are allowed")
+    return value
+
+
+# The same rules as patterns in the OpenAPI document, so that clients see them before they send:
+# no control characters, and for a text that must not be empty, something beside the white
+# space that is stripped (str.strip's, which is not a regular expression's \s).
+_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
+_STRIPPED = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+CleanText = Annotated[
+    str, AfterValidator(_no_control_characters), Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})
+]
+FilledText = Annotated[
+    CleanText,
+    StringConstraints(strip_whitespace=True),
+    Field(
+        min_length=1,
+        json_schema_extra={"pattern": f"^[^{_CONTROLS}]*[^{_CONTROLS}{_STRIPPED}][^{_CONTROLS}]*$"},
+    ),
+]
 
 
 # each_once as its schema says it, so that clients see the rule before they send.

@@ -91,9 +91,13 @@ WRITES = {"post", "put", "patch", "delete"}
 ROUTINE = (400, 401, 403, 404, 409, 413, 415, 422, 429)  # what routers declare; narrowed per operation
 
 
+ALSO_ANSWERS = "x-also-answers"  # openapi_extra of a route: problem statuses beyond the routine ones
+
+
 def answers_of(operation: dict, path: str, method: str, rate_limited: bool) -> set[int]:
     """The problem answers an operation can really give, from what it takes."""
-    statuses = set()
+    # What a route says it answers beside these (a read refused by what is stored: 409).
+    statuses = set(operation.pop(ALSO_ANSWERS, []))
     if operation.get("security"):
         statuses |= {401, 403}
     if "{" in path:

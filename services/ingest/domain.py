@@ -1,7 +1,6 @@
 """Ingest's pure domain: what a valid submission is, and how a submission's status follows the
 events of review and publication — idempotent, and never moved backwards by a late event."""
 
-import re
 from datetime import date
 from typing import Annotated
 
@@ -15,7 +14,16 @@ from pydantic import (
     field_validator,
 )
 
-from shared.domain import DECISIONS_OF_CATEGORY, EACH_ONCE, Category, Channel, SubmissionStatus, each_once
+from shared.domain import (
+    DECISIONS_OF_CATEGORY,
+    EACH_ONCE,
+    Category,
+    Channel,
+    CleanText,
+    FilledText,
+    SubmissionStatus,
+    each_once,
+)
 from shared.events import (
     Decisions,
     Event,
@@ -30,33 +38,8 @@ from shared.events import (
     ReviewReturned,
 )
 
-# Control characters other than tab and line breaks never belong in an item (NUL breaks storage).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENTS = 10
-
-
-def _no_control_characters(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("contains control characters; only tabs and line breaks are allowed")
-    return value
-
-
-# The same rules as patterns in the OpenAPI document, so that clients see them before they send:
-# no control characters, and for a text that must not be empty, something beside the white
-# space that is stripped (str.strip's, which is not a regular expression's \s).
-_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
-_STRIPPED = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
-CleanText = Annotated[
-    str, AfterValidator(_no_control_characters), Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})
-]
-FilledText = Annotated[
-    CleanText,
-    Field(
-        min_length=1,
-        json_schema_extra={"pattern": f"^[^{_CONTROLS}]*[^{_CONTROLS}{_STRIPPED}][^{_CONTROLS}]*$"},
-    ),
-]
 
 
 def _category_is(categories: set[Category]) -> dict:

@@ -4,7 +4,7 @@ collector every reader writes its text into, and the fair cut of parts to a text
 import re
 from dataclasses import dataclass, field
 
-from services.ingest.domain import CONTROL_CHARACTERS
+from shared.domain import CONTROL_CHARACTERS
 from shared.domain import AttachmentPartKind as Kind
 
 MAX_TEXT_CHARS = 200_000  # read of each file: the rest waits for a reviewer's eyes

@@ -13,6 +13,7 @@ from services.stats.domain import EARLIEST_YEAR, LATEST_YEAR, Figures, RateRules
 from services.stats.rendering import dashboard_html
 from services.stats.report import AnnualReport, ReportInputs
 from services.stats.store import StatsStore
+from shared import problems
 from shared.auth import Principal, requires
 from shared.domain import DEPARTMENT_CODE, Category, Role, china_date
 from shared.events import utcnow
@@ -102,6 +103,7 @@ def routes() -> APIRouter:
         "/reports/annual",
         response_model=AnnualReport,
         responses={200: {"content": {"text/markdown": {}, "text/html": {}, DOCX: {}}}},
+        openapi_extra={problems.ALSO_ANSWERS: [409]},
     )
     async def annual_report(
         store: Store,
@@ -113,8 +115,8 @@ def routes() -> APIRouter:
     ):
         """The annual report (政府信息公开工作年度报告, V2021) as JSON, Markdown, HTML or Word: the
         final one as it was frozen, else a draft written from today's figures (`state`). A draft
-        is refused with 422, naming each cell and rule, while the year's inputs break a check rule
-        or the office has no name."""
+        is refused with 409, naming each cell and rule, while the year's inputs break a check rule
+        (last year's, or the figures, may have changed since) or the office has no name."""
         today = china_date(utcnow())
         report, body = await handlers.annual(store, year or _this_year(), format, rules, today, office)
         return _answer(report, format, body, public=False)
@@ -139,7 +141,7 @@ def routes() -> APIRouter:
         store: Store, rules: Rules, office: OfficeOf, operator: Operator, year: ReportYear
     ) -> AnnualReport:
         """Make the year's report final (定稿): once the year is over, every check rule is kept,
-        the office is named and section 五 is written (else 422 naming each). It is frozen as
+        the office is named and section 五 is written (else 409 naming each). It is frozen as
         rendered and published at `GET /v1/reports/annual/{year}/final` for the portal's 年报
         page; a second attempt is 409."""
         now = utcnow()

@@ -63,9 +63,9 @@ async def _inputs(store: StatsStore, year: int) -> ReportInputs | None:
     return _inputs_in(await store.report_of(year))
 
 
-def _refuse(broken: list[RuleBroken], title: str, detail: str) -> None:
+def _refuse(broken: list[RuleBroken], title: str, detail: str, status: int = 422) -> None:
     if broken:
-        raise Problem(422, title, detail, errors=[FieldError(field=b.cell, reason=b.rule) for b in broken])
+        raise Problem(status, title, detail, errors=[FieldError(field=b.cell, reason=b.rule) for b in broken])
 
 
 async def _broken(
@@ -119,7 +119,7 @@ async def _draft(
     office: Office,
     also: list[RuleBroken] | None = None,
 ) -> AnnualReport:
-    """The year's report written afresh; refused (422, naming the cell) while its inputs break a
+    """The year's report written afresh; refused (409, naming the cell) while its inputs break a
     rule — last year's, or the figures, may have changed since these were saved —, while the
     office has no name, or while it breaks `also` (what keeps it from being final)."""
     broken = [
@@ -128,7 +128,8 @@ async def _draft(
         *(also or []),
     ]
     title = "Report cannot be final" if also is not None else "Report cannot be written"
-    _refuse(broken, title, f"The {year} report breaks a rule of the form; see errors.")
+    # 409: the request is sound; what is stored (the inputs, last year's, the office) is not yet.
+    _refuse(broken, title, f"The {year} report breaks a rule of the form; see errors.", 409)
     as_of = min(today, date(year, 12, 31))
     return annual_report(
         await figures_of(store, Scope(year), rules),

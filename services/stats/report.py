@@ -12,7 +12,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     WithJsonSchema,
     create_model,
 )
@@ -22,8 +21,10 @@ from shared.domain import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
     Category,
+    CleanText,
     DecisionKind,
     DocumentKind,
+    FilledText,
     OfficeLevel,
     document_refused,
 )
@@ -237,9 +238,7 @@ def _a_name(name: str) -> str:
     return name
 
 
-OfficeName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_a_name)
-]
+OfficeName = Annotated[FilledText, Field(max_length=100), AfterValidator(_a_name)]
 
 
 class ReportInputs(Strict):
@@ -250,14 +249,16 @@ class ReportInputs(Strict):
         description="The office's name as the report's title writes it, e.g. 楠杆镇人民政府; "
         "when left out, GONGKAI_OFFICE_NAME",
     )
-    overview: str = Field(
+    overview: CleanText = Field(
         "", max_length=20_000, description="Further text for 一、总体情况, after the figures"
     )
     table_a: TableAInputs = Field(default_factory=TableAInputs)
     table_b: TableB = Field(default_factory=TableB)
     table_c: TableC = Field(default_factory=TableC)
-    problems_and_improvements: str = Field("", max_length=20_000, description="五、存在的主要问题及改进情况")
-    other_matters: str = Field("", max_length=20_000, description="六、其他需要报告的事项")
+    problems_and_improvements: CleanText = Field(
+        "", max_length=20_000, description="五、存在的主要问题及改进情况"
+    )
+    other_matters: CleanText = Field("", max_length=20_000, description="六、其他需要报告的事项")
 
 
 class RuleBroken(BaseModel):

@@ -173,6 +173,16 @@ async def test_figures_narrow_to_a_department_a_category_and_a_month(settings):
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.department"
 
 
+async def test_report_text_that_no_word_file_can_hold_is_refused_naming_the_field(settings, identities):
+    operator = await identities.operator()
+    texts = {"problems_and_improvements": "一是\x00不足。", "organisation": " \t "}
+    async with running(build(settings)) as http:
+        refused = await http.put("/v1/reports/annual/2025/inputs", json=texts, headers=operator)
+        assert refused.status_code == 422
+        assert {e["field"] for e in refused.json()["errors"]} == set(texts)
+        assert (await http.get("/v1/reports/annual/2025/inputs", headers=operator)).json()["other_matters"] == ""
+
+
 async def test_report_inputs_breaking_a_check_rule_are_refused_naming_the_cell(settings, identities):
     operator = await identities.operator()
     clerk = await identities.department()
@@ -224,7 +234,7 @@ async def test_report_inputs_breaking_a_check_rule_are_refused_naming_the_cell(s
         carried = await http.put("/v1/reports/annual/2026/inputs", json=this_year, headers=operator)
         assert carried.json()["errors"][0]["field"] == "table_b.carried_over.natural_person"
         report = await http.get("/v1/reports/annual?year=2026&format=md", headers=operator)
-        assert report.status_code == 422
+        assert report.status_code == 409
         report = await http.get("/v1/reports/annual?year=2025&format=md", headers=operator)
         assert report.status_code == 200 and report.headers["content-type"].startswith("text/markdown")
         assert "2025年，楠杆镇新收政府信息公开申请2件" in report.text
@@ -312,7 +322,7 @@ async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identit
 
         await eventually(lambda: counted(1), 20, "the publication counted")
         nameless = await http.get(f"/v1/reports/annual?year={year}", headers=operator)
-        assert nameless.status_code == 422 and nameless.json()["errors"][0]["field"] == "organisation"
+        assert nameless.status_code == 409 and nameless.json()["errors"][0]["field"] == "organisation"
         assert (await http.put(f"{base}/inputs", json=inputs, headers=operator)).status_code == 200
         draft = (await http.get(f"/v1/reports/annual?year={year}", headers=operator)).json()
         assert draft["state"] == "draft" and draft["table_a"]["decisions"]["行政处罚"] == 12
@@ -322,7 +332,7 @@ async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identit
 
         # Section 五 unwritten: refused, naming it.
         refused = await http.post(f"{base}/final", headers=operator)
-        assert refused.status_code == 422
+        assert refused.status_code == 409
         assert refused.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in refused.json()["errors"]] == ["problems_and_improvements"]
         assert (await http.get(f"{base}/final")).status_code == 404
@@ -364,7 +374,7 @@ async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identit
     assert word.headers["content-type"].startswith(DOCX) and "max-age" in word.headers["cache-control"]
     section = Document(io.BytesIO(word.content)).sections[0]
     assert (round(section.page_width.mm), round(section.top_margin.mm)) == (210, 37)
-    assert this_year.status_code == 422
+    assert this_year.status_code == 409
     assert "year" in [e["field"] for e in this_year.json()["errors"]]
 
 
