@@ -15,7 +15,15 @@ from pydantic import (
     field_validator,
 )
 
-from shared.domain import DECISIONS_OF_CATEGORY, EACH_ONCE, Category, Channel, SubmissionStatus, each_once
+from shared.domain import (
+    DECISIONS_OF_CATEGORY,
+    EACH_ONCE,
+    Category,
+    Channel,
+    SubmissionStatus,
+    china_date,
+    each_once,
+)
 from shared.events import (
     Decisions,
     Event,
@@ -28,6 +36,7 @@ from shared.events import (
     ReviewQueued,
     ReviewRejected,
     ReviewReturned,
+    utcnow,
 )
 
 # Control characters other than tab and line breaks never belong in an item (NUL breaks storage).
@@ -119,9 +128,10 @@ class SubmissionDraft(BaseModel):
 
     @field_validator("formed_on")
     @classmethod
-    def _not_future(cls, formed_on: date) -> date:
-        if formed_on > date.today():
-            raise ValueError("cannot be in the future")
+    def _not_future(cls, formed_on: date, info: ValidationInfo) -> date:
+        now = (info.context or {}).get("now") or utcnow()  # a test passes its own instant
+        if formed_on > china_date(now):
+            raise ValueError("cannot be in the future (days are China's, UTC+8)")
         return formed_on
 
 

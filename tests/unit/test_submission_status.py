@@ -103,6 +103,29 @@ def test_a_bad_draft_names_its_field(change, field):
     assert field in {str(e["loc"][0]) for e in error.value.errors()}
 
 
+# 2026-11-09 00:30 in China is still 2026-11-08 on a server that counts in UTC.
+CHINA_SHORTLY_AFTER_MIDNIGHT = datetime(2026, 11, 8, 16, 30, tzinfo=UTC)
+
+
+def test_an_item_formed_today_in_china_is_accepted_before_8_am_china_time():
+    today = {**DRAFT, "formed_on": "2026-11-09"}
+    draft = SubmissionDraft.model_validate(today, context={"now": CHINA_SHORTLY_AFTER_MIDNIGHT})
+    assert str(draft.formed_on) == "2026-11-09"
+    for late_evening in (
+        datetime(2026, 11, 9, 15, 59, tzinfo=UTC),
+        datetime(2026, 11, 9, 23, 59, tzinfo=UTC),
+    ):
+        SubmissionDraft.model_validate(today, context={"now": late_evening})
+
+
+def test_an_item_formed_tomorrow_in_china_is_refused_as_future():
+    tomorrow = {**DRAFT, "formed_on": "2026-11-10"}
+    with pytest.raises(ValidationError) as error:
+        SubmissionDraft.model_validate(tomorrow, context={"now": CHINA_SHORTLY_AFTER_MIDNIGHT})
+    assert error.value.errors()[0]["loc"] == ("formed_on",)
+    assert "future" in error.value.errors()[0]["msg"]
+
+
 def test_line_breaks_and_tabs_are_fine():
     SubmissionDraft.model_validate({**DRAFT, "body": "第一段\n\t第二段\r\n"})
 
