@@ -265,6 +265,19 @@ def project(submission: Submission, event: Event) -> Submission | None:
     return s
 
 
+def correction_dated_before(status: SubmissionStatus, formed_on: date, previous: date) -> str | None:
+    """Why a revision's formed_on is refused, if it is. Correcting a published item is a change
+    (变更, Art. 26): its formed_on is the day it was changed, from which the update's deadline
+    counts, so it cannot precede the day the item was formed. A returned item, not yet
+    published, may have its date put right either way."""
+    if status == SubmissionStatus.PUBLISHED and formed_on < previous:
+        return (
+            f"a correction's formed_on is the day the item was changed (变更), which cannot be "
+            f"before the day it was formed ({previous.isoformat()})"
+        )
+    return None
+
+
 def can_withdraw(status: SubmissionStatus) -> bool:
     return status not in FINAL
 

@@ -138,3 +138,16 @@ def test_a_department_writes_in_bursts_then_at_its_rate():
     assert limiter.take("finance", 0.0) == pytest.approx(1.0)  # one token a second
     assert limiter.take("water", 0.0) == 0  # every department has its own bucket
     assert limiter.take("finance", 1.0) == 0
+
+
+def test_a_correction_of_a_published_item_cannot_be_dated_before_the_item():
+    from datetime import date
+
+    from services.ingest.domain import correction_dated_before
+    from shared.domain import SubmissionStatus
+
+    formed = date(2026, 11, 2)
+    assert "变更" in correction_dated_before(SubmissionStatus.PUBLISHED, date(2026, 11, 1), formed)
+    assert correction_dated_before(SubmissionStatus.PUBLISHED, formed, formed) is None
+    assert correction_dated_before(SubmissionStatus.PUBLISHED, date(2026, 11, 20), formed) is None
+    assert correction_dated_before(SubmissionStatus.RETURNED, date(2026, 10, 1), formed) is None
