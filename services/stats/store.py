@@ -1,14 +1,19 @@
-"""Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, the
-first publication of each item per window, and the operators' inputs to the annual report."""
+"""Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, each
+item's firsts (its first publication ever, …), and the operators' inputs to the annual report.
+
+Firsts and counters rely on single-document atomicity alone, so that any number of replicas
+count correctly: a first is inserted once under its unique `_id`, or replaced only by a guarded
+update on the `version` it was read at (a loser reads again and retries); counters take `$inc`
+upserts, which commute, so a first moved to another window by one replica while another still
+adds the counts of what it replaced ends with the same figures."""
 
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.stats.domain import (
     EARLIEST_YEAR,
@@ -17,9 +22,7 @@ from services.stats.domain import (
     Scope,
     Tally,
     first_change,
-    first_key,
     nested,
-    year_of_key,
 )
 from shared.domain import china_date
 from shared.events import Event, parse_event
@@ -42,6 +45,34 @@ def _scope_fields(scope: Scope) -> dict:
     }
 
 
+def _first_record(first: FirstOccurrence) -> dict:
+    return {
+        "year": first.year,  # where its counts are: a year's rebuild replaces its own
+        "at": first.at,
+        "event_id": first.event_id,
+        "counts": _stored_counts(first.counts),
+        "scopes": [_scope_fields(s) for s in first.scopes],
+    }
+
+
+def _first_of(doc: dict, candidate: FirstOccurrence) -> FirstOccurrence:
+    """A stored first. One stored before firsts kept their scopes (a window's, by the older
+    keys) counted in the scopes the candidate names in that window."""
+    scopes = tuple(Scope(**s) for s in doc.get("scopes", ())) or candidate.scopes
+    counts = {c["counter"]: c["n"] for c in doc["counts"]}
+    return FirstOccurrence(doc["at"], counts, scopes, doc.get("event_id", ""))
+
+
+def _upserts(changes: dict[Scope, Counter]) -> list[UpdateOne]:
+    updates = []
+    for scope, counts in changes.items():
+        increments = {k: v for k, v in counts.items() if v}
+        if increments:
+            update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
+            updates.append(UpdateOne({"_id": scope.key}, update, upsert=True))
+    return updates
+
+
 class StatsStore:
     def __init__(self, db: AsyncDatabase):
         self.events = db.events
@@ -59,7 +90,7 @@ class StatsStore:
             if not await self._archive(event, tally):
                 return False
             if tally is not None:
-                await self._count(event.submission_id, tally)
+                await self._count(tally)
             await self.events.update_one({"_id": str(event.event_id)}, {"$set": {"counted": True}})
             return True
 
@@ -84,41 +115,49 @@ class StatsStore:
             return not earlier["counted"]  # archived, but the process died before counting it
         return True
 
-    async def _count(self, submission_id: str, tally: Tally) -> None:
-        """One `$inc` per scope, sent together, with every scope's document locked (in one order,
-        so that concurrent events never wait on each other in a circle)."""
-        scopes = tally.scopes()
+    async def _count(self, tally: Tally) -> None:
+        """One `$inc` upsert per scope the event or a moved first touches, sent together."""
         changes: dict[Scope, Counter] = defaultdict(Counter)
-        for kind, candidate in tally.firsts.items():
-            for window in {s.window for s in scopes}:
-                changes[window].update(
-                    await self._first(first_key(window, submission_id, kind), window, candidate)
-                )
-        updates = {}
-        for scope in scopes:
-            counts = Counter(tally.increments)
-            counts.update(changes.get(scope.window, {}))  # update, not +: a change may be negative
-            increments = {k: v for k, v in counts.items() if v}
-            if increments:
-                update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
-                updates[scope.key] = UpdateOne({"_id": scope.key}, update, upsert=True)
-        async with AsyncExitStack() as locks:
-            for key in sorted(updates):
-                await locks.enter_async_context(document_lock(self.counters, key))
-            if updates:
-                await self.counters.bulk_write(list(updates.values()), ordered=False)
+        for scope in tally.scopes():
+            changes[scope].update(tally.increments)
+        for key, candidate in tally.firsts.items():
+            for scope, counts in (await self._first(key, candidate)).items():
+                changes[scope].update(counts)  # update, not +: a change may be negative
+        updates = _upserts(changes)
+        while updates:
+            try:
+                await self.counters.bulk_write(updates, ordered=False)
+                return
+            except BulkWriteError as error:  # racing upserts of a new scope: one inserts, the rest retry
+                failed = [e for e in error.details["writeErrors"] if e["code"] != 11000]
+                if failed:
+                    raise
+                updates = [updates[e["index"]] for e in error.details["writeErrors"]]
 
-    async def _first(self, key: str, window: Scope, candidate: FirstOccurrence) -> dict:
-        async with document_lock(self.first_publications, key):
+    async def _first(self, key: str, candidate: FirstOccurrence) -> dict[Scope, dict[str, int]]:
+        """Keep `candidate` as the item's first when it is earlier than the stored one, and say
+        which counters move: one insert on the unique `_id`, or one update guarded by the
+        version read; whoever loses a race reads again."""
+        while True:
             doc = await self.first_publications.find_one({"_id": key})
-            earlier = (
-                FirstOccurrence(doc["at"], {c["counter"]: c["n"] for c in doc["counts"]}) if doc else None
+            change, keep = first_change(_first_of(doc, candidate) if doc else None, candidate)
+            if keep is None:
+                return change
+            if doc is None:
+                try:
+                    await self.first_publications.insert_one(
+                        {"_id": key, **_first_record(keep), "version": 1}
+                    )
+                    return change
+                except DuplicateKeyError:
+                    continue
+            version = doc.get("version")
+            guard = {"_id": key, "version": version if version is not None else {"$exists": False}}
+            replaced = await self.first_publications.update_one(
+                guard, {"$set": {**_first_record(keep), "version": (version or 0) + 1}}
             )
-            change, keep = first_change(earlier, candidate)
-            if keep:
-                record = {"year": window.year, "at": keep.at, "counts": _stored_counts(keep.counts)}
-                await self.first_publications.update_one({"_id": key}, {"$set": record}, upsert=True)
-        return change
+            if replaced.matched_count:
+                return change
 
     async def archived(
         self, year: int | None = None, progress: Callable[[int, int], None] = lambda d, t: None
@@ -142,12 +181,12 @@ class StatsStore:
         for each in sorted(years):
             await self.first_publications.delete_many({"year": each})
             kept = [
-                {"_id": key, "year": year_of_key(key), "at": f.at, "counts": _stored_counts(f.counts)}
+                ReplaceOne({"_id": key}, {**_first_record(f), "version": 1}, upsert=True)
                 for key, f in result.firsts.items()
-                if year_of_key(key) == each
+                if f.year == each
             ]
-            if kept:
-                await self.first_publications.insert_many(kept)
+            if kept:  # replaced, not inserted: an item's first may have been kept in another year
+                await self.first_publications.bulk_write(kept, ordered=False)
             await self.counters.delete_many({"scope.year": each})
             docs = [
                 {"_id": scope.key, "scope": _scope_fields(scope), **nested(counts)}

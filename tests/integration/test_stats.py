@@ -1,16 +1,23 @@
 """Stats against the real broker and database: every event counted once."""
 
 import asyncio
-from datetime import date
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.stats.app import build
+from services.stats.domain import Scope, aggregate, figures, nested, tally
+from services.stats.store import StatsStore
 from shared.events import (
+    Decisions,
     ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
+    PublicationUpdated,
+    PublicationUpdatedData,
     PublishedItem,
+    RegulatoryDocument,
     ReviewRejected,
     ReviewRejectedData,
     SubmissionReceived,
@@ -18,6 +25,7 @@ from shared.events import (
     new_event,
     utcnow,
 )
+from shared.mongo import connect, database_of
 from tests.conftest import running
 from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
@@ -273,3 +281,163 @@ async def test_an_imported_seed_shaped_year_gives_the_seed_reports_figures(setti
     assert "没有发生针对政府信息公开事务的行政复议案" in report["proceedings_summary"]
     assert all(v == 0 for v in report["table_b"]["new_applications"].values() if v is not None)
     assert "共更新和发布信息443条" in html and "<h2>三、收到和处理政府信息公开申请情况</h2>" in html
+
+
+def on(sid: str, channel: str, at: datetime, formed_on: date, category: str = "budget", **facts):
+    item = PublishedItem(
+        title="t",
+        category=category,
+        department="finance",
+        department_name="财政所",
+        formed_on=formed_on,
+        **facts,
+    )
+    data = PublicationPublishedData(channel=channel, url="u", remote_id=sid, published_at=at, item=item)
+    return new_event(PublicationPublished, sid, "publish", data)
+
+
+async def test_an_item_counts_once_in_the_year_of_its_first_publication_even_when_it_arrives_last(
+    settings, identities
+):
+    """Issue 14's cross-year case: formed 2025-12-10, on the platform 2025-12-11, on the portal
+    2026-01-20 — the portal's publication counted first, the platform's arriving after it."""
+    normative = RegulatoryDocument(kind="normative", action="issued")
+    formed = date(2025, 12, 10)
+    portal = on(
+        "r-1",
+        "portal",
+        datetime(2026, 1, 20, 2, tzinfo=UTC),
+        formed,
+        "regulation",
+        regulatory_document=normative,
+    )
+    platform = on(
+        "r-1",
+        "platform",
+        datetime(2025, 12, 11, 2, tzinfo=UTC),
+        formed,
+        "regulation",
+        regulatory_document=normative,
+    )
+    operator = await identities.operator()
+    app = build(settings)
+    async with EventTap(settings) as tap, running(app) as http:
+        await tap.publish(portal)
+
+        async def counted_in_2026():
+            figures = (await http.get("/v1/stats?year=2026")).json()
+            return figures if figures["published"]["items"] == 1 else None
+
+        before = await eventually(counted_in_2026, 20, "the portal's publication to be counted")
+        assert before["timeliness"]["late"] == 1 and before["timeliness"]["by_working_days"] == {"28": 1}
+        await tap.publish(platform)
+
+        async def moved_to_2025():
+            figures = (await http.get("/v1/stats?year=2025")).json()
+            return figures if figures["published"]["items"] == 1 else None
+
+        in_2025 = await eventually(moved_to_2025, 20, "the item to move to 2025")
+        in_2026 = (await http.get("/v1/stats?year=2026")).json()
+        assert (in_2025["published"]["total"], in_2025["timeliness"]["on_time"]) == (1, 1)
+        assert in_2025["table_a"]["documents"] == {"normative": {"issued": 1}}
+        assert (in_2026["published"]["total"], in_2026["published"]["items"]) == (1, 0)
+        assert (in_2026["timeliness"]["on_time"], in_2026["timeliness"]["late"]) == (0, 0)
+        assert in_2026["table_a"]["documents"] == {}
+        assert (await http.get("/v1/stats?year=2026&month=1")).json()["published"]["items"] == 0
+        report = (await http.get("/v1/reports/annual?year=2026&format=json", headers=operator)).json()
+        rows = {row["label"]: row for row in report["table_a"]["documents"]}
+        assert (rows["行政规范性文件"]["issued"], rows["行政规范性文件"]["in_force"]) == (0, 1)
+        live = {year: (await http.get(f"/v1/stats?year={year}")).json() for year in (2025, 2026)}
+
+    rebuilt = run_cli(settings, "stats", "rebuild", "--year", "2026")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "2026: 1 publications of 0 items rebuilt" in rebuilt.stdout
+    async with running(build(settings)) as http:
+        for year, figures in live.items():
+            assert (await http.get(f"/v1/stats?year={year}")).json() == figures
+
+
+def _random_year(rng: random.Random) -> list:
+    """Items on one or both channels at random moments around a new year, some regulation items
+    issuing a document, some licence items with decisions, some corrected."""
+    events = []
+    start = datetime(2025, 12, 1, tzinfo=UTC)
+    for i in range(12):
+        sid, formed = f"p-{i}", date(2025, 11, 20) + timedelta(days=rng.randrange(25))
+        category = rng.choice(["budget", "license", "regulation"])
+        facts = {}
+        if category == "regulation":
+            facts["regulatory_document"] = RegulatoryDocument(kind="normative", action="issued")
+        if category == "license":
+            facts["decisions"] = Decisions(kind="license", count=rng.randrange(1, 5))
+        for channel in rng.sample(["platform", "portal"], rng.randrange(1, 3)):
+            at = start + timedelta(days=rng.randrange(60), hours=rng.randrange(24))
+            events.append(on(sid, channel, at, formed, category, **facts))
+        if rng.random() < 0.4:
+            item = PublishedItem(
+                title="t",
+                category=category,
+                department="finance",
+                department_name="财政所",
+                formed_on=date(2026, 1, 5),
+                **facts,
+            )
+            for channel in ("platform", "portal"):
+                at = datetime(2026, 1, 6, tzinfo=UTC) + timedelta(days=rng.randrange(20))
+                data = PublicationUpdatedData(
+                    channel=channel, url="u", remote_id=sid, updated_at=at, revision=2, item=item
+                )
+                events.append(new_event(PublicationUpdated, sid, "publish", data))
+    return events
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_the_store_counts_as_the_rebuild_whatever_the_order_and_however_many_replicas(settings, seed):
+    """The live path (two stores on two clients, as two replicas, every event delivered twice and
+    all at once, in a random order) gives the rebuild's figures (`Aggregate`, in archive order)."""
+    rng = random.Random(seed)
+    events = _random_year(rng)
+    deliveries = events + events
+    rng.shuffle(deliveries)
+    clients = [connect(settings), connect(settings)]
+    try:
+        stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
+        await stores[0].prepare()
+        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(deliveries)))
+        expected = aggregate(events)
+        scopes = {scope for scope in expected.counters}
+        for scope in scopes:
+            stored = await stores[0].counters_of(scope)
+            assert figures(scope, stored) == figures(scope, nested(expected.counters[scope])), scope
+        await stores[0].replace_counts(expected)
+        for scope in scopes:
+            assert figures(scope, await stores[1].counters_of(scope)) == figures(
+                scope, nested(expected.counters[scope])
+            )
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_racing_publications_of_one_item_leave_it_counted_once_at_its_earliest(settings):
+    """Forty publications of one item (redeliveries under new ids, as a republished channel
+    makes) counted at once by two replicas: one item, judged by its earliest, in its year."""
+    rng = random.Random(7)
+    moments = [datetime(2025, 12, 11, tzinfo=UTC) + timedelta(days=rng.randrange(60)) for _ in range(40)]
+    events = [
+        on("race", ("platform", "portal")[i % 2], at, date(2025, 12, 10)) for i, at in enumerate(moments)
+    ]
+    rng.shuffle(events)
+    clients = [connect(settings), connect(settings)]
+    try:
+        stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
+        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(events)))
+        expected = aggregate(events)
+        for year in (2025, 2026):
+            stored = figures(Scope(year), await stores[0].counters_of(Scope(year)))
+            assert stored == figures(Scope(year), nested(expected.counters[Scope(year)]))
+        earliest = min(moments).year
+        assert figures(Scope(earliest), await stores[1].counters_of(Scope(earliest))).published.items == 1
+    finally:
+        for client in clients:
+            await client.close()
