@@ -1,8 +1,9 @@
 """Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, each
 item's firsts (its first publication ever, …), and the operators' inputs to the annual report.
 
-Firsts and counters rely on single-document atomicity alone, so that any number of replicas
-count correctly: a first is inserted once under its unique `_id`, or replaced only by a guarded
+The archive, firsts and counters rely on single-document atomicity alone, so that any number of
+replicas count correctly: an event is archived once under its unique `_id` with a lease on
+counting it (taken over only once it has run out); a first is inserted once under its unique `_id`, or replaced only by a guarded
 update on the `version` it was read at (a loser reads again and retries); counters take `$inc`
 upserts, which commute, so a first moved to another window by one replica while another still
 adds the counts of what it replaced ends with the same figures."""
@@ -10,6 +11,7 @@ adds the counts of what it replaced ends with the same figures."""
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,10 +27,12 @@ from services.stats.domain import (
     nested,
 )
 from shared.domain import china_date
-from shared.events import Event, parse_event
-from shared.locks import document_lock
+from shared.events import Event, parse_event, utcnow
 
 REBUILD_BATCH = 5_000
+# Counting one event takes milliseconds; a lease this long runs out only when its holder died.
+COUNTING_LEASE = timedelta(seconds=60)
+CLAIM_POLL_SECONDS = 0.05
 
 
 def _stored_counts(counts: dict[str, int]) -> list[dict]:
@@ -84,18 +88,28 @@ class StatsStore:
         await self.events.create_index([("year", ASCENDING)])
 
     async def record(self, event: Event, tally: Tally | None) -> bool:
-        """Archive the event and count it, once, however often it is delivered. False when it was
-        archived and counted before (a duplicate)."""
-        async with document_lock(self.events, str(event.event_id)):
-            if not await self._archive(event, tally):
+        """Archive the event and count it, once, however often and by however many replicas it
+        is delivered. False when it was archived and counted before (a duplicate). A delivery
+        that finds another one counting the same event waits for it (or for its lease to run
+        out, when that one's process died) instead of acknowledging what may yet be lost."""
+        event_id = str(event.event_id)
+        while not await self._claim(event, tally):
+            earlier = await self.events.find_one({"_id": event_id}, {"counted": 1})
+            if earlier["counted"]:
                 return False
-            if tally is not None:
-                await self._count(tally)
-            await self.events.update_one({"_id": str(event.event_id)}, {"$set": {"counted": True}})
-            return True
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        if tally is not None:
+            await self._count(tally)
+        await self.events.update_one(
+            {"_id": event_id}, {"$set": {"counted": True}, "$unset": {"counting_until": ""}}
+        )
+        return True
 
-    async def _archive(self, event: Event, tally: Tally | None) -> bool:
-        """Keep the event once; False when it was archived and counted before."""
+    async def _claim(self, event: Event, tally: Tally | None) -> bool:
+        """Archive the event with a lease on counting it, or take over the lease of one archived
+        but never counted (its process died): one insert on the unique `_id`, or one guarded
+        update. False when it is counted, or being counted, by someone else."""
+        now = utcnow()
         try:
             await self.events.insert_one(
                 {
@@ -108,12 +122,17 @@ class StatsStore:
                     else china_date(event.occurred_at).year,  # the year it counts in
                     "event": event.model_dump(mode="json"),
                     "counted": False,
+                    "counting_until": now + COUNTING_LEASE,
                 }
             )
+            return True
         except DuplicateKeyError:
-            earlier = await self.events.find_one({"_id": str(event.event_id)}, {"counted": 1})
-            return not earlier["counted"]  # archived, but the process died before counting it
-        return True
+            unowned = [{"counting_until": {"$lt": now}}, {"counting_until": {"$exists": False}}]
+            taken = await self.events.find_one_and_update(
+                {"_id": str(event.event_id), "counted": False, "$or": unowned},
+                {"$set": {"counting_until": now + COUNTING_LEASE}},
+            )
+            return taken is not None
 
     async def _count(self, tally: Tally) -> None:
         """One `$inc` upsert per scope the event or a moved first touches, sent together."""

@@ -441,3 +441,33 @@ async def test_racing_publications_of_one_item_leave_it_counted_once_at_its_earl
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_an_event_archived_by_a_process_that_died_is_counted_once_by_the_next(settings):
+    """Archived, never counted, its counting lease run out: the redelivery counts it. While the
+    lease is still live, another delivery waits for the holder instead of acknowledging."""
+    client = connect(settings)
+    try:
+        store = StatsStore(database_of(client, settings, "stats"))
+        orphan, busy = published("o-1", "portal"), published("b-1", "portal")
+        for event, lease in ((orphan, -60), (busy, 60)):
+            await store.events.insert_one(
+                {
+                    "_id": str(event.event_id),
+                    "year": tally(event).year,
+                    "event": event.model_dump(mode="json"),
+                    "counted": False,
+                    "counting_until": utcnow() + timedelta(seconds=lease),
+                }
+            )
+        assert await store.record(orphan, tally(orphan)) is True
+        assert await store.record(orphan, tally(orphan)) is False
+        waiting = asyncio.create_task(store.record(busy, tally(busy)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the holder is still counting it
+        await store.events.update_one({"_id": str(busy.event_id)}, {"$set": {"counted": True}})
+        assert await asyncio.wait_for(waiting, 5) is False
+        year = Scope(tally(orphan).year)
+        assert figures(year, await store.counters_of(year)).published.items == 1
+    finally:
+        await client.close()
