@@ -105,7 +105,7 @@ class Scope:
 
     @property
     def window(self) -> "Scope":
-        """The stretch of time it covers: an item counts once per window (its first publication)."""
+        """The stretch of time it covers: approvals and amendments count once per item and window."""
         return Scope(self.year, self.month)
 
 
@@ -306,7 +306,7 @@ def item_counts(item: PublishedItem, published_at: datetime) -> dict[str, int]:
 
 @dataclass
 class Aggregate:
-    """Every scope's counters and every window's first publications, built from archived events."""
+    """Every scope's counters and every item's firsts, built from archived events."""
 
     counters: dict[Scope, Counter] = field(default_factory=lambda: defaultdict(Counter))
     firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by first_key
