@@ -15,7 +15,7 @@ by its December publication, and one document issued that year."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import product
@@ -119,21 +119,31 @@ def scopes_of(year: int, month: int, subject: "ItemSubject | None") -> list[Scop
 @dataclass(frozen=True)
 class FirstOccurrence:
     """An item's earliest event of a kind (its publication ever, a correction's first update; its
-    withdrawal or correction, its approval in a window), the counters the item counts in through
-    it, once per item, and the scopes it counts them in. Ties on `at` go to the smaller event id,
-    so that the outcome never depends on arrival order."""
+    approval in a window), the counters the item counts in through it, once per item, and the
+    scopes it counts them in. Ties on `at` go to the smaller event id, so that the outcome never
+    depends on arrival order.
 
-    at: datetime
+    `marks` are counters an item counts once wherever its first publication is — amended
+    (withdrawn or corrected), so that 准确率 divides within one population. A mark may arrive
+    before any publication: the record then has no `at` and no scopes until one does."""
+
+    at: datetime | None
     counts: dict[str, int]
     scopes: tuple[Scope, ...] = ()
     event_id: str = ""
+    marks: frozenset[str] = frozenset()
 
     def precedes(self, other: "FirstOccurrence") -> bool:
+        if self.at is None or other.at is None:
+            return other.at is None and self.at is not None
         return (self.at, self.event_id) < (other.at, other.event_id)
 
     @property
-    def year(self) -> int:
-        return self.scopes[0].year
+    def year(self) -> int | None:
+        return self.scopes[0].year if self.scopes else None
+
+    def all_counts(self) -> Counter:
+        return Counter(self.counts) + Counter(dict.fromkeys(self.marks, 1))
 
 
 @dataclass(frozen=True)
@@ -152,10 +162,11 @@ class Tally:
         return scopes_of(self.year, self.month, self.subject)
 
 
-# Kinds of first: an item's publication, over its whole life; each correction's first update,
-# over the item's life; its withdrawal or correction, once per window; its approval, once per
-# window (a corrected item is approved again).
-PUBLISHED, CHANGED, AMENDED, APPROVED = "published", "changed", "amended", "approved"
+# Kinds of first: an item's publication, over its whole life (with its marks: amended); each
+# correction's first update, over the item's life; its approval, once per window (a corrected
+# item is approved again).
+PUBLISHED, CHANGED, APPROVED = "published", "changed", "approved"
+AMENDED = "published.items_amended"  # a mark: withdrawn or corrected after publication
 
 
 def first_key(submission_id: str, kind: str, window: Scope | None = None) -> str:
@@ -171,16 +182,22 @@ def first_change(
     """The counters to change, by scope, and the record to keep when `candidate` arrives for an
     item whose earliest occurrence of its kind so far is `earlier`: nothing when it is not
     earlier; otherwise the earlier one's counts leave its scopes (another month or year, perhaps)
-    and the candidate's join its own — the same figures whatever order the events arrive in."""
+    and the candidate's join its own; a mark joins the counts where they are — the same figures
+    whatever order the events arrive in."""
+    marks = earlier.marks | candidate.marks if earlier else candidate.marks
     if earlier is not None and not candidate.precedes(earlier):
-        return {}, None
+        if marks == earlier.marks:
+            return {}, None
+        keep = replace(earlier, marks=marks)  # a new mark on the first kept
+    else:
+        keep = replace(candidate, marks=marks)
     changes: dict[Scope, Counter] = defaultdict(Counter)
     for scope in earlier.scopes if earlier else ():
-        changes[scope].subtract(earlier.counts)
-    for scope in candidate.scopes:
-        changes[scope].update(candidate.counts)
+        changes[scope].subtract(earlier.all_counts())
+    for scope in keep.scopes:
+        changes[scope].update(keep.all_counts())
     nonzero = {scope: {k: v for k, v in c.items() if v} for scope, c in changes.items()}
-    return {scope: c for scope, c in nonzero.items() if c}, candidate
+    return {scope: c for scope, c in nonzero.items() if c}, keep
 
 
 def _in_each_window(
@@ -226,9 +243,9 @@ def tally(event: Event) -> Tally | None:
         case PublicationPublished():
             return _published(event)
         case PublicationWithdrawn():
-            return _amended(event, "withdrawn", event.data.withdrawn_at)
+            return _amended(event, "withdrawn")
         case PublicationUpdated():
-            return _amended(event, "corrected", event.data.updated_at)
+            return _amended(event, "corrected")
         case PublicationFailed():
             inc = {f"published.failed.{event.data.channel}": 1}
         case _:
@@ -260,15 +277,15 @@ def _published(event: PublicationPublished) -> Tally:
     return counted
 
 
-def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str, at: datetime) -> Tally:
-    """A publication withdrawn or corrected; the item counts once as amended (准确率) in each
-    window. A correction (变更) restarts the clock: its first update on any channel is judged
-    against the correction's own formed_on, once per revision over the item's life."""
+def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str) -> Tally:
+    """A publication withdrawn or corrected; the item counts once as amended (准确率), where it
+    counts as published. A correction (变更) restarts the clock: its first update on any channel
+    is judged against the correction's own formed_on, once per revision over the item's life."""
     day = china_date(event.occurred_at)
     increments = {f"published.{how}.{event.data.channel}": 1}
     counted = Tally(day.year, day.month, increments, _subject(event))
-    amended = {"published.items_amended": 1}
-    _in_each_window(counted, event.submission_id, AMENDED, at, amended, str(event.event_id))
+    amended = FirstOccurrence(None, {}, event_id=str(event.event_id), marks=frozenset({AMENDED}))
+    counted.firsts[first_key(event.submission_id, PUBLISHED)] = amended
     if isinstance(event, PublicationUpdated):
         d = event.data
         elapsed = _elapsed(d.item.formed_on, d.updated_at)

@@ -51,20 +51,22 @@ def _scope_fields(scope: Scope) -> dict:
 
 def _first_record(first: FirstOccurrence) -> dict:
     return {
-        "year": first.year,  # where its counts are: a year's rebuild replaces its own
+        "year": first.year,  # where its counts are (None: not yet published): a year's rebuild replaces its own
         "at": first.at,
         "event_id": first.event_id,
         "counts": _stored_counts(first.counts),
         "scopes": [_scope_fields(s) for s in first.scopes],
+        "marks": sorted(first.marks),
     }
 
 
 def _first_of(doc: dict, candidate: FirstOccurrence) -> FirstOccurrence:
     """A stored first. One stored before firsts kept their scopes (a window's, by the older
     keys) counted in the scopes the candidate names in that window."""
-    scopes = tuple(Scope(**s) for s in doc.get("scopes", ())) or candidate.scopes
+    scopes = tuple(Scope(**s) for s in doc["scopes"]) if "scopes" in doc else candidate.scopes
     counts = {c["counter"]: c["n"] for c in doc["counts"]}
-    return FirstOccurrence(doc["at"], counts, scopes, doc.get("event_id", ""))
+    marks = frozenset(doc.get("marks", ()))
+    return FirstOccurrence(doc["at"], counts, scopes, doc.get("event_id", ""), marks)
 
 
 def _upserts(changes: dict[Scope, Counter]) -> list[UpdateOne]:
@@ -202,7 +204,7 @@ class StatsStore:
             kept = [
                 ReplaceOne({"_id": key}, {**_first_record(f), "version": 1}, upsert=True)
                 for key, f in result.firsts.items()
-                if f.year == each
+                if f.year in (each, None)  # None: marks of an item not yet published, wherever it will be
             ]
             if kept:  # replaced, not inserted: an item's first may have been kept in another year
                 await self.first_publications.bulk_write(kept, ordered=False)

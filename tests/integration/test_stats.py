@@ -16,6 +16,8 @@ from shared.events import (
     PublicationPublishedData,
     PublicationUpdated,
     PublicationUpdatedData,
+    PublicationWithdrawn,
+    PublicationWithdrawnData,
     PublishedItem,
     RegulatoryDocument,
     ReviewRejected,
@@ -359,7 +361,7 @@ async def test_an_item_counts_once_in_the_year_of_its_first_publication_even_whe
 
 def _random_year(rng: random.Random) -> list:
     """Items on one or both channels at random moments around a new year, some regulation items
-    issuing a document, some licence items with decisions, some corrected."""
+    issuing a document, some licence items with decisions, some corrected, some withdrawn."""
     events = []
     start = datetime(2025, 12, 1, tzinfo=UTC)
     for i in range(12):
@@ -388,6 +390,11 @@ def _random_year(rng: random.Random) -> list:
                     channel=channel, url="u", remote_id=sid, updated_at=at, revision=2, item=item
                 )
                 events.append(new_event(PublicationUpdated, sid, "publish", data))
+        elif rng.random() < 0.3:  # withdrawn: amended, counted where the item is published
+            subject = ItemSubject(category=category, department="finance")
+            at = datetime(2026, 2, 1, tzinfo=UTC) + timedelta(days=rng.randrange(20))
+            data = PublicationWithdrawnData(channel="portal", withdrawn_at=at, subject=subject)
+            events.append(new_event(PublicationWithdrawn, sid, "publish", data))
     return events
 
 

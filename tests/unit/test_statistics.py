@@ -396,3 +396,22 @@ def test_the_report_states_the_deadlines_the_figures_were_judged_by():
     assert "之日起20个工作日内公开的0件" in "".join(
         annual_report(plain, ReportInputs(), {}, date(2026, 12, 31)).overview
     )
+
+
+def test_an_amended_item_counts_against_accuracy_where_it_counts_as_published_whatever_the_order():
+    """Corrected in 2026, first published in 2025: 2025's 准确率 loses it, 2026's has nothing to lose."""
+    events = [
+        *cross_year(category="license"),
+        updated("portal", datetime(2026, 2, 2, 2, tzinfo=UTC), date(2026, 1, 30)),
+    ]
+    for order in (events, events[::-1], [events[2], events[1], events[0]], [events[1], events[2], events[0]]):
+        result = aggregate(order).counters
+        in_2025 = figures(Scope(2025), nested(result[Scope(2025)]))
+        in_2026 = figures(Scope(2026), nested(result[Scope(2026)]))
+        assert (in_2025.published.items, in_2025.published.items_amended) == (1, 1)
+        assert in_2025.rates.accuracy == 0.0
+        assert (in_2026.published.items, in_2026.published.items_amended) == (0, 0)
+        assert in_2026.published.corrected == {"portal": 1}  # the correction itself, in its own year
+        assert (in_2026.timeliness.changes.on_time, in_2026.timeliness.changes.late) == (1, 0)
+        in_december = figures(Scope(2025, 12), nested(result[Scope(2025, 12)]))
+        assert in_december.published.items_amended == 1
