@@ -1,5 +1,8 @@
 from datetime import UTC, date, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from services.stats.domain import (
     FirstOccurrence,
     RateRules,
@@ -415,3 +418,41 @@ def test_an_amended_item_counts_against_accuracy_where_it_counts_as_published_wh
         assert (in_2026.timeliness.changes.on_time, in_2026.timeliness.changes.late) == (1, 0)
         in_december = figures(Scope(2025, 12), nested(result[Scope(2025, 12)]))
         assert in_december.published.items_amended == 1
+
+
+def _life_of_items() -> list:
+    """Three items around a new year: one on both channels across it, corrected and withdrawn;
+    a licence item published late then early; a regulation item issuing a document."""
+    normative = RegulatoryDocument(kind="normative", action="issued")
+    subject = ItemSubject(category="budget", department="finance")
+    withdrawal = PublicationWithdrawnData(
+        channel="portal", withdrawn_at=datetime(2026, 2, 3, tzinfo=UTC), subject=subject
+    )
+    return [
+        *cross_year(),
+        updated("platform", datetime(2026, 1, 8, 2, tzinfo=UTC), date(2026, 1, 5), category="budget"),
+        new_event(PublicationWithdrawn, "s1", "publish", withdrawal),
+        published(
+            "portal", datetime(2026, 1, 30, tzinfo=UTC), FORMED_IN_DECEMBER, sid="l", category="license"
+        ),
+        published(
+            "platform", datetime(2025, 12, 15, tzinfo=UTC), FORMED_IN_DECEMBER, sid="l", category="license"
+        ),
+        published(
+            "portal",
+            datetime(2025, 12, 31, 17, tzinfo=UTC),
+            sid="r",
+            category="regulation",
+            regulatory_document=normative,
+        ),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(order=st.permutations(range(7)))
+def test_the_figures_are_the_same_whatever_order_the_events_arrive_in(order):
+    events = _life_of_items()
+    expected = aggregate(events).counters
+    shuffled = aggregate([events[i] for i in order]).counters
+    for scope in set(expected) | set(shuffled):
+        assert figures(scope, nested(shuffled[scope])) == figures(scope, nested(expected[scope])), scope
