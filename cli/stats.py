@@ -32,8 +32,10 @@ async def _rebuild(year: int | None) -> dict[int, dict]:
         def progress(done: int, total: int) -> None:
             typer.echo(f"  read {done:,} of {total:,} archived events", err=True)
 
-        result = Aggregate()
-        async for event in store.archived(year, progress):
+        result = (
+            Aggregate()
+        )  # every year's events, even for one: an item's first publication may be in another
+        async for event in store.archived(None, progress):
             result.count(event)
         await store.replace_counts(result, year)
         return {
@@ -45,7 +47,12 @@ async def _rebuild(year: int | None) -> dict[int, dict]:
 
 @app.command()
 def rebuild(
-    year: int = typer.Option(None, min=2000, max=2100, help="Only this year (default: every year)"),
+    year: int = typer.Option(
+        None,
+        min=2000,
+        max=2100,
+        help="Replace only this year's figures (default: every year's); the whole archive is read, since an item's first publication may lie in another year",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the rebuilt counters as JSON"),
 ) -> None:
     """Recompute every figure from the archived events.

@@ -1,12 +1,12 @@
 """Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.domain import OfficeLevel
+from shared.domain import Category, OfficeLevel
 
 # A development secret so that `make up` works out of the box; every real deployment sets its own.
 DEV_PLATFORM_SECRET = "whsec_Z29uZ2thaS1kZXZlbG9wbWVudC1wbGF0Zm9ybS1zZWNyZXQ="
@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         ge=1,
         le=365,
         description="Working days from formed_on within which a publication is on time (Art. 26)",
+    )
+    stats_deadlines: dict[Category, Annotated[int, Field(ge=1, le=365)]] = Field(
+        default_factory=lambda: {Category.LICENSE: 7, Category.PENALTY: 7},
+        description="Working days within which items of these categories are on time, as JSON "
+        "(国办发〔2018〕118号: licence and penalty decisions 7); other categories: stats_on_time_working_days",
     )
     stats_disclosure_rate_base: Literal["approved", "received"] = Field(
         "approved", description="What 公开率 divides published items by: approved or received submissions"

@@ -22,6 +22,7 @@ from shared.domain import (
     CleanText,
     FilledText,
     SubmissionStatus,
+    china_date,
     each_once,
 )
 from shared.events import (
@@ -36,6 +37,7 @@ from shared.events import (
     ReviewQueued,
     ReviewRejected,
     ReviewReturned,
+    utcnow,
 )
 
 MAX_BODY_CHARS = 1_000_000
@@ -111,9 +113,10 @@ class SubmissionDraft(BaseModel):
 
     @field_validator("formed_on")
     @classmethod
-    def _not_future(cls, formed_on: date) -> date:
-        if formed_on > date.today():
-            raise ValueError("cannot be in the future")
+    def _not_future(cls, formed_on: date, info: ValidationInfo) -> date:
+        now = (info.context or {}).get("now") or utcnow()  # a test passes its own instant
+        if formed_on > china_date(now):
+            raise ValueError("cannot be in the future (days are China's, UTC+8)")
         return formed_on
 
 
@@ -245,6 +248,19 @@ def project(submission: Submission, event: Event) -> Submission | None:
     s.status = _advance(s.status, proposed)
     s.timeline.append(TimelineEntry(at=event.occurred_at, event=event.type, detail=str(detail)))
     return s
+
+
+def correction_dated_before(status: SubmissionStatus, formed_on: date, previous: date) -> str | None:
+    """Why a revision's formed_on is refused, if it is. Correcting a published item is a change
+    (变更, Art. 26): its formed_on is the day it was changed, from which the update's deadline
+    counts, so it cannot precede the day the item was formed. A returned item, not yet
+    published, may have its date put right either way."""
+    if status == SubmissionStatus.PUBLISHED and formed_on < previous:
+        return (
+            f"a correction's formed_on is the day the item was changed (变更), which cannot be "
+            f"before the day it was formed ({previous.isoformat()})"
+        )
+    return None
 
 
 def can_withdraw(status: SubmissionStatus) -> bool:

@@ -8,7 +8,14 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from services.ingest import attachments
-from services.ingest.domain import Submission, SubmissionDraft, TimelineEntry, can_withdraw, project
+from services.ingest.domain import (
+    Submission,
+    SubmissionDraft,
+    TimelineEntry,
+    can_withdraw,
+    correction_dated_before,
+    project,
+)
 from services.ingest.reader import AttachmentReader
 from services.ingest.store import SubmissionStore
 from shared.auth import Principal
@@ -308,7 +315,7 @@ async def revise(
 ) -> dict:
     """A returned item's revision, or a published item's correction, goes back to screening as a
     new revision; a correction, once approved, updates the channels that show the item."""
-    await visible(store, clerk, submission_id)
+    previous = date.fromisoformat((await visible(store, clerk, submission_id))["content"]["formed_on"])
     files = await _attachments_of(store, clerk, draft)
     await _bind(store, files, submission_id)
     content = _content(draft, clerk, submission_id, files)
@@ -320,6 +327,13 @@ async def revise(
                 "Not revisable",
                 f"Only an item returned for revision, or a published one to be corrected, can be revised; "
                 f"this one is {s.status}.",
+            )
+        if why := correction_dated_before(s.status, draft.formed_on, previous):
+            raise Problem(
+                422,
+                "Correction dated before the item",
+                f"formed_on {draft.formed_on.isoformat()} is refused: {why}.",
+                errors=[FieldError(field="formed_on", reason=why)],
             )
         what = "更正" if s.status == SubmissionStatus.PUBLISHED else "修改"
         entry = TimelineEntry(

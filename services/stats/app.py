@@ -64,6 +64,7 @@ def rules_of(request: Request) -> RateRules:
     settings: Settings = request.app.state.settings
     return RateRules(
         on_time_working_days=settings.stats_on_time_working_days,
+        deadlines={category.value: days for category, days in settings.stats_deadlines.items()},
         disclosure_base=settings.stats_disclosure_rate_base,
     )
 

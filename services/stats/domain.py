@@ -4,13 +4,18 @@ month; and the same narrowed to the item's department, its category, or both —
 question `GET /v1/stats` can be asked reads one document however many events there were. Years
 and months are those of China Standard Time.
 
-Distributions (working days to publication, time from submission to publication) are kept as
-histograms of counters, so that the on-time limit is applied when the figures are read and
-medians are exact to the histogram's resolution."""
+Distributions (working days to publication, per category; time from submission to publication)
+are kept as histograms of counters, so that each category's deadline is applied when the figures
+are read and medians are exact to the histogram's resolution.
+
+What an item counts once (distinct items, timeliness, time to publication, Table A) counts in the
+window of its first publication ever, whatever order its events arrive in: an item on the
+platform in December and on the portal in January is one of December's items, on time or late
+by its December publication, and one document issued that year."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import product
@@ -19,7 +24,7 @@ from math import ceil
 import chinese_calendar
 from pydantic import BaseModel
 
-from shared.domain import china_date
+from shared.domain import Category, china_date
 from shared.events import (
     Event,
     ItemSubject,
@@ -36,6 +41,8 @@ from shared.events import (
 )
 
 ON_TIME_WORKING_DAYS = 20  # Art. 26: within 20 working days of being formed or changed
+# 国办发〔2018〕118号: licence and penalty decisions within 7 working days of the decision
+DEADLINES: dict[str, int] = {Category.LICENSE.value: 7, Category.PENALTY.value: 7}
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100  # the years figures can be asked for
 MAX_COUNTED_WORKING_DAYS = 999  # longer delays share one histogram bucket
 
@@ -98,68 +105,111 @@ class Scope:
 
     @property
     def window(self) -> "Scope":
-        """The stretch of time it covers: an item counts once per window (its first publication)."""
+        """The stretch of time it covers: approvals and amendments count once per item and window."""
         return Scope(self.year, self.month)
+
+
+def scopes_of(year: int, month: int, subject: "ItemSubject | None") -> list[Scope]:
+    """Every counter document an event of that month and subject counts in (up to eight)."""
+    department = subject.department if subject else None
+    category = subject.category.value if subject else None
+    return [Scope(year, m, d, c) for m, d, c in product((None, month), {None, department}, {None, category})]
 
 
 @dataclass(frozen=True)
 class FirstOccurrence:
-    """An item's earliest event of a kind in a window (its publication, its withdrawal or
-    correction, its approval) and the counters the item counts in through it, once per item:
-    distinct items, timeliness, time to publication, Table A; amended; approved."""
+    """An item's earliest event of a kind (its publication ever, a correction's first update; its
+    approval in a window), the counters the item counts in through it, once per item, and the
+    scopes it counts them in. Ties on `at` go to the smaller event id, so that the outcome never
+    depends on arrival order.
 
-    at: datetime
+    `marks` are counters an item counts once wherever its first publication is — amended
+    (withdrawn or corrected), so that 准确率 divides within one population. A mark may arrive
+    before any publication: the record then has no `at` and no scopes until one does."""
+
+    at: datetime | None
     counts: dict[str, int]
+    scopes: tuple[Scope, ...] = ()
+    event_id: str = ""
+    marks: frozenset[str] = frozenset()
+
+    def precedes(self, other: "FirstOccurrence") -> bool:
+        if self.at is None or other.at is None:
+            return other.at is None and self.at is not None
+        return (self.at, self.event_id) < (other.at, other.event_id)
+
+    @property
+    def year(self) -> int | None:
+        return self.scopes[0].year if self.scopes else None
+
+    def all_counts(self) -> Counter:
+        return Counter(self.counts) + Counter(dict.fromkeys(self.marks, 1))
 
 
 @dataclass(frozen=True)
 class Tally:
-    """What one event adds: counters for its scopes and, per kind of first (PUBLISHED, AMENDED,
-    APPROVED), a candidate first occurrence in its window."""
+    """What one event adds: counters for its scopes and candidate first occurrences, by the key
+    they are kept under (`first_key`)."""
 
     year: int
     month: int
     increments: dict[str, int]
     subject: ItemSubject | None = None
-    firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by kind: counted once per item
+    firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by first_key: once per item
 
     def scopes(self) -> list[Scope]:
         """Every counter document the event counts in (up to eight)."""
-        department = self.subject.department if self.subject else None
-        category = self.subject.category.value if self.subject else None
-        return [
-            Scope(self.year, m, d, c)
-            for m, d, c in product((None, self.month), {None, department}, {None, category})
-        ]
+        return scopes_of(self.year, self.month, self.subject)
 
 
-def first_key(window: Scope, submission_id: str, kind: str) -> str:
-    """Where an item's first of a kind in a window is kept."""
-    return f"{window.key}:{submission_id}" + ("" if kind == PUBLISHED else f":{kind}")
+# Kinds of first: an item's publication, over its whole life (with its marks: amended); each
+# correction's first update, over the item's life; its approval, once per window (a corrected
+# item is approved again).
+PUBLISHED, CHANGED, APPROVED = "published", "changed", "approved"
+AMENDED = "published.items_amended"  # a mark: withdrawn or corrected after publication
 
 
-def year_of_key(key: str) -> int:
-    return int(key.split(":")[0].split("|")[0])
-
-
-# Kinds of first, each counted once per item and window: its publication; its withdrawal or
-# correction; its approval (a corrected item is approved again).
-PUBLISHED, AMENDED, APPROVED = "published", "amended", "approved"
+def first_key(submission_id: str, kind: str, window: Scope | None = None) -> str:
+    """Where an item's first of a kind is kept: over its life, or in a window."""
+    if window is None:
+        return f"item:{submission_id}:{kind}"
+    return f"{window.key}:{submission_id}:{kind}"
 
 
 def first_change(
     earlier: FirstOccurrence | None, candidate: FirstOccurrence
-) -> tuple[dict[str, int], FirstOccurrence | None]:
-    """The counters to change and the record to keep when `candidate` arrives for an item whose
-    earliest occurrence of its kind in the window so far is `earlier` — the same whatever order
-    the events arrive in."""
-    if earlier is None:
-        return dict(candidate.counts), candidate
-    if candidate.at >= earlier.at:
-        return {}, None
-    change = Counter(candidate.counts)
-    change.subtract(earlier.counts)
-    return {k: v for k, v in change.items() if v}, candidate
+) -> tuple[dict[Scope, dict[str, int]], FirstOccurrence | None]:
+    """The counters to change, by scope, and the record to keep when `candidate` arrives for an
+    item whose earliest occurrence of its kind so far is `earlier`: nothing when it is not
+    earlier; otherwise the earlier one's counts leave its scopes (another month or year, perhaps)
+    and the candidate's join its own; a mark joins the counts where they are — the same figures
+    whatever order the events arrive in."""
+    marks = earlier.marks | candidate.marks if earlier else candidate.marks
+    if earlier is not None and not candidate.precedes(earlier):
+        if marks == earlier.marks:
+            return {}, None
+        keep = replace(earlier, marks=marks)  # a new mark on the first kept
+    else:
+        keep = replace(candidate, marks=marks)
+    changes: dict[Scope, Counter] = defaultdict(Counter)
+    for scope in earlier.scopes if earlier else ():
+        changes[scope].subtract(earlier.all_counts())
+    for scope in keep.scopes:
+        changes[scope].update(keep.all_counts())
+    nonzero = {scope: {k: v for k, v in c.items() if v} for scope, c in changes.items()}
+    return {scope: c for scope, c in nonzero.items() if c}, keep
+
+
+def _in_each_window(
+    counted: Tally, submission_id: str, kind: str, at: datetime, counts: dict[str, int], event_id: str
+) -> Tally:
+    """`counted` with a candidate first of `kind` in its year and in its month."""
+    scopes = counted.scopes()
+    for window in {s.window for s in scopes}:
+        mine = tuple(s for s in scopes if s.window == window)
+        first = FirstOccurrence(at, counts, mine, event_id)
+        counted.firsts[first_key(submission_id, kind, window)] = first
+    return counted
 
 
 def _subject(event: Event) -> ItemSubject | None:
@@ -177,8 +227,11 @@ def tally(event: Event) -> Tally | None:
         case SubmissionReceived():
             inc = {"submissions.received": 1}
         case ReviewApproved():  # once per item: a correction is approved again, but one item
-            first = FirstOccurrence(event.occurred_at, {"submissions.approved": 1})
-            return Tally(day.year, day.month, {}, _subject(event), {APPROVED: first})
+            counted = Tally(day.year, day.month, {}, _subject(event))
+            once = {"submissions.approved": 1}
+            return _in_each_window(
+                counted, event.submission_id, APPROVED, event.occurred_at, once, str(event.event_id)
+            )
         case ReviewRejected():
             inc = {"submissions.rejected": 1, f"review.rejected_by_reason.{event.data.reason}": 1}
             if event.data.automatic:
@@ -190,9 +243,9 @@ def tally(event: Event) -> Tally | None:
         case PublicationPublished():
             return _published(event)
         case PublicationWithdrawn():
-            return _amended(event, "withdrawn", event.data.withdrawn_at)
+            return _amended(event, "withdrawn")
         case PublicationUpdated():
-            return _amended(event, "corrected", event.data.updated_at)
+            return _amended(event, "corrected")
         case PublicationFailed():
             inc = {f"published.failed.{event.data.channel}": 1}
         case _:
@@ -204,7 +257,7 @@ def _published(event: PublicationPublished) -> Tally:
     d = event.data
     day = china_date(d.published_at)
     month = f"{day.month:02d}"
-    return Tally(
+    counted = Tally(
         day.year,
         day.month,
         {
@@ -216,24 +269,46 @@ def _published(event: PublicationPublished) -> Tally:
             f"published.by_month_and_channel.{month}.{d.channel}": 1,
         },
         ItemSubject.of(d.item),
-        {PUBLISHED: FirstOccurrence(d.published_at, item_counts(d.item, d.published_at))},
     )
+    first = FirstOccurrence(
+        d.published_at, item_counts(d.item, d.published_at), tuple(counted.scopes()), str(event.event_id)
+    )
+    counted.firsts[first_key(event.submission_id, PUBLISHED)] = first
+    return counted
 
 
-def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str, at: datetime) -> Tally:
-    """A publication withdrawn or corrected; the item counts once as amended (准确率)."""
+def _amended(event: PublicationWithdrawn | PublicationUpdated, how: str) -> Tally:
+    """A publication withdrawn or corrected; the item counts once as amended (准确率), where it
+    counts as published. A correction (变更) restarts the clock: its first update on any channel
+    is judged against the correction's own formed_on, once per revision over the item's life."""
     day = china_date(event.occurred_at)
-    first = FirstOccurrence(at, {"published.items_amended": 1})
     increments = {f"published.{how}.{event.data.channel}": 1}
-    return Tally(day.year, day.month, increments, _subject(event), {AMENDED: first})
+    counted = Tally(day.year, day.month, increments, _subject(event))
+    amended = FirstOccurrence(None, {}, event_id=str(event.event_id), marks=frozenset({AMENDED}))
+    counted.firsts[first_key(event.submission_id, PUBLISHED)] = amended
+    if isinstance(event, PublicationUpdated):
+        d = event.data
+        elapsed = _elapsed(d.item.formed_on, d.updated_at)
+        change = {f"timeliness.changes.{d.item.category}.{elapsed.count}": 1}
+        first = FirstOccurrence(d.updated_at, change, tuple(counted.scopes()), str(event.event_id))
+        counted.firsts[first_key(event.submission_id, f"{CHANGED}:{d.revision}")] = first
+    return counted
+
+
+def _elapsed(formed_on: date, at: datetime) -> WorkingDays:
+    """Working days from formed_on to the day `at` falls on in China, capped at the histogram's last bucket."""
+    elapsed = working_days_between(formed_on, china_date(at))
+    return WorkingDays(min(elapsed.count, MAX_COUNTED_WORKING_DAYS), elapsed.on_calendar)
 
 
 def item_counts(item: PublishedItem, published_at: datetime) -> dict[str, int]:
-    """What an item counts once, through its first publication in a window."""
-    elapsed = working_days_between(item.formed_on, china_date(published_at))
+    """What an item counts once, through its first publication ever: working days from
+    formed_on, overall and by category (each category is judged by its own deadline)."""
+    elapsed = _elapsed(item.formed_on, published_at)
     counts = {
         "published.items": 1,
-        f"timeliness.working_days.{min(elapsed.count, MAX_COUNTED_WORKING_DAYS)}": 1,
+        f"timeliness.working_days.{elapsed.count}": 1,
+        f"timeliness.by_category.{item.category}.{elapsed.count}": 1,
     }
     if not elapsed.on_calendar:
         counts["timeliness.counted_on_weekdays"] = 1
@@ -248,7 +323,7 @@ def item_counts(item: PublishedItem, published_at: datetime) -> dict[str, int]:
 
 @dataclass
 class Aggregate:
-    """Every scope's counters and every window's first publications, built from archived events."""
+    """Every scope's counters and every item's firsts, built from archived events."""
 
     counters: dict[Scope, Counter] = field(default_factory=lambda: defaultdict(Counter))
     firsts: dict[str, FirstOccurrence] = field(default_factory=dict)  # by first_key
@@ -259,17 +334,14 @@ class Aggregate:
         counted = tally(event)
         if counted is None:
             return
-        changes: dict[Scope, Counter] = defaultdict(Counter)
-        for kind, candidate in counted.firsts.items():
-            for window in {s.window for s in counted.scopes()}:
-                key = first_key(window, event.submission_id, kind)
-                change, keep = first_change(self.firsts.get(key), candidate)
-                changes[window].update(change)
-                if keep:
-                    self.firsts[key] = keep
         for scope in counted.scopes():
             self.counters[scope].update(counted.increments)
-            self.counters[scope].update(changes.get(scope.window, {}))
+        for key, candidate in counted.firsts.items():
+            change, keep = first_change(self.firsts.get(key), candidate)
+            for scope, counts in change.items():
+                self.counters[scope].update(counts)
+            if keep:
+                self.firsts[key] = keep
 
 
 def aggregate(events: Iterable[Event]) -> Aggregate:
@@ -294,8 +366,12 @@ def nested(flat: dict[str, int]) -> dict:
 class RateRules(BaseModel):
     """How the figures judge: DOMAIN.md's defaults, configurable per deployment."""
 
-    on_time_working_days: int = ON_TIME_WORKING_DAYS
+    on_time_working_days: int = ON_TIME_WORKING_DAYS  # every category without a deadline of its own
+    deadlines: dict[str, int] = DEADLINES  # working days, by category
     disclosure_base: str = "approved"  # 公开率 = published items ÷ this count of submissions
+
+    def deadline_of(self, category: str) -> int:
+        return self.deadlines.get(category, self.on_time_working_days)
 
 
 class Published(BaseModel):
@@ -325,13 +401,33 @@ class Review(BaseModel):
     rejected_by_reason: dict[str, int] = {}
 
 
+class OnTime(BaseModel):
+    on_time: int = 0
+    late: int = 0
+
+
 class Timeliness(BaseModel):
+    """Items judged at their first publication ever, each by its category's deadline from its
+    formed_on; corrections (变更, which restart the clock) at their first update, from the
+    correction's formed_on."""
+
     on_time: int = 0
     late: int = 0
     rate: float | None = None
-    working_days_limit: int = ON_TIME_WORKING_DAYS
+    working_days_limit: int = ON_TIME_WORKING_DAYS  # the deadline of every category not in `deadlines`
+    deadlines: dict[str, int] = {}  # categories with a deadline of their own, in working days
+    by_category: dict[str, OnTime] = {}
     by_working_days: dict[str, int] = {}  # items by working days from formed_on to first publication
+    changes: OnTime = OnTime()  # corrections of published items, judged from their own formed_on
     warnings: list[str] = []
+
+    def own_deadlines(self) -> dict[int, list[str]]:
+        """The categories whose deadline differs from the general one, grouped by it."""
+        grouped: dict[int, list[str]] = {}
+        for category, days in sorted(self.deadlines.items()):
+            if days != self.working_days_limit:
+                grouped.setdefault(days, []).append(category)
+        return dict(sorted(grouped.items()))
 
 
 class TimeToPublication(BaseModel):
@@ -390,15 +486,41 @@ def percentile(histogram: dict[int, int], q: float) -> int | None:
     return None  # unreachable: the ranks add up to total
 
 
+def _judged(histograms: dict[str, dict[str, int]], rules: RateRules) -> dict[str, OnTime]:
+    """{category: {working days: n}} → on time and late by category, each by its own deadline."""
+    judged = {}
+    for category, histogram in sorted(histograms.items()):
+        limit = rules.deadline_of(category)
+        verdict = OnTime()
+        for days, n in histogram.items():
+            if int(days) <= limit:
+                verdict.on_time += n
+            else:
+                verdict.late += n
+        if verdict.on_time or verdict.late:
+            judged[category] = verdict
+    return judged
+
+
 def _timeliness(scope: Scope, t: dict, items: int, rules: RateRules) -> Timeliness:
     by_days = {int(days): n for days, n in t.get("working_days", {}).items() if n}
-    on_time = sum(n for days, n in by_days.items() if days <= rules.on_time_working_days)
+    by_category = _judged(t.get("by_category", {}), rules)
+    # Counters written before items were kept by category are judged by the general deadline.
+    uncategorised = Counter(by_days)
+    for histogram in t.get("by_category", {}).values():
+        uncategorised.subtract({int(days): n for days, n in histogram.items()})
+    on_time = sum(v.on_time for v in by_category.values())
+    on_time += sum(n for days, n in uncategorised.items() if n > 0 and days <= rules.on_time_working_days)
+    changes = _judged(t.get("changes", {}), rules).values()
     timeliness = Timeliness(
         on_time=on_time,
         late=sum(by_days.values()) - on_time,
         rate=_ratio(on_time, items),
         working_days_limit=rules.on_time_working_days,
+        deadlines=dict(sorted(rules.deadlines.items())),
+        by_category=by_category,
         by_working_days={str(days): by_days[days] for days in sorted(by_days)},
+        changes=OnTime(on_time=sum(c.on_time for c in changes), late=sum(c.late for c in changes)),
     )
     if t.get("counted_on_weekdays"):
         timeliness.warnings.append(
@@ -438,5 +560,18 @@ def figures(scope: Scope, counters: dict, rules: RateRules = RateRules()) -> Fig
             timeliness=timeliness.rate,
             accuracy=_ratio(max(published.items - published.items_amended, 0), published.items),
         ),
-        table_a=TableA(**counters.get("table_a", {})),
+        table_a=_table_a(counters.get("table_a", {})),
+    )
+
+
+def _table_a(counters: dict) -> TableA:
+    """Table A without the zeros an item leaves behind when an earlier publication moves it to
+    another year."""
+    documents = {
+        kind: {action: n for action, n in actions.items() if n}
+        for kind, actions in counters.get("documents", {}).items()
+    }
+    return TableA(
+        documents={kind: actions for kind, actions in documents.items() if actions},
+        decisions={kind: n for kind, n in counters.get("decisions", {}).items() if n},
     )

@@ -256,4 +256,13 @@ def dashboard_html(f: Figures) -> str:
         by_category=by_category,
         channels=CHANNEL_LABELS,
         on_time_share=_share(f.timeliness.on_time, f.timeliness.on_time + f.timeliness.late),
+        deadlines=_deadlines(f),
     )
+
+
+def _deadlines(f: Figures) -> list[dict]:
+    """Categories with a deadline of their own, grouped by it: 行政许可、行政处罚、行政强制 7."""
+    return [
+        {"days": days, "labels": "、".join(CATEGORY_LABELS[Category(c)] for c in categories)}
+        for days, categories in f.timeliness.own_deadlines().items()
+    ]

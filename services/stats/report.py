@@ -16,7 +16,7 @@ from pydantic import (
     create_model,
 )
 
-from services.stats.domain import Figures
+from services.stats.domain import Figures, Timeliness
 from shared.domain import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
@@ -531,12 +531,33 @@ def _overview(org: str, f: Figures, as_of: date) -> list[str]:
         f"审查未通过{s.rejected}件（其中自动拦截涉密标识{r.auto_blocked}件），退回修改{s.returned}件，"
         f"撤回{s.withdrawn}件。"
     )
+    changes = t.changes.on_time + t.changes.late
     paragraphs.append(
-        f"按照条例第二十六条，在信息形成或者变更之日起{t.working_days_limit}个工作日内公开的{t.on_time}件，"
-        f"超期公开的{t.late}件。信息公开“三率”：公开率{_percent(f.rates.disclosure)}，"
+        f"{_deadlines(t)}公开的{t.on_time}件，超期公开的{t.late}件"
+        + (
+            f"；已公开信息变更后在时限内更新的{t.changes.on_time}件，超期更新的{t.changes.late}件"
+            if changes
+            else ""
+        )
+        + f"。信息公开“三率”：公开率{_percent(f.rates.disclosure)}，"
         f"及时率{_percent(f.rates.timeliness)}，准确率{_percent(f.rates.accuracy)}。"
     )
     return paragraphs
+
+
+def _deadlines(t: Timeliness) -> str:
+    """The deadlines the timeliness figures were judged by, as the sentence that states them."""
+    own = t.own_deadlines()
+    if not own:
+        return f"按照条例第二十六条，在信息形成或者变更之日起{t.working_days_limit}个工作日内"
+    limits = "，".join(
+        f"{'、'.join(CATEGORY_LABELS[Category(c)] for c in categories)}信息{days}个工作日"
+        for days, categories in own.items()
+    )
+    return (
+        f"按照条例第二十六条及有关规定的公开时限（{limits}，其他信息{t.working_days_limit}个工作日），"
+        f"在信息形成或者变更之日起规定时限内"
+    )
 
 
 def _applications_summary(org: str, b: TableB, year: int) -> str:

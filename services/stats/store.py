@@ -1,14 +1,21 @@
-"""Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, the
-first publication of each item per window, and the operators' inputs to the annual report."""
+"""Stats' MongoDB adapter: the archive of every event (once), the counters of every scope, each
+item's firsts (its first publication ever, …), and the operators' inputs to the annual report.
+
+The archive, firsts and counters rely on single-document atomicity alone, so that any number of
+replicas count correctly: an event is archived once under its unique `_id` with a lease on
+counting it (taken over only once it has run out); a first is inserted once under its unique `_id`, or replaced only by a guarded
+update on the `version` it was read at (a loser reads again and retries); counters take `$inc`
+upserts, which commute, so a first moved to another window by one replica while another still
+adds the counts of what it replaced ends with the same figures."""
 
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from contextlib import AsyncExitStack
+from datetime import timedelta
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.stats.domain import (
     EARLIEST_YEAR,
@@ -17,15 +24,15 @@ from services.stats.domain import (
     Scope,
     Tally,
     first_change,
-    first_key,
     nested,
-    year_of_key,
 )
 from shared.domain import china_date
-from shared.events import Event, parse_event
-from shared.locks import document_lock
+from shared.events import Event, parse_event, utcnow
 
 REBUILD_BATCH = 5_000
+# Counting one event takes milliseconds; a lease this long runs out only when its holder died.
+COUNTING_LEASE = timedelta(seconds=60)
+CLAIM_POLL_SECONDS = 0.05
 
 
 def _stored_counts(counts: dict[str, int]) -> list[dict]:
@@ -42,6 +49,36 @@ def _scope_fields(scope: Scope) -> dict:
     }
 
 
+def _first_record(first: FirstOccurrence) -> dict:
+    return {
+        "year": first.year,  # where its counts are (None: not yet published): a year's rebuild replaces its own
+        "at": first.at,
+        "event_id": first.event_id,
+        "counts": _stored_counts(first.counts),
+        "scopes": [_scope_fields(s) for s in first.scopes],
+        "marks": sorted(first.marks),
+    }
+
+
+def _first_of(doc: dict, candidate: FirstOccurrence) -> FirstOccurrence:
+    """A stored first. One stored before firsts kept their scopes (a window's, by the older
+    keys) counted in the scopes the candidate names in that window."""
+    scopes = tuple(Scope(**s) for s in doc["scopes"]) if "scopes" in doc else candidate.scopes
+    counts = {c["counter"]: c["n"] for c in doc["counts"]}
+    marks = frozenset(doc.get("marks", ()))
+    return FirstOccurrence(doc["at"], counts, scopes, doc.get("event_id", ""), marks)
+
+
+def _upserts(changes: dict[Scope, Counter]) -> list[UpdateOne]:
+    updates = []
+    for scope, counts in changes.items():
+        increments = {k: v for k, v in counts.items() if v}
+        if increments:
+            update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
+            updates.append(UpdateOne({"_id": scope.key}, update, upsert=True))
+    return updates
+
+
 class StatsStore:
     def __init__(self, db: AsyncDatabase):
         self.events = db.events
@@ -53,18 +90,28 @@ class StatsStore:
         await self.events.create_index([("year", ASCENDING)])
 
     async def record(self, event: Event, tally: Tally | None) -> bool:
-        """Archive the event and count it, once, however often it is delivered. False when it was
-        archived and counted before (a duplicate)."""
-        async with document_lock(self.events, str(event.event_id)):
-            if not await self._archive(event, tally):
+        """Archive the event and count it, once, however often and by however many replicas it
+        is delivered. False when it was archived and counted before (a duplicate). A delivery
+        that finds another one counting the same event waits for it (or for its lease to run
+        out, when that one's process died) instead of acknowledging what may yet be lost."""
+        event_id = str(event.event_id)
+        while not await self._claim(event, tally):
+            earlier = await self.events.find_one({"_id": event_id}, {"counted": 1})
+            if earlier["counted"]:
                 return False
-            if tally is not None:
-                await self._count(event.submission_id, tally)
-            await self.events.update_one({"_id": str(event.event_id)}, {"$set": {"counted": True}})
-            return True
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        if tally is not None:
+            await self._count(tally)
+        await self.events.update_one(
+            {"_id": event_id}, {"$set": {"counted": True}, "$unset": {"counting_until": ""}}
+        )
+        return True
 
-    async def _archive(self, event: Event, tally: Tally | None) -> bool:
-        """Keep the event once; False when it was archived and counted before."""
+    async def _claim(self, event: Event, tally: Tally | None) -> bool:
+        """Archive the event with a lease on counting it, or take over the lease of one archived
+        but never counted (its process died): one insert on the unique `_id`, or one guarded
+        update. False when it is counted, or being counted, by someone else."""
+        now = utcnow()
         try:
             await self.events.insert_one(
                 {
@@ -77,48 +124,61 @@ class StatsStore:
                     else china_date(event.occurred_at).year,  # the year it counts in
                     "event": event.model_dump(mode="json"),
                     "counted": False,
+                    "counting_until": now + COUNTING_LEASE,
                 }
             )
+            return True
         except DuplicateKeyError:
-            earlier = await self.events.find_one({"_id": str(event.event_id)}, {"counted": 1})
-            return not earlier["counted"]  # archived, but the process died before counting it
-        return True
-
-    async def _count(self, submission_id: str, tally: Tally) -> None:
-        """One `$inc` per scope, sent together, with every scope's document locked (in one order,
-        so that concurrent events never wait on each other in a circle)."""
-        scopes = tally.scopes()
-        changes: dict[Scope, Counter] = defaultdict(Counter)
-        for kind, candidate in tally.firsts.items():
-            for window in {s.window for s in scopes}:
-                changes[window].update(
-                    await self._first(first_key(window, submission_id, kind), window, candidate)
-                )
-        updates = {}
-        for scope in scopes:
-            counts = Counter(tally.increments)
-            counts.update(changes.get(scope.window, {}))  # update, not +: a change may be negative
-            increments = {k: v for k, v in counts.items() if v}
-            if increments:
-                update = {"$inc": increments, "$setOnInsert": {"scope": _scope_fields(scope)}}
-                updates[scope.key] = UpdateOne({"_id": scope.key}, update, upsert=True)
-        async with AsyncExitStack() as locks:
-            for key in sorted(updates):
-                await locks.enter_async_context(document_lock(self.counters, key))
-            if updates:
-                await self.counters.bulk_write(list(updates.values()), ordered=False)
-
-    async def _first(self, key: str, window: Scope, candidate: FirstOccurrence) -> dict:
-        async with document_lock(self.first_publications, key):
-            doc = await self.first_publications.find_one({"_id": key})
-            earlier = (
-                FirstOccurrence(doc["at"], {c["counter"]: c["n"] for c in doc["counts"]}) if doc else None
+            unowned = [{"counting_until": {"$lt": now}}, {"counting_until": {"$exists": False}}]
+            taken = await self.events.find_one_and_update(
+                {"_id": str(event.event_id), "counted": False, "$or": unowned},
+                {"$set": {"counting_until": now + COUNTING_LEASE}},
             )
-            change, keep = first_change(earlier, candidate)
-            if keep:
-                record = {"year": window.year, "at": keep.at, "counts": _stored_counts(keep.counts)}
-                await self.first_publications.update_one({"_id": key}, {"$set": record}, upsert=True)
-        return change
+            return taken is not None
+
+    async def _count(self, tally: Tally) -> None:
+        """One `$inc` upsert per scope the event or a moved first touches, sent together."""
+        changes: dict[Scope, Counter] = defaultdict(Counter)
+        for scope in tally.scopes():
+            changes[scope].update(tally.increments)
+        for key, candidate in tally.firsts.items():
+            for scope, counts in (await self._first(key, candidate)).items():
+                changes[scope].update(counts)  # update, not +: a change may be negative
+        updates = _upserts(changes)
+        while updates:
+            try:
+                await self.counters.bulk_write(updates, ordered=False)
+                return
+            except BulkWriteError as error:  # racing upserts of a new scope: one inserts, the rest retry
+                failed = [e for e in error.details["writeErrors"] if e["code"] != 11000]
+                if failed:
+                    raise
+                updates = [updates[e["index"]] for e in error.details["writeErrors"]]
+
+    async def _first(self, key: str, candidate: FirstOccurrence) -> dict[Scope, dict[str, int]]:
+        """Keep `candidate` as the item's first when it is earlier than the stored one, and say
+        which counters move: one insert on the unique `_id`, or one update guarded by the
+        version read; whoever loses a race reads again."""
+        while True:
+            doc = await self.first_publications.find_one({"_id": key})
+            change, keep = first_change(_first_of(doc, candidate) if doc else None, candidate)
+            if keep is None:
+                return change
+            if doc is None:
+                try:
+                    await self.first_publications.insert_one(
+                        {"_id": key, **_first_record(keep), "version": 1}
+                    )
+                    return change
+                except DuplicateKeyError:
+                    continue
+            version = doc.get("version")
+            guard = {"_id": key, "version": version if version is not None else {"$exists": False}}
+            replaced = await self.first_publications.update_one(
+                guard, {"$set": {**_first_record(keep), "version": (version or 0) + 1}}
+            )
+            if replaced.matched_count:
+                return change
 
     async def archived(
         self, year: int | None = None, progress: Callable[[int, int], None] = lambda d, t: None
@@ -142,12 +202,12 @@ class StatsStore:
         for each in sorted(years):
             await self.first_publications.delete_many({"year": each})
             kept = [
-                {"_id": key, "year": year_of_key(key), "at": f.at, "counts": _stored_counts(f.counts)}
+                ReplaceOne({"_id": key}, {**_first_record(f), "version": 1}, upsert=True)
                 for key, f in result.firsts.items()
-                if year_of_key(key) == each
+                if f.year in (each, None)  # None: marks of an item not yet published, wherever it will be
             ]
-            if kept:
-                await self.first_publications.insert_many(kept)
+            if kept:  # replaced, not inserted: an item's first may have been kept in another year
+                await self.first_publications.bulk_write(kept, ordered=False)
             await self.counters.delete_many({"scope.year": each})
             docs = [
                 {"_id": scope.key, "scope": _scope_fields(scope), **nested(counts)}

@@ -117,6 +117,39 @@ async def test_status_follows_events_in_any_order_and_ignores_duplicates(setting
         assert [e["event"] for e in body["timeline"]].count("publication.published") == 2
 
 
+async def test_a_correction_is_dated_the_day_it_was_changed_never_before_the_item(settings, identities):
+    """变更 restarts the clock from the correction's formed_on: a correction of a published item
+    dated before the item was formed is refused (problem+json naming formed_on); one dated the
+    day it was changed is taken, and its content carries that day to the channels and stats."""
+    clerk = await identities.department()
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        sid = (await http.post("/v1/submissions", json=ITEM, headers=clerk)).json()["id"]
+        item = PublishedItem.of(content())
+        for ch in ("portal", "platform"):
+            data = PublicationPublishedData(
+                channel=ch, url="u", remote_id=sid, published_at=utcnow(), item=item
+            )
+            await tap.publish(new_event(PublicationPublished, sid, "publish", data))
+
+        async def published():
+            body = (await http.get(f"/v1/submissions/{sid}", headers=clerk)).json()
+            return body if body["status"] == "published" else None
+
+        await eventually(published, 20, "the item published")
+        backdated = await http.put(
+            f"/v1/submissions/{sid}", json={**ITEM, "formed_on": "2026-11-01"}, headers=clerk
+        )
+        assert backdated.status_code == 422
+        assert backdated.headers["content-type"].startswith("application/problem+json")
+        assert backdated.json()["errors"][0]["field"] == "formed_on"
+        changed = await http.put(
+            f"/v1/submissions/{sid}", json={**ITEM, "formed_on": "2026-11-20"}, headers=clerk
+        )
+        assert changed.status_code == 200 and changed.json()["status"] == "received"
+        [revised] = await tap.wait_for("submission.revised", sid)
+        assert revised["data"]["content"]["formed_on"] == "2026-11-20"
+
+
 async def test_idempotency_key_replays_and_refuses_a_changed_body(settings, identities):
     clerk = await identities.department()
     async with running(build(settings)) as http:

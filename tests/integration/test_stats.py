@@ -2,17 +2,24 @@
 
 import asyncio
 import io
-from datetime import UTC, date, datetime
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from docx import Document
 
 from services.stats.app import DOCX, build
-from services.stats.store import ReportFinal
+from services.stats.domain import Scope, aggregate, figures, nested, tally
+from services.stats.store import ReportFinal, StatsStore
 from shared.events import (
+    Decisions,
     ItemSubject,
     PublicationPublished,
     PublicationPublishedData,
+    PublicationUpdated,
+    PublicationUpdatedData,
+    PublicationWithdrawn,
+    PublicationWithdrawnData,
     PublishedItem,
     RegulatoryDocument,
     ReviewRejected,
@@ -22,6 +29,7 @@ from shared.events import (
     new_event,
     utcnow,
 )
+from shared.mongo import connect, database_of
 from tests.conftest import running
 from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
@@ -180,7 +188,9 @@ async def test_report_text_that_no_word_file_can_hold_is_refused_naming_the_fiel
         refused = await http.put("/v1/reports/annual/2025/inputs", json=texts, headers=operator)
         assert refused.status_code == 422
         assert {e["field"] for e in refused.json()["errors"]} == set(texts)
-        assert (await http.get("/v1/reports/annual/2025/inputs", headers=operator)).json()["other_matters"] == ""
+        assert (await http.get("/v1/reports/annual/2025/inputs", headers=operator)).json()[
+            "other_matters"
+        ] == ""
 
 
 async def test_report_inputs_breaking_a_check_rule_are_refused_naming_the_cell(settings, identities):
@@ -415,3 +425,198 @@ async def test_rows_the_office_cannot_have_are_refused_and_in_force_stays_at_zer
 async def _documents(http, year: int) -> bool:
     table_a = (await http.get(f"/v1/stats?year={year}")).json()["table_a"]
     return table_a["documents"].get("normative", {}).get("repealed") == 1
+
+
+def on(sid: str, channel: str, at: datetime, formed_on: date, category: str = "budget", **facts):
+    item = PublishedItem(
+        title="t",
+        category=category,
+        department="finance",
+        department_name="财政所",
+        formed_on=formed_on,
+        **facts,
+    )
+    data = PublicationPublishedData(channel=channel, url="u", remote_id=sid, published_at=at, item=item)
+    return new_event(PublicationPublished, sid, "publish", data)
+
+
+async def test_an_item_counts_once_in_the_year_of_its_first_publication_even_when_it_arrives_last(
+    settings, identities
+):
+    """Issue 14's cross-year case: formed 2025-12-10, on the platform 2025-12-11, on the portal
+    2026-01-20 — the portal's publication counted first, the platform's arriving after it."""
+    normative = RegulatoryDocument(kind="normative", action="issued")
+    formed = date(2025, 12, 10)
+    portal = on(
+        "r-1",
+        "portal",
+        datetime(2026, 1, 20, 2, tzinfo=UTC),
+        formed,
+        "regulation",
+        regulatory_document=normative,
+    )
+    platform = on(
+        "r-1",
+        "platform",
+        datetime(2025, 12, 11, 2, tzinfo=UTC),
+        formed,
+        "regulation",
+        regulatory_document=normative,
+    )
+    operator = await identities.operator()
+    app = build(settings.model_copy(update={"office_name": "楠杆镇人民政府"}))
+    async with EventTap(settings) as tap, running(app) as http:
+        await tap.publish(portal)
+
+        async def counted_in_2026():
+            figures = (await http.get("/v1/stats?year=2026")).json()
+            return figures if figures["published"]["items"] == 1 else None
+
+        before = await eventually(counted_in_2026, 20, "the portal's publication to be counted")
+        assert before["timeliness"]["late"] == 1 and before["timeliness"]["by_working_days"] == {"28": 1}
+        await tap.publish(platform)
+
+        async def moved_to_2025():
+            figures = (await http.get("/v1/stats?year=2025")).json()
+            return figures if figures["published"]["items"] == 1 else None
+
+        in_2025 = await eventually(moved_to_2025, 20, "the item to move to 2025")
+        in_2026 = (await http.get("/v1/stats?year=2026")).json()
+        assert (in_2025["published"]["total"], in_2025["timeliness"]["on_time"]) == (1, 1)
+        assert in_2025["table_a"]["documents"] == {"normative": {"issued": 1}}
+        assert (in_2026["published"]["total"], in_2026["published"]["items"]) == (1, 0)
+        assert (in_2026["timeliness"]["on_time"], in_2026["timeliness"]["late"]) == (0, 0)
+        assert in_2026["table_a"]["documents"] == {}
+        assert (await http.get("/v1/stats?year=2026&month=1")).json()["published"]["items"] == 0
+        report = (await http.get("/v1/reports/annual?year=2026&format=json", headers=operator)).json()
+        rows = {row["label"]: row for row in report["table_a"]["documents"]}
+        assert (rows["行政规范性文件"]["issued"], rows["行政规范性文件"]["in_force"]) == (0, 1)
+        live = {year: (await http.get(f"/v1/stats?year={year}")).json() for year in (2025, 2026)}
+
+    rebuilt = run_cli(settings, "stats", "rebuild", "--year", "2026")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "2026: 1 publications of 0 items rebuilt" in rebuilt.stdout
+    async with running(build(settings)) as http:
+        for year, figures in live.items():
+            assert (await http.get(f"/v1/stats?year={year}")).json() == figures
+
+
+def _random_year(rng: random.Random) -> list:
+    """Items on one or both channels at random moments around a new year, some regulation items
+    issuing a document, some licence items with decisions, some corrected, some withdrawn."""
+    events = []
+    start = datetime(2025, 12, 1, tzinfo=UTC)
+    for i in range(12):
+        sid, formed = f"p-{i}", date(2025, 11, 20) + timedelta(days=rng.randrange(25))
+        category = rng.choice(["budget", "license", "regulation"])
+        facts = {}
+        if category == "regulation":
+            facts["regulatory_document"] = RegulatoryDocument(kind="normative", action="issued")
+        if category == "license":
+            facts["decisions"] = Decisions(kind="license", count=rng.randrange(1, 5))
+        for channel in rng.sample(["platform", "portal"], rng.randrange(1, 3)):
+            at = start + timedelta(days=rng.randrange(60), hours=rng.randrange(24))
+            events.append(on(sid, channel, at, formed, category, **facts))
+        if rng.random() < 0.4:
+            item = PublishedItem(
+                title="t",
+                category=category,
+                department="finance",
+                department_name="财政所",
+                formed_on=date(2026, 1, 5),
+                **facts,
+            )
+            for channel in ("platform", "portal"):
+                at = datetime(2026, 1, 6, tzinfo=UTC) + timedelta(days=rng.randrange(20))
+                data = PublicationUpdatedData(
+                    channel=channel, url="u", remote_id=sid, updated_at=at, revision=2, item=item
+                )
+                events.append(new_event(PublicationUpdated, sid, "publish", data))
+        elif rng.random() < 0.3:  # withdrawn: amended, counted where the item is published
+            subject = ItemSubject(category=category, department="finance")
+            at = datetime(2026, 2, 1, tzinfo=UTC) + timedelta(days=rng.randrange(20))
+            data = PublicationWithdrawnData(channel="portal", withdrawn_at=at, subject=subject)
+            events.append(new_event(PublicationWithdrawn, sid, "publish", data))
+    return events
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_the_store_counts_as_the_rebuild_whatever_the_order_and_however_many_replicas(settings, seed):
+    """The live path (two stores on two clients, as two replicas, every event delivered twice and
+    all at once, in a random order) gives the rebuild's figures (`Aggregate`, in archive order)."""
+    rng = random.Random(seed)
+    events = _random_year(rng)
+    deliveries = events + events
+    rng.shuffle(deliveries)
+    clients = [connect(settings), connect(settings)]
+    try:
+        stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
+        await stores[0].prepare()
+        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(deliveries)))
+        expected = aggregate(events)
+        scopes = {scope for scope in expected.counters}
+        for scope in scopes:
+            stored = await stores[0].counters_of(scope)
+            assert figures(scope, stored) == figures(scope, nested(expected.counters[scope])), scope
+        await stores[0].replace_counts(expected)
+        for scope in scopes:
+            assert figures(scope, await stores[1].counters_of(scope)) == figures(
+                scope, nested(expected.counters[scope])
+            )
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_racing_publications_of_one_item_leave_it_counted_once_at_its_earliest(settings):
+    """Forty publications of one item (redeliveries under new ids, as a republished channel
+    makes) counted at once by two replicas: one item, judged by its earliest, in its year."""
+    rng = random.Random(7)
+    moments = [datetime(2025, 12, 11, tzinfo=UTC) + timedelta(days=rng.randrange(60)) for _ in range(40)]
+    events = [
+        on("race", ("platform", "portal")[i % 2], at, date(2025, 12, 10)) for i, at in enumerate(moments)
+    ]
+    rng.shuffle(events)
+    clients = [connect(settings), connect(settings)]
+    try:
+        stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
+        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(events)))
+        expected = aggregate(events)
+        for year in (2025, 2026):
+            stored = figures(Scope(year), await stores[0].counters_of(Scope(year)))
+            assert stored == figures(Scope(year), nested(expected.counters[Scope(year)]))
+        earliest = min(moments).year
+        assert figures(Scope(earliest), await stores[1].counters_of(Scope(earliest))).published.items == 1
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_an_event_archived_by_a_process_that_died_is_counted_once_by_the_next(settings):
+    """Archived, never counted, its counting lease run out: the redelivery counts it. While the
+    lease is still live, another delivery waits for the holder instead of acknowledging."""
+    client = connect(settings)
+    try:
+        store = StatsStore(database_of(client, settings, "stats"))
+        orphan, busy = published("o-1", "portal"), published("b-1", "portal")
+        for event, lease in ((orphan, -60), (busy, 60)):
+            await store.events.insert_one(
+                {
+                    "_id": str(event.event_id),
+                    "year": tally(event).year,
+                    "event": event.model_dump(mode="json"),
+                    "counted": False,
+                    "counting_until": utcnow() + timedelta(seconds=lease),
+                }
+            )
+        assert await store.record(orphan, tally(orphan)) is True
+        assert await store.record(orphan, tally(orphan)) is False
+        waiting = asyncio.create_task(store.record(busy, tally(busy)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the holder is still counting it
+        await store.events.update_one({"_id": str(busy.event_id)}, {"$set": {"counted": True}})
+        assert await asyncio.wait_for(waiting, 5) is False
+        year = Scope(tally(orphan).year)
+        assert figures(year, await store.counters_of(year)).published.items == 1
+    finally:
+        await client.close()

@@ -103,6 +103,29 @@ def test_a_bad_draft_names_its_field(change, field):
     assert field in {str(e["loc"][0]) for e in error.value.errors()}
 
 
+# 2026-11-09 00:30 in China is still 2026-11-08 on a server that counts in UTC.
+CHINA_SHORTLY_AFTER_MIDNIGHT = datetime(2026, 11, 8, 16, 30, tzinfo=UTC)
+
+
+def test_an_item_formed_today_in_china_is_accepted_before_8_am_china_time():
+    today = {**DRAFT, "formed_on": "2026-11-09"}
+    draft = SubmissionDraft.model_validate(today, context={"now": CHINA_SHORTLY_AFTER_MIDNIGHT})
+    assert str(draft.formed_on) == "2026-11-09"
+    for late_evening in (
+        datetime(2026, 11, 9, 15, 59, tzinfo=UTC),
+        datetime(2026, 11, 9, 23, 59, tzinfo=UTC),
+    ):
+        SubmissionDraft.model_validate(today, context={"now": late_evening})
+
+
+def test_an_item_formed_tomorrow_in_china_is_refused_as_future():
+    tomorrow = {**DRAFT, "formed_on": "2026-11-10"}
+    with pytest.raises(ValidationError) as error:
+        SubmissionDraft.model_validate(tomorrow, context={"now": CHINA_SHORTLY_AFTER_MIDNIGHT})
+    assert error.value.errors()[0]["loc"] == ("formed_on",)
+    assert "future" in error.value.errors()[0]["msg"]
+
+
 def test_line_breaks_and_tabs_are_fine():
     SubmissionDraft.model_validate({**DRAFT, "body": "第一段\n\t第二段\r\n"})
 
@@ -115,3 +138,16 @@ def test_a_department_writes_in_bursts_then_at_its_rate():
     assert limiter.take("finance", 0.0) == pytest.approx(1.0)  # one token a second
     assert limiter.take("water", 0.0) == 0  # every department has its own bucket
     assert limiter.take("finance", 1.0) == 0
+
+
+def test_a_correction_of_a_published_item_cannot_be_dated_before_the_item():
+    from datetime import date
+
+    from services.ingest.domain import correction_dated_before
+    from shared.domain import SubmissionStatus
+
+    formed = date(2026, 11, 2)
+    assert "变更" in correction_dated_before(SubmissionStatus.PUBLISHED, date(2026, 11, 1), formed)
+    assert correction_dated_before(SubmissionStatus.PUBLISHED, formed, formed) is None
+    assert correction_dated_before(SubmissionStatus.PUBLISHED, date(2026, 11, 20), formed) is None
+    assert correction_dated_before(SubmissionStatus.RETURNED, date(2026, 10, 1), formed) is None
