@@ -15,7 +15,20 @@ from shared.locks import document_lock
 from shared.outbox import insert_staged
 
 # What the projection owns in a stored submission; the rest (content, idempotency) never changes.
-_PROJECTED = {"status", "revision", "publications", "review", "timeline", "seen_events"}
+_PROJECTED = {
+    "status",
+    "revision",
+    "stage",
+    "review_level",
+    "approved_revision",
+    "approved_channels",
+    "withdrawn",
+    "files",
+    "publications",
+    "review",
+    "timeline",
+    "seen_events",
+}
 
 
 class SubmissionStore:
