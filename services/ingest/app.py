@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.ingest import attachments, handlers
 from services.ingest.domain import (
+    ATTACHMENT_ID,
     MAX_ATTACHMENTS,
     MAX_BODY_CHARS,
     ChannelReceipt,
@@ -246,9 +247,10 @@ def attachment_routes() -> APIRouter:
 
     @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
     async def download(
-        request: Request, store: Store, attachment_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
+        request: Request, store: Store, attachment_id: Annotated[str, PathParam(pattern=ATTACHMENT_ID)]
     ) -> StreamingResponse:
-        """The file: to its department and operators, and to anyone once its item is published."""
+        """The file: to its department, reviewers and operators, and to anyone while a revision of
+        its item that carries it is live on some channel."""
         caller = await bearer_principal(request)
         stream = await handlers.visible_attachment(store, caller, attachment_id)
         meta = stream.metadata

@@ -46,6 +46,8 @@ from shared.events import (
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENTS = 10
+# An attachment's id: 128 random bits in hex; 24 hex digits for files stored before (ObjectIds).
+ATTACHMENT_ID = r"^([0-9a-f]{32}|[0-9a-f]{24})$"
 
 
 def _no_control_characters(value: str) -> str:
@@ -83,12 +85,12 @@ class SubmissionDraft(BaseModel):
         None,
         description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
     )
-    attachments: Annotated[
-        list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]], AfterValidator(each_once)
-    ] = Field(
-        [],
-        max_length=MAX_ATTACHMENTS,
-        description="Ids of files uploaded beforehand with POST /v1/attachments; screened with the item",
+    attachments: Annotated[list[Annotated[str, Field(pattern=ATTACHMENT_ID)]], AfterValidator(each_once)] = (
+        Field(
+            [],
+            max_length=MAX_ATTACHMENTS,
+            description="Ids of files uploaded beforehand with POST /v1/attachments; screened with the item",
+        )
     )
 
     @field_validator("regulatory_document")
