@@ -166,9 +166,7 @@ async def test_a_department_holds_uploads_within_its_quota_and_unattached_ones_e
         await records.update_many({}, {"$set": {"uploadDate": utcnow() - timedelta(hours=25)}})
         assert await store.forget_unattached(one_mb.attachment_unattached_hours) == len(others)
         assert [str(r["_id"]) for r in await records.find({}, {"_id": 1}).to_list()] == [attached_id]
-        assert (
-            await store.attachment_chunks.count_documents({"files_id": {"$ne": attached_id}}) == 0
-        )
+        assert await store.attachment_chunks.count_documents({"files_id": {"$ne": attached_id}}) == 0
         late = await http.post("/v1/submissions", json={**ITEM, "attachments": [others[0]]}, headers=clerk)
         assert late.status_code == 422 and late.json()["errors"][0]["field"] == "attachments.0"
         again = await http.post("/v1/attachments", files=[("files", ("多一份.pdf", report))], headers=clerk)
