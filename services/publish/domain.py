@@ -212,10 +212,8 @@ def step_succeeded(pub: Publication, attempt: Attempt, at: datetime) -> tuple[Pu
     if step == Step.WITHDRAW:
         if not pub.on_channel:
             return pub, None
-        pub = pub.model_copy(
-            update={"state": ChannelState.GONE, "live_revision": None, "last_error": None, "attempts": 0}
-        )
-        pub = pub.model_copy(update={"sequence": pub.sequence + 1})
+        gone = {"state": ChannelState.GONE, "live_revision": None, "last_error": None, "attempts": 0}
+        pub = pub.model_copy(update={**gone, "sequence": pub.sequence + 1})
         data = PublicationWithdrawnData(
             channel=pub.channel, withdrawn_at=at, subject=ItemSubject.of(pub.content), sequence=pub.sequence
         )
