@@ -415,6 +415,11 @@ def can_revise(s: Submission) -> bool:
     return not s.withdrawn and status_of(s) in (SubmissionStatus.RETURNED, SubmissionStatus.PUBLISHED)
 
 
+def dropped_channels(s: Submission, channels: list[Channel]) -> list[str]:
+    """The channels that show the item but a revision would leave out."""
+    return sorted(r.channel.value for r in s.on_channels() if r.channel not in channels)
+
+
 def revised(s: Submission, at: datetime, channels: list[Channel], files: list[str]) -> Submission:
     """The next revision, waiting for screening and review."""
     what = "更正" if s.approved_revision else "修改"

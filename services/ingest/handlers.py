@@ -15,6 +15,7 @@ from services.ingest.domain import (
     TimelineEntry,
     can_revise,
     can_withdraw,
+    dropped_channels,
     project,
     public_files,
     revised,
@@ -306,6 +307,22 @@ def _not_revisable(s: Submission) -> Problem:
     )
 
 
+def _keeps_channels(s: Submission, channels: list) -> None:
+    """A correction is published where the item is: one that leaves out a channel showing it
+    would leave the old revision there, so it is refused (withdraw the item to take it down)."""
+    left_out = dropped_channels(s, channels)
+    if left_out:
+        reason = (
+            "leaves out " + ", ".join(left_out) + ", which shows the item: a correction keeps its channels"
+        )
+        raise Problem(
+            422,
+            "Invalid request",
+            "A correction updates the item on every channel it is on; withdraw it to take it off.",
+            errors=[FieldError(field="channels", reason=reason)],
+        )
+
+
 async def revise(
     store: SubmissionStore, clerk: Principal, submission_id: str, draft: SubmissionDraft
 ) -> dict:
@@ -314,6 +331,7 @@ async def revise(
     channels that show the item. Its files become public only once it is live."""
     if not can_revise(current := to_submission(await visible(store, clerk, submission_id))):
         raise _not_revisable(current)  # before binding any file to it
+    _keeps_channels(current, draft.channels)
     files = await _attachments_of(store, clerk, draft)
     await _bind(store, files, submission_id)
     content = _content(draft, clerk, submission_id, files)
@@ -321,6 +339,7 @@ async def revise(
     def revision(s: Submission) -> Submission:
         if not can_revise(s):
             raise _not_revisable(s)
+        _keeps_channels(s, list(content.channels))
         return revised(s, utcnow(), list(content.channels), [a.id for a in files])
 
     def announce(s: Submission):

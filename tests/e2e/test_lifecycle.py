@@ -74,6 +74,11 @@ async def test_a_rejected_correction_leaves_the_item_online_correctable_and_with
         assert "15元" in (await http.get(f"{system.urls['publish']}/portal/items/{sid}")).text
         assert "15元" in (await _on_platform(http, system, sid))["body"]
 
+        # A correction leaving out a channel that shows the item would leave the old text there.
+        narrower = await http.put(f"{ingest}/{sid}", json={**draft, "channels": ["portal"]}, headers=clerk)
+        assert narrower.status_code == 422 and narrower.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in narrower.json()["errors"]] == ["channels"]
+
         # A further correction is taken up and reviewed again.
         again = {**draft, "body": "筹资标准：每人每年18元。"}
         answer = await http.put(f"{ingest}/{sid}", json=again, headers=clerk)

@@ -282,3 +282,12 @@ def test_a_department_writes_in_bursts_then_at_its_rate():
     assert limiter.take("finance", 0.0) == pytest.approx(1.0)  # one token a second
     assert limiter.take("water", 0.0) == 0  # every department has its own bucket
     assert limiter.take("finance", 1.0) == 0
+
+
+def test_a_correction_may_not_leave_out_a_channel_that_shows_the_item():
+    from services.ingest.domain import dropped_channels
+
+    s = live_everywhere()
+    assert dropped_channels(s, ["portal"]) == ["platform"]
+    assert dropped_channels(s, ["platform", "portal"]) == []
+    assert dropped_channels(fresh(), ["portal"]) == []  # nothing online yet: any channels
