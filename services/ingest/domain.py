@@ -206,6 +206,8 @@ class Submission(BaseModel):
         if data.get("stage") == ReviewStage.APPROVED:
             data["approved_revision"] = data.get("revision", 1)
             data["approved_channels"] = data.get("channels", [])
+        elif _legacy_live(data) and data.get("revision", 1) > 1:  # a correction under way
+            data["approved_revision"] = data["revision"] - 1
         data["publications"] = {
             channel: {**receipt, "revision": receipt.get("revision") or data.get("approved_revision")}
             if isinstance(receipt, dict) and receipt.get("status") == "published"
@@ -220,6 +222,11 @@ class Submission(BaseModel):
 
     def live_revisions(self) -> set[int]:
         return {r.revision for r in self.on_channels() if r.revision is not None}
+
+
+def _legacy_live(data: dict) -> bool:
+    receipts = data.get("publications", {}).values()
+    return any(isinstance(r, dict) and r.get("status") == "published" for r in receipts)
 
 
 def status_of(s: Submission) -> SubmissionStatus:

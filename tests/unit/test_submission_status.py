@@ -291,3 +291,17 @@ def test_a_correction_may_not_leave_out_a_channel_that_shows_the_item():
     assert dropped_channels(s, ["portal"]) == ["platform"]
     assert dropped_channels(s, ["platform", "portal"]) == []
     assert dropped_channels(fresh(), ["portal"]) == []  # nothing online yet: any channels
+
+
+def test_a_correction_stored_before_stages_still_knows_its_approved_revision_is_online():
+    legacy = {
+        "id": "s1",
+        "department": "office",
+        "status": "in_review",
+        "revision": 2,
+        "channels": ["platform"],
+        "publications": {"platform": {"channel": "platform", "status": "published", "url": "u"}},
+    }
+    s = project(Submission.model_validate(legacy), rejected(2))
+    assert s.status == "published" and s.publications["platform"].revision == 1
+    assert can_withdraw(s) and can_revise(s)
