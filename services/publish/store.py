@@ -2,9 +2,10 @@
 `portal_items`, and the `withdrawals` that must win over approvals arriving late."""
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -85,31 +86,18 @@ class PublicationStore:
         return [to_publication(d) for d in docs]
 
     async def claim_due(self) -> tuple[Publication, dict] | None:
-        """Take one due publication for `LEASE`, with the hint that led to it: one guarded write,
-        which only a publication unleased (or whose lease expired) and due by now matches, so
-        that of all workers on all replicas one holds it. A hint that leads to nothing due is
-        dropped."""
+        """Take one due publication for `LEASE`, with the hint that led to it. The claim is one
+        guarded write (shared.documents): of all workers on all replicas, one holds it; one
+        leased by another, or not yet time to try again, is left alone; a hint that leads to
+        nothing due is dropped."""
         now = utcnow()
         for hint in await self.due.due(64):
-            doc = await self.publications.find_one({"_id": hint["_id"]})
-            if doc is None and not stale(hint):
-                continue  # being written by another process
-            if doc is None or not to_publication(doc).due:
-                await self.due.clear(hint)
-                continue
-            async with document_lock(self.publications, hint["_id"]):
-                claimed = await self.publications.find_one_and_update(
-                    {"_id": hint["_id"], "lease_until": {"$lte": now}, "next_attempt_at": {"$lte": now}},
-                    {"$set": {"lease_until": now + LEASE}, "$inc": {"version": 1}},
-                    return_document=ReturnDocument.AFTER,
-                )
-            if claimed is None:
-                continue  # held by another worker, or not yet time to try again
-            pub = to_publication(claimed)
-            if not pub.due:  # changed between the read and the claim
-                await self.publications.update_one({"_id": hint["_id"]}, {"$set": {"lease_until": now}})
-                continue
-            return pub, hint
+            seen: dict[str, bool] = {}
+            claimed = await change_document(self.publications, hint["_id"], partial(_claim, now, seen))
+            if claimed is not None:
+                return to_publication(claimed), hint
+            if seen.get("due") is False or ("due" not in seen and stale(hint)):
+                await self.due.clear(hint)  # nothing due, or its writer died before writing it
         return None
 
     async def settle(self, attempt: Attempt | None, hint: dict, max_attempts: int) -> bool:
@@ -232,6 +220,15 @@ class SubscriptionStore:
         """The newest deliveries first (ids grow with time), before the cursor `before`."""
         query = {"subscription_id": subscription_id} | ({"_id": {"$lt": before}} if before else {})
         return await self.deliveries.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+
+
+def _claim(now: datetime, seen: dict[str, bool], doc: dict) -> Change | None:
+    """The lease on a due publication that nobody holds and whose time has come (`seen`: whether
+    it was due at all)."""
+    seen["due"] = to_publication(doc).due
+    if not seen["due"] or doc["lease_until"] > now or doc["next_attempt_at"] > now:
+        return None
+    return Change({"lease_until": now + LEASE})
 
 
 def _subscription_fields(subscription: Subscription) -> dict:
