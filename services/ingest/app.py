@@ -199,7 +199,9 @@ def routes() -> APIRouter:
     async def revise(
         request: Request, submission_id: str, draft: SubmissionDraft, clerk: Clerk, store: Store
     ) -> SubmissionView:
-        """Revise an item that review returned: it is screened again and reviewed from level 1."""
+        """Revise an item that review returned, or correct a published one (更正, also after a
+        correction was rejected): it is screened again and reviewed from level 1. A correction
+        keeps every channel that shows the item (422 otherwise); anything else is 409."""
         doc = await handlers.revise(store, clerk, submission_id, draft)
         request.app.state.relay.wake()
         return view(doc)
@@ -212,6 +214,9 @@ def routes() -> APIRouter:
         store: Store,
         withdrawal: Annotated[Withdrawal | None, Body()] = None,
     ) -> SubmissionView:
+        """Withdraw the item: taken off every channel that shows any revision of it (a channel
+        whose update failed included). 409 only once withdrawn, or for an item rejected with
+        nothing of it ever approved."""
         reason = withdrawal.reason if withdrawal else ""
         doc = await handlers.withdraw(store, caller, submission_id, reason)
         request.app.state.relay.wake()
