@@ -126,6 +126,18 @@ class SubmissionStatus(StrEnum):
     FAILED = "failed"
 
 
+class ChannelState(StrEnum):
+    """What a channel shows of an item: the fact a withdrawal acts on, whatever was wanted."""
+
+    NEVER_PUBLISHED = "never_published"  # nothing of the item ever reached it
+    LIVE = "live"  # it shows the newest approved revision
+    LIVE_STALE = "live_stale"  # it shows an older revision: an update is due, or failed for good
+    GONE = "gone"  # it showed the item and has taken it off
+
+
+ON_CHANNEL = frozenset({ChannelState.LIVE, ChannelState.LIVE_STALE})  # what a withdrawal takes down
+
+
 class RejectionReason(StrEnum):
     CLASSIFIED = "classified"  # 涉密
     PRIVACY = "privacy"  # 个人隐私

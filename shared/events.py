@@ -185,12 +185,17 @@ class PublishedItem(ItemFacts):
         return cls(**content.model_dump(include=set(cls.model_fields)))
 
 
+# Every event about one item on one channel carries its place in that channel's history
+# (`sequence`, 1, 2, …), so that a receiver applies the newest and ignores a late or repeated
+# one; events written before it had none.
 class PublicationPublishedData(Contract):
     channel: Channel
     url: str
     remote_id: str
     published_at: AwareDatetime
     item: PublishedItem
+    revision: int | None = None  # the revision the channel now shows
+    sequence: int | None = Field(None, ge=1)
 
 
 class PublicationUpdatedData(Contract):
@@ -202,19 +207,27 @@ class PublicationUpdatedData(Contract):
     updated_at: AwareDatetime
     revision: int
     item: PublishedItem
+    sequence: int | None = Field(None, ge=1)
 
 
 class PublicationFailedData(Contract):
+    """A push given up on: `revision` did not reach the channel, which still shows `live_revision`
+    (None: nothing of the item) — an update that fails leaves the old revision online."""
+
     channel: Channel
     attempts: int
     error: str
     subject: ItemSubject | None = None
+    revision: int | None = None
+    live_revision: int | None = None
+    sequence: int | None = Field(None, ge=1)
 
 
 class PublicationWithdrawnData(Contract):
     channel: Channel
     withdrawn_at: AwareDatetime
     subject: ItemSubject | None = None
+    sequence: int | None = Field(None, ge=1)
 
 
 class Envelope(Contract):

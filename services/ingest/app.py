@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.ingest import attachments, handlers
 from services.ingest.domain import (
+    ATTACHMENT_ID,
     MAX_ATTACHMENTS,
     MAX_BODY_CHARS,
     ChannelReceipt,
@@ -197,7 +198,9 @@ def routes() -> APIRouter:
     async def revise(
         request: Request, submission_id: str, draft: SubmissionDraft, clerk: Clerk, store: Store
     ) -> SubmissionView:
-        """Revise an item that review returned: it is screened again and reviewed from level 1."""
+        """Revise an item that review returned, or correct a published one (更正, also after a
+        correction was rejected): it is screened again and reviewed from level 1. A correction
+        keeps every channel that shows the item (422 otherwise); anything else is 409."""
         handlers.within_the_office(draft, request.app.state.settings.office_level)
         doc = await handlers.revise(store, clerk, submission_id, draft)
         request.app.state.relay.wake()
@@ -211,6 +214,9 @@ def routes() -> APIRouter:
         store: Store,
         withdrawal: Annotated[Withdrawal | None, Body()] = None,
     ) -> SubmissionView:
+        """Withdraw the item: taken off every channel that shows any revision of it (a channel
+        whose update failed included). 409 only once withdrawn, or for an item rejected with
+        nothing of it ever approved."""
         reason = withdrawal.reason if withdrawal else ""
         doc = await handlers.withdraw(store, caller, submission_id, reason)
         request.app.state.relay.wake()
@@ -250,9 +256,10 @@ def attachment_routes() -> APIRouter:
 
     @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
     async def download(
-        request: Request, store: Store, attachment_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
+        request: Request, store: Store, attachment_id: Annotated[str, PathParam(pattern=ATTACHMENT_ID)]
     ) -> StreamingResponse:
-        """The file: to its department and operators, and to anyone once its item is published."""
+        """The file: to its department, reviewers and operators, and to anyone while a revision of
+        its item that carries it is live on some channel."""
         caller = await bearer_principal(request)
         stream = await handlers.visible_attachment(store, caller, attachment_id)
         meta = stream.metadata

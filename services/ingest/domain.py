@@ -1,7 +1,10 @@
-"""Ingest's pure domain: what a valid submission is, and how a submission's status follows the
-events of review and publication — idempotent, and never moved backwards by a late event."""
+"""Ingest's pure domain: what a valid submission is, and the life of a submission as one state
+machine — review's stage of its newest revision, what each channel shows, withdrawal — driven by
+its clerk's commands and by review's and publish's events: idempotent, and never moved backwards
+or forwards wrongly by a late, repeated or out-of-order event."""
 
-from datetime import date
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -12,13 +15,16 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from shared.domain import (
     DECISIONS_OF_CATEGORY,
     EACH_ONCE,
+    ON_CHANNEL,
     Category,
     Channel,
+    ChannelState,
     CleanText,
     FilledText,
     SubmissionStatus,
@@ -42,6 +48,8 @@ from shared.events import (
 
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENTS = 10
+# An attachment's id: 128 random bits in hex; 24 hex digits for files stored before (ObjectIds).
+ATTACHMENT_ID = r"^([0-9a-f]{32}|[0-9a-f]{24})$"
 
 
 def _category_is(categories: set[Category]) -> dict:
@@ -87,7 +95,7 @@ class SubmissionDraft(BaseModel):
         description="Licence and penalty items only: how many 许可/处罚/强制 decisions the item discloses (Table A)",
     )
     attachments: Annotated[
-        list[Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]], AfterValidator(each_once), EACH_ONCE
+        list[Annotated[str, Field(pattern=ATTACHMENT_ID)]], AfterValidator(each_once), EACH_ONCE
     ] = Field(
         [],
         max_length=MAX_ATTACHMENTS,
@@ -120,13 +128,50 @@ class SubmissionDraft(BaseModel):
         return formed_on
 
 
+class ReviewStage(StrEnum):
+    """Where review is with the item's newest revision."""
+
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+
+
+DECIDED = {ReviewStage.RETURNED, ReviewStage.REJECTED, ReviewStage.APPROVED}  # final for a revision
+
+
 class ChannelReceipt(BaseModel):
+    """One channel of the item, as publish's events tell it: what the channel shows (`state`,
+    `revision`), applied in the order publish announced (`sequence`), whatever order the
+    events arrive in."""
+
     channel: Channel
-    status: str  # published | failed | withdrawn
+    status: str = "pending"  # pending | published | failed | withdrawn (HTTP contract v1)
+    state: ChannelState = ChannelState.NEVER_PUBLISHED
+    revision: int | None = None  # the revision the channel shows (while live)
+    failed: bool = False  # publish gave up bringing the newest approved revision here
     url: str | None = None
     remote_id: str | None = None
     published_at: AwareDatetime | None = None
     error: str | None = None
+    sequence: int = 0  # the last of publish's events about this channel applied
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_legacy(cls, data):
+        """A receipt stored with a status only (published | failed | withdrawn)."""
+        if isinstance(data, dict) and "state" not in data:
+            legacy = {
+                "published": ChannelState.LIVE,
+                "withdrawn": ChannelState.GONE,
+            }.get(data.get("status"), ChannelState.NEVER_PUBLISHED)
+            data = {**data, "state": legacy, "failed": data.get("status") == "failed"}
+        return data
+
+    @property
+    def on_channel(self) -> bool:
+        return self.state in ON_CHANNEL
 
 
 class TimelineEntry(BaseModel):
@@ -136,117 +181,234 @@ class TimelineEntry(BaseModel):
 
 
 class Submission(BaseModel):
-    """A submission as ingest projects it from its own writes and downstream events."""
+    """A submission as ingest projects it from its own writes and downstream events: one state
+    machine — review's stage of the newest revision, each channel's state, and withdrawal —
+    from which the status everyone sees is derived (`status_of`)."""
 
     id: str
     department: str
     status: SubmissionStatus
     revision: int = 1
     channels: list[Channel]
+    stage: ReviewStage = ReviewStage.RECEIVED
+    review_level: int = 0  # the level the newest revision waits at (in review)
+    approved_revision: int | None = None  # the newest approved revision, live or on its way
+    approved_channels: list[Channel] = []  # the channels it asked for
+    withdrawn: bool = False
+    files: dict[str, list[str]] = {}  # revision → the attachments it carries
     publications: dict[str, ChannelReceipt] = {}
     review: dict = {}
     timeline: list[TimelineEntry] = []
     seen_events: list[str] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_legacy(cls, data):
+        """A submission stored with a status only, before the stage was kept."""
+        if not isinstance(data, dict) or "stage" in data:
+            return data
+        status = SubmissionStatus(data["status"])
+        data = {**data, "withdrawn": status == SubmissionStatus.WITHDRAWN}
+        if status.value in {stage.value for stage in ReviewStage}:
+            data["stage"] = ReviewStage(status.value)
+        elif status != SubmissionStatus.WITHDRAWN or data.get("publications"):
+            data["stage"] = ReviewStage.APPROVED
+        if data.get("stage") == ReviewStage.APPROVED:
+            data["approved_revision"] = data.get("revision", 1)
+            data["approved_channels"] = data.get("channels", [])
+        elif _legacy_live(data) and data.get("revision", 1) > 1:  # a correction under way
+            data["approved_revision"] = data["revision"] - 1
+        data["publications"] = {
+            channel: {**receipt, "revision": receipt.get("revision") or data.get("approved_revision")}
+            if isinstance(receipt, dict) and receipt.get("status") == "published"
+            else receipt
+            for channel, receipt in data.get("publications", {}).items()
+        }
+        return data
 
-# A submission's status never moves to an earlier stage, whatever order events arrive in.
-_STAGE = {
-    SubmissionStatus.RECEIVED: 0,
-    SubmissionStatus.IN_REVIEW: 1,
-    SubmissionStatus.RETURNED: 2,
-    SubmissionStatus.APPROVED: 3,
-    SubmissionStatus.FAILED: 4,
-    SubmissionStatus.PUBLISHED: 5,
-    SubmissionStatus.REJECTED: 6,
-    SubmissionStatus.WITHDRAWN: 7,
-}
-FINAL = {SubmissionStatus.REJECTED, SubmissionStatus.WITHDRAWN}
+    def on_channels(self) -> list[ChannelReceipt]:
+        """The channels that show some revision of the item."""
+        return [r for r in self.publications.values() if r.on_channel]
+
+    def live_revisions(self) -> set[int]:
+        return {r.revision for r in self.on_channels() if r.revision is not None}
 
 
-def _advance(current: SubmissionStatus, proposed: SubmissionStatus) -> SubmissionStatus:
-    if current in FINAL:
-        return current
-    if current == SubmissionStatus.RETURNED and proposed == SubmissionStatus.IN_REVIEW:
-        return current  # a queueing of the old revision; the revision check handles new ones
-    return proposed if _STAGE[proposed] >= _STAGE[current] else current
+def _legacy_live(data: dict) -> bool:
+    receipts = data.get("publications", {}).values()
+    return any(isinstance(r, dict) and r.get("status") == "published" for r in receipts)
 
 
-def _channel_status(submission: Submission) -> SubmissionStatus:
-    receipts = submission.publications
-    if all(receipts.get(c) and receipts[c].status == "published" for c in submission.channels):
-        return SubmissionStatus.PUBLISHED
-    if any(r.status == "failed" for r in receipts.values()):
-        return SubmissionStatus.FAILED
-    return SubmissionStatus.APPROVED
+def status_of(s: Submission) -> SubmissionStatus:
+    """The status everyone sees. A correction in review shows its review; a correction rejected
+    leaves the item as its approved revision is on the channels (published, as a rule)."""
+    if s.withdrawn:
+        return SubmissionStatus.WITHDRAWN
+    if s.stage == ReviewStage.APPROVED or (s.stage == ReviewStage.REJECTED and s.approved_revision):
+        wanted = s.approved_channels or s.channels
+        receipts = [s.publications.get(c) for c in wanted]
+        if all(r is not None and r.state == ChannelState.LIVE for r in receipts):
+            return SubmissionStatus.PUBLISHED
+        if any(r is not None and r.failed for r in receipts):
+            return SubmissionStatus.FAILED
+        return SubmissionStatus.APPROVED
+    return SubmissionStatus(s.stage.value)
 
 
-def project(submission: Submission, event: Event) -> Submission | None:
-    """The submission after `event`, or None when the event changes nothing (a duplicate, or a
-    review outcome of an earlier revision)."""
-    event_id = str(event.event_id)
-    if event_id in submission.seen_events:
+def _staleness(s: Submission) -> None:
+    """A channel that shows an older revision than the newest approved one is live but stale."""
+    for receipt in s.on_channels():
+        current = (receipt.revision or 0) >= (s.approved_revision or 0)
+        receipt.state = ChannelState.LIVE if current else ChannelState.LIVE_STALE
+
+
+def _receipt_status(receipt: ChannelReceipt) -> str:
+    if receipt.on_channel:
+        return "published"
+    if receipt.state == ChannelState.GONE:
+        return "withdrawn"
+    return "failed" if receipt.failed else "pending"
+
+
+def _approvals(event: ReviewApproved) -> dict:
+    approvals = [a.model_dump(mode="json") for a in event.data.approvals]
+    return {"approvals": approvals, "revision": event.data.revision}
+
+
+def _recorded(s: Submission, event: ReviewApproved) -> bool:
+    return "approvals" in s.review and s.review.get("revision") == event.data.revision
+
+
+ReviewEvent = ReviewQueued | ReviewApproved | ReviewRejected | ReviewReturned
+
+
+def _reviewed(s: Submission, event: ReviewEvent) -> str | None:
+    """Review's outcome for the newest revision; None when it is stale or already decided."""
+    if event.data.revision != s.revision:
         return None
-    revision = getattr(event.data, "revision", submission.revision)
-    if revision < submission.revision:
+    if isinstance(event, ReviewApproved) and s.stage == ReviewStage.APPROVED and not _recorded(s, event):
+        # Its publication arrived first and told of the approval; this says who approved.
+        s.approved_channels = list(event.data.content.channels)
+        s.review = _approvals(event)
+        return ""
+    if s.stage in DECIDED:
         return None
-    s = submission.model_copy(deep=True)
-    s.seen_events.append(event_id)
-    detail = ""
     match event:
         case ReviewQueued():
-            proposed = SubmissionStatus.IN_REVIEW
-            detail = f"第{event.data.level}级审核"
+            if s.stage == ReviewStage.IN_REVIEW and event.data.level <= s.review_level:
+                return None  # a late queueing at a level passed already
+            s.stage, s.review_level = ReviewStage.IN_REVIEW, event.data.level
+            return f"第{event.data.level}级审核"
         case ReviewApproved():
-            proposed = SubmissionStatus.APPROVED
-            s.review = {"approvals": [a.model_dump(mode="json") for a in event.data.approvals]}
+            s.stage, s.approved_revision = ReviewStage.APPROVED, event.data.revision
+            s.approved_channels = list(event.data.content.channels)
+            s.review = _approvals(event)
+            return ""
         case ReviewRejected():
-            proposed = SubmissionStatus.REJECTED
+            s.stage = ReviewStage.REJECTED
             s.review = {
                 "reason": event.data.reason,
                 "automatic": event.data.automatic,
                 "comment": event.data.comment,
                 "findings": [f.model_dump(mode="json") for f in event.data.findings],
+                "revision": event.data.revision,
             }
-            detail = event.data.reason
+            if s.approved_revision:  # a correction refused: the approved revision stays online
+                s.review |= {"correction_rejected": True, "live_revision": s.approved_revision}
+                return (
+                    f"第{event.data.revision}稿（更正）不予公开：{event.data.reason}；"
+                    f"第{s.approved_revision}稿继续公开"
+                )
+            return str(event.data.reason)
         case ReviewReturned():
-            proposed = SubmissionStatus.RETURNED
-            s.review = {"returned_by_level": event.data.level, "comment": event.data.comment}
-            detail = event.data.comment
+            s.stage = ReviewStage.RETURNED
+            s.review = {
+                "returned_by_level": event.data.level,
+                "comment": event.data.comment,
+                "revision": event.data.revision,
+            }
+            return event.data.comment
+    return None
+
+
+ChannelEvent = PublicationPublished | PublicationUpdated | PublicationFailed | PublicationWithdrawn
+
+
+def _on_channel(s: Submission, event: ChannelEvent) -> str | None:
+    """A channel's news, applied only if newer than what was applied of that channel."""
+    d = event.data
+    receipt = s.publications.get(d.channel) or ChannelReceipt(channel=d.channel)
+    if d.sequence is not None and d.sequence <= receipt.sequence:
+        return None  # late or repeated
+    if d.sequence is None and receipt.state == ChannelState.GONE:
+        return None  # an event from before sequences, after the withdrawal
+    receipt = receipt.model_copy(update={"sequence": d.sequence or receipt.sequence})
+    detail = d.channel.value
+    shown = getattr(d, "revision", None)
+    if isinstance(event, PublicationPublished | PublicationUpdated) and shown == s.revision:
+        if s.stage not in DECIDED:  # published before review's approval arrived: it was approved
+            s.stage, s.approved_revision, s.approved_channels = ReviewStage.APPROVED, shown, list(s.channels)
+    match event:
         case PublicationPublished():
-            d = event.data
-            s.publications[d.channel] = ChannelReceipt(
-                channel=d.channel,
-                status="published",
-                url=d.url,
-                remote_id=d.remote_id,
-                published_at=d.published_at,
-            )
-            proposed, detail = _channel_status(s), d.channel
+            update = {
+                "state": ChannelState.LIVE,
+                "revision": d.revision or s.approved_revision or s.revision,
+                "published_at": d.published_at,
+            }
+            receipt = _shown(receipt, d.url, d.remote_id, update)
         case PublicationUpdated():
-            d = event.data
-            receipt = s.publications.get(d.channel)
-            s.publications[d.channel] = ChannelReceipt(
-                channel=d.channel,
-                status="published",
-                url=d.url,
-                remote_id=d.remote_id,
-                published_at=receipt.published_at if receipt else None,
-            )
-            proposed, detail = _channel_status(s), f"{d.channel}（更正）"
+            update = {"state": ChannelState.LIVE, "revision": d.revision}
+            receipt = _shown(receipt, d.url, d.remote_id, update)
+            receipt.published_at = receipt.published_at or d.updated_at
+            detail = f"{d.channel}（更正）"
         case PublicationFailed():
-            d = event.data
-            if s.publications.get(d.channel, None) is None:
-                s.publications[d.channel] = ChannelReceipt(channel=d.channel, status="failed", error=d.error)
-            proposed, detail = _channel_status(s), d.channel
+            update: dict = {"failed": True, "error": d.error}
+            if d.live_revision is not None:
+                update |= {"state": ChannelState.LIVE, "revision": d.live_revision}
+            elif d.sequence is not None and not receipt.on_channel:
+                update |= {"state": ChannelState.NEVER_PUBLISHED, "revision": None}
+            # Without a sequence (an older event) a channel known to be live stays live: a failed
+            # update leaves the old revision online.
+            receipt = receipt.model_copy(update=update)
         case PublicationWithdrawn():
-            receipt = s.publications.get(event.data.channel)
-            if receipt is not None:
-                receipt.status = "withdrawn"
-            proposed, detail = SubmissionStatus.WITHDRAWN, event.data.channel
+            receipt = receipt.model_copy(update={"state": ChannelState.GONE, "revision": None})
+    s.publications[d.channel] = receipt
+    return detail
+
+
+def _shown(receipt: ChannelReceipt, url: str, remote_id: str, update: dict) -> ChannelReceipt:
+    fields = {"failed": False, "error": None, "url": url, "remote_id": remote_id}
+    return receipt.model_copy(update={**fields, **update})
+
+
+def project(submission: Submission, event: Event) -> Submission | None:
+    """The submission after `event`, or None when the event changes nothing (a duplicate, a late
+    or stale one, or one about an earlier revision's review)."""
+    event_id = str(event.event_id)
+    if event_id in submission.seen_events:
+        return None
+    s = submission.model_copy(deep=True)
+    match event:
+        case ReviewQueued() | ReviewApproved() | ReviewRejected() | ReviewReturned():
+            detail = _reviewed(s, event)
+        case PublicationPublished() | PublicationUpdated() | PublicationFailed() | PublicationWithdrawn():
+            detail = _on_channel(s, event)
         case _:
             return None
-    s.status = _advance(s.status, proposed)
-    s.timeline.append(TimelineEntry(at=event.occurred_at, event=event.type, detail=str(detail)))
+    if detail is None:
+        return None
+    return _settled(s, TimelineEntry(at=event.occurred_at, event=event.type, detail=detail), event_id)
+
+
+def _settled(s: Submission, entry: TimelineEntry | None, event_id: str | None = None) -> Submission:
+    _staleness(s)
+    for receipt in s.publications.values():
+        receipt.status = _receipt_status(receipt)
+    s.status = status_of(s)
+    if event_id:
+        s.seen_events.append(event_id)
+    if entry:
+        s.timeline.append(entry)
     return s
 
 
@@ -263,8 +425,60 @@ def correction_dated_before(status: SubmissionStatus, formed_on: date, previous:
     return None
 
 
-def can_withdraw(status: SubmissionStatus) -> bool:
-    return status not in FINAL
+def can_withdraw(s: Submission) -> bool:
+    """Withdrawal works while anything may still go online or is online; only a withdrawn item,
+    or one rejected with nothing of it ever approved, has nothing to take down."""
+    if s.withdrawn:
+        return False
+    return status_of(s) != SubmissionStatus.REJECTED or bool(s.on_channels())
+
+
+def withdrawn(s: Submission, at: datetime, reason: str) -> Submission:
+    """Withdrawn, and so final: publish takes it off every channel that shows any revision."""
+    s = s.model_copy(deep=True, update={"withdrawn": True})
+    return _settled(s, TimelineEntry(at=at, event="submission.withdrawn", detail=reason))
+
+
+def can_revise(s: Submission) -> bool:
+    """A returned item is revised; a published one corrected (更正), also after a correction was
+    rejected; either is screened and reviewed again."""
+    return not s.withdrawn and status_of(s) in (SubmissionStatus.RETURNED, SubmissionStatus.PUBLISHED)
+
+
+def dropped_channels(s: Submission, channels: list[Channel]) -> list[str]:
+    """The channels that show the item but a revision would leave out."""
+    return sorted(r.channel.value for r in s.on_channels() if r.channel not in channels)
+
+
+def revised(s: Submission, at: datetime, channels: list[Channel], files: list[str]) -> Submission:
+    """The next revision, waiting for screening and review."""
+    what = "更正" if s.approved_revision else "修改"
+    revision = s.revision + 1
+    s = s.model_copy(
+        deep=True,
+        update={
+            "revision": revision,
+            "stage": ReviewStage.RECEIVED,
+            "review_level": 0,
+            "channels": list(channels),
+            "files": {**s.files, str(revision): list(files)},
+        },
+    )
+    entry = TimelineEntry(at=at, event="submission.revised", detail=f"第{revision}稿（{what}）")
+    return _settled(s, entry)
+
+
+def public_files(s: Submission, carried: list[str]) -> set[str]:
+    """The attachments anyone may download: those of a revision some channel shows, while the
+    item is not withdrawn. `carried`: the attachments of an item stored before each revision
+    kept its own (counted as its newest approved revision's)."""
+    if s.withdrawn:
+        return set()
+    live = s.live_revisions()
+    files = {f for r in live for f in s.files.get(str(r), [])}
+    if not s.files and s.approved_revision in live:
+        files |= set(carried)
+    return files
 
 
 class RateLimiter:

@@ -9,15 +9,22 @@ from pymongo.errors import DuplicateKeyError
 
 from services.ingest import attachments
 from services.ingest.domain import (
+    ReviewStage,
     Submission,
     SubmissionDraft,
     TimelineEntry,
+    can_revise,
     can_withdraw,
     correction_dated_before,
+    dropped_channels,
     project,
+    public_files,
+    revised,
+    status_of,
+    withdrawn,
 )
 from services.ingest.reader import AttachmentReader
-from services.ingest.store import SubmissionStore
+from services.ingest.store import SubmissionStore, to_submission
 from shared.auth import Principal
 from shared.domain import CHINA, Category, OfficeLevel, Role, SubmissionStatus, document_refused
 from shared.events import (
@@ -38,8 +45,6 @@ from shared.outbox import staged_list
 from shared.problems import FieldError, Problem
 
 PRODUCER = "ingest"
-# A returned item is revised; a published one corrected (更正): either is screened and reviewed again.
-REVISABLE = {SubmissionStatus.RETURNED, SubmissionStatus.PUBLISHED}
 
 
 def _fingerprint(draft: SubmissionDraft) -> str:
@@ -159,8 +164,8 @@ async def _bind(store: SubmissionStore, attachments_found: list[Attachment], sub
 
 
 async def visible_attachment(store: SubmissionStore, caller: Principal | None, attachment_id: str):
-    """A file its caller may have: its department, reviewers and operators always, anyone once
-    its item is public (published on a channel, not withdrawn)."""
+    """A file its caller may have: its department, reviewers and operators always, anyone while
+    a revision that carries it is live on some channel (and the item is not withdrawn)."""
     record = await store.attachment_record(attachment_id)
     if record is not None:
         meta = record["metadata"]
@@ -169,14 +174,14 @@ async def visible_attachment(store: SubmissionStore, caller: Principal | None, a
         ):
             return await store.open_attachment(attachment_id)
         submission = await store.get(meta["submission_id"]) if meta.get("submission_id") else None
-        if submission and _public(submission):
+        if submission and attachment_id in _public_files(submission):
             return await store.open_attachment(attachment_id)
     raise Problem(404, "Not found", f"No attachment {attachment_id} is visible to you.")
 
 
-def _public(submission: dict) -> bool:
-    published = any(p.get("status") == "published" for p in submission.get("publications", {}).values())
-    return published and submission["status"] != SubmissionStatus.WITHDRAWN.value
+def _public_files(doc: dict) -> set[str]:
+    carried = [a["id"] for a in doc["content"].get("attachments", [])]
+    return public_files(to_submission(doc), carried)
 
 
 def within_the_office(draft: SubmissionDraft, level: OfficeLevel) -> None:
@@ -228,6 +233,8 @@ async def submit(
         "content": content.model_dump(mode="json"),
         "status": SubmissionStatus.RECEIVED.value,
         "revision": 1,
+        "stage": ReviewStage.RECEIVED.value,
+        "files": {"1": [a.id for a in files]},
         "publications": {},
         "review": {},
         "timeline": [TimelineEntry(at=received.occurred_at, event=received.type).model_dump(mode="json")],
@@ -290,75 +297,84 @@ async def visible(store: SubmissionStore, caller: Principal, submission_id: str)
 
 
 async def withdraw(store: SubmissionStore, caller: Principal, submission_id: str, reason: str) -> dict:
+    """Withdraw the item from every channel that shows any revision of it, whatever its status."""
     subject = ItemSubject.of(ItemContent(**(await visible(store, caller, submission_id))["content"]))
 
-    def withdrawn(s: Submission) -> Submission:
-        if not can_withdraw(s.status):
-            raise Problem(409, "Cannot withdraw", f"The submission is already {s.status}.")
-        at = utcnow()
-        return s.model_copy(
-            update={
-                "status": SubmissionStatus.WITHDRAWN,
-                "timeline": [*s.timeline, TimelineEntry(at=at, event="submission.withdrawn", detail=reason)],
-            }
-        )
+    def withdrawal(s: Submission) -> Submission:
+        if not can_withdraw(s):
+            raise Problem(
+                409, "Cannot withdraw", f"The submission is {s.status}: nothing of it can go online."
+            )
+        return withdrawn(s, utcnow(), reason)
 
     def announce(s: Submission):
         data = SubmissionWithdrawnData(withdrawn_by=caller.name, reason=reason, subject=subject)
         return [new_event(SubmissionWithdrawn, s.id, PRODUCER, data)]
 
-    return await store.change(submission_id, withdrawn, announce)
+    return await store.change(submission_id, withdrawal, announce)
+
+
+def _not_revisable(s: Submission) -> Problem:
+    return Problem(
+        409,
+        "Not revisable",
+        "Only an item returned for revision, or a published one to be corrected, can be revised; "
+        f"this one is {s.status}.",
+    )
+
+
+def _keeps_channels(s: Submission, channels: list) -> None:
+    """A correction is published where the item is: one that leaves out a channel showing it
+    would leave the old revision there, so it is refused (withdraw the item to take it down)."""
+    left_out = dropped_channels(s, channels)
+    if left_out:
+        reason = (
+            "leaves out " + ", ".join(left_out) + ", which shows the item: a correction keeps its channels"
+        )
+        raise Problem(
+            422,
+            "Invalid request",
+            "A correction updates the item on every channel it is on; withdraw it to take it off.",
+            errors=[FieldError(field="channels", reason=reason)],
+        )
+
+
+def _dated_from_the_item(s: Submission, formed_on: date, previous: date) -> None:
+    if why := correction_dated_before(status_of(s), formed_on, previous):
+        raise Problem(
+            422,
+            "Correction dated before the item",
+            f"formed_on {formed_on.isoformat()} is refused: {why}.",
+            errors=[FieldError(field="formed_on", reason=why)],
+        )
 
 
 async def revise(
     store: SubmissionStore, clerk: Principal, submission_id: str, draft: SubmissionDraft
 ) -> dict:
-    """A returned item's revision, or a published item's correction, goes back to screening as a
-    new revision; a correction, once approved, updates the channels that show the item."""
-    previous = date.fromisoformat((await visible(store, clerk, submission_id))["content"]["formed_on"])
+    """A returned item's revision, or a published item's correction (also after a correction was
+    rejected), goes back to screening as a new revision; a correction, once approved, updates the
+    channels that show the item. Its files become public only once it is live."""
+    stored = await visible(store, clerk, submission_id)
+    if not can_revise(current := to_submission(stored)):
+        raise _not_revisable(current)  # before binding any file to it
+    _keeps_channels(current, draft.channels)
+    _dated_from_the_item(current, draft.formed_on, date.fromisoformat(stored["content"]["formed_on"]))
     files = await _attachments_of(store, clerk, draft)
     await _bind(store, files, submission_id)
     content = _content(draft, clerk, submission_id, files)
 
-    def revised(s: Submission) -> Submission:
-        if s.status not in REVISABLE:
-            raise Problem(
-                409,
-                "Not revisable",
-                f"Only an item returned for revision, or a published one to be corrected, can be revised; "
-                f"this one is {s.status}.",
-            )
-        if why := correction_dated_before(s.status, draft.formed_on, previous):
-            raise Problem(
-                422,
-                "Correction dated before the item",
-                f"formed_on {draft.formed_on.isoformat()} is refused: {why}.",
-                errors=[FieldError(field="formed_on", reason=why)],
-            )
-        what = "更正" if s.status == SubmissionStatus.PUBLISHED else "修改"
-        entry = TimelineEntry(
-            at=utcnow(), event="submission.revised", detail=f"第{s.revision + 1}稿（{what}）"
-        )
-        return s.model_copy(
-            update={
-                "status": SubmissionStatus.RECEIVED,
-                "revision": s.revision + 1,
-                "channels": list(content.channels),
-                "timeline": [*s.timeline, entry],
-            }
-        )
+    def revision(s: Submission) -> Submission:
+        if not can_revise(s):
+            raise _not_revisable(s)
+        _keeps_channels(s, list(content.channels))
+        return revised(s, utcnow(), list(content.channels), [a.id for a in files])
 
     def announce(s: Submission):
-        return [
-            new_event(
-                SubmissionRevised,
-                s.id,
-                PRODUCER,
-                SubmissionReceivedData(revision=s.revision, content=content),
-            )
-        ]
+        data = SubmissionReceivedData(revision=s.revision, content=content)
+        return [new_event(SubmissionRevised, s.id, PRODUCER, data)]
 
-    return await store.change(submission_id, revised, announce, content.model_dump(mode="json"))
+    return await store.change(submission_id, revision, announce, content.model_dump(mode="json"))
 
 
 async def on_event(store: SubmissionStore, event: Event) -> None:

@@ -1,5 +1,6 @@
 """Ingest's MongoDB adapter: the `submissions` of its own database and their idempotency keys."""
 
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,7 +16,20 @@ from shared.locks import document_lock
 from shared.outbox import insert_staged
 
 # What the projection owns in a stored submission; the rest (content, idempotency) never changes.
-_PROJECTED = {"status", "revision", "publications", "review", "timeline", "seen_events"}
+_PROJECTED = {
+    "status",
+    "revision",
+    "stage",
+    "review_level",
+    "approved_revision",
+    "approved_channels",
+    "withdrawn",
+    "files",
+    "publications",
+    "review",
+    "timeline",
+    "seen_events",
+}
 
 
 class SubmissionStore:
@@ -29,17 +43,23 @@ class SubmissionStore:
         self.attachment_chunks = db["attachments.chunks"]
 
     async def store_attachment(self, data: bytes, filename: str, metadata: dict) -> str:
-        return str(await self.attachment_files.upload_from_stream(filename, data, metadata=metadata))
+        """Stored under an id of 128 random bits: knowing one public file's id tells nothing of
+        another's (ObjectIds, which files had before, count up)."""
+        attachment_id = new_attachment_id()
+        await self.attachment_files.upload_from_stream_with_id(
+            attachment_id, filename, data, metadata=metadata
+        )
+        return attachment_id
 
     async def attachment_record(self, attachment_id: str) -> dict | None:
-        return await self.attachment_records.find_one({"_id": ObjectId(attachment_id)})
+        return await self.attachment_records.find_one({"_id": _file_id(attachment_id)})
 
     async def attach(self, attachment_id: str, submission_id: str) -> bool:
         """Bind an attachment to one submission; False when it belongs to another already, or was
         deleted meanwhile as never attached. One guarded write: an expiry sweep or a second
         submission racing it on any replica either loses or makes it lose."""
         bound = await self.attachment_records.update_one(
-            {"_id": ObjectId(attachment_id), "metadata.submission_id": {"$in": [None, submission_id]}},
+            {"_id": _file_id(attachment_id), "metadata.submission_id": {"$in": [None, submission_id]}},
             {"$set": {"metadata.submission_id": submission_id}},
         )
         return bound.matched_count == 1
@@ -66,7 +86,7 @@ class SubmissionStore:
         return forgotten
 
     async def open_attachment(self, attachment_id: str):
-        return await self.attachment_files.open_download_stream(ObjectId(attachment_id))
+        return await self.attachment_files.open_download_stream(_file_id(attachment_id))
 
     async def prepare(self) -> None:
         await self.submissions.create_index([("department", ASCENDING), ("_id", DESCENDING)])
@@ -127,6 +147,15 @@ class SubmissionStore:
             return Change(fields | ({"content": content} if content else {}), announce(changed))
 
         return await change_document(self.submissions, submission_id, compute)
+
+
+def new_attachment_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _file_id(attachment_id: str) -> str | ObjectId:
+    """The stored id of an attachment: 32 hex digits, or an ObjectId for files stored before."""
+    return ObjectId(attachment_id) if len(attachment_id) == 24 else attachment_id
 
 
 def to_submission(doc: dict) -> Submission:

@@ -4,20 +4,13 @@ where it is wanted (on its channel, or off it again)."""
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 import httpx
 import structlog
 
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
-from services.publish.domain import (
-    Publication,
-    PublicationState,
-    attempt_failed,
-    complete_approval,
-    published,
-    updated,
-    withdrawn,
-)
+from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval
 from services.publish.store import PublicationStore, SubscriptionStore
 from services.publish.subscriptions import (
     FEED_EVENTS,
@@ -63,6 +56,7 @@ async def on_approved(store: PublicationStore, settings: Settings, event: Review
             submission_id=event.submission_id,
             channel=channel,
             content=event.data.content,
+            revision=event.data.revision,
             next_attempt_at=utcnow(),
             approval=event,
         )
@@ -85,21 +79,24 @@ async def on_withdrawn_id(store: PublicationStore, submission_id: str) -> None:
         await store.want_withdrawn(submission_id, pub.channel)
 
 
-async def process(pub: Publication, channel: ChannelAdapter, settings: Settings):
-    """One step towards where the publication is wanted; returns the outcome and its event."""
+async def process(pub: Publication, channel: ChannelAdapter) -> Attempt | None:
+    """The step due for the publication as claimed, taken on its channel; its outcome is applied
+    to the publication as stored by then (domain.settled). None when nothing was due."""
+    attempt = attempt_of(pub)
+    if attempt is None:
+        return None
     try:
-        if pub.outdated:
-            return updated(pub, await channel.update(pub), utcnow())
-        if pub.wanted == PublicationState.PUBLISHED:
-            return published(pub, await channel.publish(pub))
-        if pub.state == PublicationState.PUBLISHED:
-            await channel.withdraw(pub)
-        return withdrawn(pub, utcnow())
+        match attempt.step:
+            case Step.PUBLISH:
+                return replace(attempt, receipt=await channel.publish(pub))
+            case Step.UPDATE:
+                return replace(attempt, receipt=await channel.update(pub))
+            case Step.WITHDRAW:
+                await channel.withdraw(pub)
+                return attempt
     except ChannelError as error:
         log.warning("channel attempt failed", channel=pub.channel, error=str(error), attempt=pub.attempts + 1)
-        return attempt_failed(
-            pub, str(error), utcnow(), settings.publish_max_attempts, error.retry_after, error.retryable
-        )
+        return replace(attempt, error=str(error), retryable=error.retryable, retry_after=error.retry_after)
 
 
 async def work(
@@ -146,9 +143,8 @@ async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> tuple[Pub
 async def _run_one(store, channels, settings, pub: Publication, hint: dict, on_settled) -> None:
     with structlog.contextvars.bound_contextvars(submission_id=pub.submission_id, channel=pub.channel):
         try:
-            outcome, event = await process(pub, channels[pub.channel], settings)
-            await store.settle(outcome, event, hint)
-            if event:
+            attempt = await process(pub, channels[pub.channel])
+            if await store.settle(attempt, hint, settings.publish_max_attempts):
                 on_settled()
         except Exception:
             log.exception("publication step failed; it is retried when its claim expires")

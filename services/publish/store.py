@@ -2,16 +2,25 @@
 `portal_items`, and the `withdrawals` that must win over approvals arriving late."""
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, reapproved
+from services.publish.domain import (
+    Attempt,
+    Publication,
+    dead_letter,
+    feed_entry,
+    reapproved,
+    settled,
+    withdrawal_wanted,
+)
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
-from shared.events import Envelope, ReviewApproved, utcnow
+from shared.events import ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
@@ -77,41 +86,43 @@ class PublicationStore:
         return [to_publication(d) for d in docs]
 
     async def claim_due(self) -> tuple[Publication, dict] | None:
-        """Take one due publication for `LEASE`, with the hint that led to it; a leased one is
-        left to its holder, and a hint that leads to nothing due is dropped."""
+        """Take one due publication for `LEASE`, with the hint that led to it. The claim is one
+        guarded write (shared.documents): of all workers on all replicas, one holds it; one
+        leased by another, or not yet time to try again, is left alone; a hint that leads to
+        nothing due is dropped."""
         now = utcnow()
         for hint in await self.due.due(64):
-            async with document_lock(self.publications, hint["_id"]):
-                doc = await self.publications.find_one({"_id": hint["_id"]})
-                if doc is None and not stale(hint):
-                    continue  # being written by another process
-                if doc is None or not to_publication(doc).due:
-                    await self.due.clear(hint)
-                    continue
-                if doc["lease_until"] > now or doc["next_attempt_at"] > now:
-                    continue  # held by another worker, or not yet time to try again
-                await self.publications.update_one(
-                    {"_id": hint["_id"]}, {"$set": {"lease_until": now + LEASE}}
-                )
-            return to_publication(doc), hint
+            seen: dict[str, bool] = {}
+            claimed = await change_document(self.publications, hint["_id"], partial(_claim, now, seen))
+            if claimed is not None:
+                return to_publication(claimed), hint
+            if seen.get("due") is False or ("due" not in seen and stale(hint)):
+                await self.due.clear(hint)  # nothing due, or its writer died before writing it
         return None
 
-    async def settle(self, outcome: Publication, event: Envelope | None, hint: dict) -> None:
-        """Record what the channel did; `wanted` is re-read, as a withdrawal may have come meanwhile."""
+    async def settle(self, attempt: Attempt | None, hint: dict, max_attempts: int) -> bool:
+        """Apply the worker's attempt to the publication as stored now (domain.settled) and release
+        it; the event announcing the change goes in the same write. True when something was
+        announced."""
+        announced = []
 
         def compute(doc: dict) -> Change:
-            merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
-            entry, given_up = feed_entry(event), dead_letter(outcome, event)
+            pub = to_publication(doc)
+            event = None
+            if attempt is not None:
+                pub, event = settled(pub, attempt, utcnow(), max_attempts)
+            announced[:] = [event] if event else []
+            entry, given_up = feed_entry(event), dead_letter(pub, event)
             staged = {FEED: [entry] if entry else [], DEAD_LETTERS: [given_up] if given_up else []}
-            return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [], staged)
+            return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged)
 
-        if outcome.due:  # the next try's time goes on the board before the lease is released
-            await self.due.mark(hint["_id"], outcome.next_attempt_at)
-        settled = to_publication(await change_document(self.publications, hint["_id"], compute))
-        if settled.due and not outcome.due:  # a withdrawal arrived meanwhile: at once
-            await self.due.mark(hint["_id"])
-        elif not settled.due:
-            await self.due.clear(hint)
+        # The hint goes on the board before the lease is released, so a due one is never lost; if
+        # nothing is due after all, the worker's next pass drops it.
+        await self.due.mark(hint["_id"])
+        stored = await change_document(self.publications, hint["_id"], compute)
+        if stored is not None and (after := to_publication(stored)).due and after.next_attempt_at > utcnow():
+            await self.due.mark(hint["_id"], after.next_attempt_at)
+        return bool(announced)
 
     async def reapprove(self, submission_id: str, channel: str, approval: ReviewApproved) -> bool:
         """A publication approved again (domain.reapproved); False when that changes nothing."""
@@ -125,14 +136,11 @@ class PublicationStore:
         return await change_document(self.publications, key, compute) is not None
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:
+        """Take the item off the channel (domain.withdrawal_wanted)."""
+
         def compute(doc: dict) -> Change | None:
-            pub = to_publication(doc)
-            if pub.wanted == PublicationState.WITHDRAWN:
-                return None
-            pub = pub.model_copy(update={"wanted": PublicationState.WITHDRAWN, "next_attempt_at": utcnow()})
-            if pub.state == PublicationState.FAILED:  # never reached the channel: nothing to take off
-                pub = pub.model_copy(update={"state": PublicationState.WITHDRAWN})
-            return Change(_fields(pub))
+            pub = withdrawal_wanted(to_publication(doc), utcnow())
+            return Change(_fields(pub)) if pub else None
 
         await self.due.mark(_id(submission_id, channel))
         await change_document(self.publications, _id(submission_id, channel), compute)
@@ -212,6 +220,15 @@ class SubscriptionStore:
         """The newest deliveries first (ids grow with time), before the cursor `before`."""
         query = {"subscription_id": subscription_id} | ({"_id": {"$lt": before}} if before else {})
         return await self.deliveries.find(query).sort("_id", DESCENDING).limit(limit).to_list()
+
+
+def _claim(now: datetime, seen: dict[str, bool], doc: dict) -> Change | None:
+    """The lease on a due publication that nobody holds and whose time has come (`seen`: whether
+    it was due at all)."""
+    seen["due"] = to_publication(doc).due
+    if not seen["due"] or doc["lease_until"] > now or doc["next_attempt_at"] > now:
+        return None
+    return Change({"lease_until": now + LEASE})
 
 
 def _subscription_fields(subscription: Subscription) -> dict:

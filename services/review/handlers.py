@@ -51,9 +51,11 @@ async def _screen(store: TaskStore, screener: Screener, content: ItemContent) ->
 
 
 def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, findings: list[ScreeningFinding]):
-    """A revision after `review.returned`, or a correction of an approved item, is screened again
-    and starts over at level 1."""
-    if task.state not in (ReviewState.RETURNED, ReviewState.APPROVED) or event.data.revision <= task.revision:
+    """A revision after `review.returned`, or a correction of an approved item (also after an
+    earlier correction was rejected: ingest revises only what may be), is screened again and
+    starts over at level 1."""
+    revisable = (ReviewState.RETURNED, ReviewState.APPROVED, ReviewState.REJECTED)
+    if task.state not in revisable or event.data.revision <= task.revision:
         return None
     return screened(event.submission_id, event.data.revision, event.data.content, levels, findings)
 

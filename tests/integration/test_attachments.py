@@ -5,7 +5,6 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from bson import ObjectId
 
 from services.ingest.app import build
 from services.review.app import build as build_review
@@ -158,15 +157,16 @@ async def test_a_department_holds_uploads_within_its_quota_and_unattached_ones_e
         store = app.state.store
         records = store.attachment_records
         [attached_id, *others] = [str(r["_id"]) for r in await records.find({}, {"_id": 1}).to_list()]
+        # 128 random bits each: one id tells nothing of the others.
+        assert all(len(i) == 32 and int(i, 16) >= 0 for i in [attached_id, *others])
+        assert len({i[:8] for i in [attached_id, *others]}) == len(others) + 1
         made = await http.post("/v1/submissions", json={**ITEM, "attachments": [attached_id]}, headers=clerk)
         assert made.status_code == 202, made.text
         # A day passes (aged in the store: a test never races a real clock).
         await records.update_many({}, {"$set": {"uploadDate": utcnow() - timedelta(hours=25)}})
         assert await store.forget_unattached(one_mb.attachment_unattached_hours) == len(others)
         assert [str(r["_id"]) for r in await records.find({}, {"_id": 1}).to_list()] == [attached_id]
-        assert (
-            await store.attachment_chunks.count_documents({"files_id": {"$ne": ObjectId(attached_id)}}) == 0
-        )
+        assert await store.attachment_chunks.count_documents({"files_id": {"$ne": attached_id}}) == 0
         late = await http.post("/v1/submissions", json={**ITEM, "attachments": [others[0]]}, headers=clerk)
         assert late.status_code == 422 and late.json()["errors"][0]["field"] == "attachments.0"
         again = await http.post("/v1/attachments", files=[("files", ("多一份.pdf", report))], headers=clerk)
