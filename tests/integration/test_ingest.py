@@ -124,6 +124,15 @@ async def test_a_correction_is_dated_the_day_it_was_changed_never_before_the_ite
     clerk = await identities.department()
     async with EventTap(settings) as tap, running(build(settings)) as http:
         sid = (await http.post("/v1/submissions", json=ITEM, headers=clerk)).json()["id"]
+        approvals = (approval(1, "a"), approval(2, "b"))
+        await tap.publish(
+            new_event(
+                ReviewApproved,
+                sid,
+                "review",
+                ReviewApprovedData(revision=1, content=content(), approvals=approvals),
+            )
+        )
         item = PublishedItem.of(content())
         for ch in ("portal", "platform"):
             data = PublicationPublishedData(
