@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Category, OfficeLevel
@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     platform_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one push to the platform")
     publish_max_attempts: int = Field(
         10, ge=1, description="Pushes tried per channel before publication.failed"
+    )
+    webhook_trusted_networks: list[IPvAnyNetwork] = Field(
+        [],
+        description="Networks beside the public internet that webhook subscriptions may deliver to, "
+        'as JSON (["10.1.0.0/16"]); loopback, private and link-local addresses are refused otherwise',
     )
     subscription_max_failures: int = Field(
         10, ge=1, description="Deliveries in a row that may fail before a webhook subscription is disabled"

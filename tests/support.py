@@ -63,6 +63,7 @@ def isolated_settings(servers: Servers, **overrides) -> Settings:
         mongodb_url=servers.mongodb_url,
         namespace="t" + uuid.uuid4().hex[:12],
         outbox_poll_seconds=0.2,
+        webhook_trusted_networks=["127.0.0.0/8"],  # the tests' receivers listen here
         **overrides,
     )
 

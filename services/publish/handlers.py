@@ -10,6 +10,7 @@ import httpx
 import structlog
 
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
+from services.publish.destinations import Network, closed_to
 from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval
 from services.publish.store import PublicationStore, SubscriptionStore
 from services.publish.subscriptions import (
@@ -170,7 +171,7 @@ async def _deliver_pending(subscriptions, feed, http, settings: Settings, subscr
             if not subscription.wants(entry):
                 subscription = passed(subscription, entry["seq"], delivered=False)
                 continue
-            record, error = await _deliver(http, subscription, entry)
+            record, error = await _deliver(http, subscription, entry, settings.webhook_trusted_networks)
             await subscriptions.log(record)
             if error is not None:
                 subscription = failed(
@@ -183,12 +184,15 @@ async def _deliver_pending(subscriptions, feed, http, settings: Settings, subscr
 
 
 async def _deliver(
-    http: httpx.AsyncClient, subscription: Subscription, entry: dict
+    http: httpx.AsyncClient, subscription: Subscription, entry: dict, trusted: list[Network]
 ) -> tuple[DeliveryRecord, ChannelError | None]:
     body = json.dumps(delivery_body(entry), ensure_ascii=False)
     hook = webhook_id(subscription, entry["seq"])
     started, error, status = time.perf_counter(), None, None
     try:
+        # Judged again at each delivery: a host may have been pointed inside since it subscribed.
+        if why := await closed_to(subscription.url, trusted):
+            raise ChannelError(why)
         status = (
             await signed_request(http, "POST", subscription.url, body, subscription.secret, hook)
         ).status_code

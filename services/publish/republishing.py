@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel
 
+from services.publish.destinations import closed_to
 from services.publish.store import SubscriptionStore
 from services.publish.subscriptions import (
     DeliveryRecord,
@@ -24,7 +25,7 @@ from services.publish.subscriptions import (
 from shared.auth import Principal, requires
 from shared.domain import Role
 from shared.events import utcnow
-from shared.problems import Problem
+from shared.problems import FieldError, Problem
 
 Operator = Annotated[Principal, Depends(requires(Role.OPERATOR))]
 SubscriptionId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
@@ -127,7 +128,12 @@ def subscription_routes() -> APIRouter:
         request: Request, subscriptions: Subscriptions, _: Operator, wanted: SubscriptionRequest
     ) -> SubscriptionCreated:
         """Register a platform's URL, the events it wants and the secret its deliveries are
-        signed with (generated when not given, and shown only in this answer)."""
+        signed with (generated when not given, and shown only in this answer). A URL whose host
+        is, or resolves to, a loopback, private or link-local address is refused (422) unless the
+        operator trusts its network (GONGKAI_WEBHOOK_TRUSTED_NETWORKS)."""
+        trusted = request.app.state.settings.webhook_trusted_networks
+        if why := await closed_to(str(wanted.url), trusted):
+            raise Problem(422, "Destination refused", why, errors=[FieldError(field="url", reason=why)])
         head = await request.app.state.store.feed.head()
         now = utcnow()
         subscription = Subscription(

@@ -135,3 +135,54 @@ async def test_subscriptions_are_for_operators_and_validated(settings, identitie
         assert (await http.delete(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 204
         assert (await http.get(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 404
         assert (await http.get("/v1/subscriptions/nope/deliveries", headers=operator)).status_code == 422
+
+
+INSIDE = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:10.0.0.1]/hook",
+    "http://10.1.2.3/hook",
+    "http://192.168.1.1/hook",
+    "http://100.64.0.1/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0/hook",
+]
+
+
+async def test_a_subscription_cannot_point_publish_into_its_own_network(settings, identities):
+    """SSRF: with no trusted networks (the default), loopback, private, shared and link-local
+    destinations are refused, by address or by a name that resolves to one."""
+    settings = settings.model_copy(update={"webhook_trusted_networks": []})
+    operator = await identities.operator()
+    async with running(build(settings)) as http:
+        for url in INSIDE:
+            answer = await http.post(
+                "/v1/subscriptions", json={"url": url, "events": ["publication.published"]}, headers=operator
+            )
+            assert answer.status_code == 422, url
+            assert (
+                answer.json()["errors"] == [{"field": "url", "reason": answer.json()["errors"][0]["reason"]}]
+                and "not a public address" in answer.json()["errors"][0]["reason"]
+            )
+        assert (await http.get("/v1/subscriptions", headers=operator)).json()["items"] == []
+
+
+async def test_a_destination_no_longer_trusted_receives_nothing(settings, identities, platform, receiver):
+    """Judged again at each delivery: once its network is no longer trusted, nothing goes out."""
+    trusted = settings.model_copy(update={"platform_url": platform})
+    operator = await identities.operator()
+    wanted = {"url": f"{receiver}/items", "events": ["publication.published"], "secret": RECEIVER_SECRET}
+    async with running(build(trusted)) as http:
+        sid = (await http.post("/v1/subscriptions", json=wanted, headers=operator)).json()["id"]
+    untrusted = trusted.model_copy(update={"webhook_trusted_networks": []})
+    async with EventTap(untrusted) as tap, running(build(untrusted)) as http, httpx.AsyncClient() as peer:
+        await tap.publish(approved("n-1"))
+
+        async def refused():
+            log = (await http.get(f"/v1/subscriptions/{sid}/deliveries", headers=operator)).json()["items"]
+            return log or None
+
+        [first, *_] = await eventually(refused, 20, "a delivery refused")
+        assert first["outcome"] == "failed" and "not a public address" in first["error"]
+        assert (await peer.get(f"{receiver}/items")).json()["items"] == []

@@ -1,5 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.publish.domain import (
     Attempt,
     ChannelReceipt,
@@ -192,3 +194,30 @@ def test_a_publication_stored_before_channel_states_reads_as_one():
         {**legacy, "state": "withdrawn", "published_revision": 1, "receipt": receipt}
     )
     assert gone.state == ChannelState.GONE and gone.live_revision is None
+
+
+@pytest.mark.parametrize(
+    ("address", "trusted", "refused"),
+    [
+        ("93.184.216.34", [], False),
+        ("2606:4700::1111", [], False),
+        ("127.0.0.1", [], True),
+        ("10.0.0.8", [], True),
+        ("172.16.5.4", [], True),
+        ("169.254.169.254", [], True),
+        ("100.64.1.1", [], True),
+        ("224.0.0.1", [], True),
+        ("::1", [], True),
+        ("fe80::1%eth0", [], True),
+        ("fd00::1", [], True),
+        ("::ffff:127.0.0.1", [], True),
+        ("10.1.2.3", ["10.1.0.0/16"], False),
+        ("10.2.0.1", ["10.1.0.0/16"], True),
+    ],
+)
+def test_webhooks_go_to_public_addresses_or_trusted_networks(address, trusted, refused):
+    from ipaddress import ip_network
+
+    from services.publish.destinations import refusal
+
+    assert (refusal(address, [ip_network(n) for n in trusted]) is not None) is refused
