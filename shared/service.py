@@ -102,6 +102,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(_supervised(work, app), name=work.__name__) for work in spec.workers]
         log.info("service started", port=settings.port_of(spec.name))
+        for default in settings.development_defaults():  # said at every start, never silently
+            log.warning("a development default is in use", setting=default)
         try:
             yield
         finally:

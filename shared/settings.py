@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,6 +131,19 @@ class Settings(BaseSettings):
 
     def database_name(self, owner: str) -> str:
         return f"{self.namespace}_{owner}"
+
+    def development_defaults(self) -> list[str]:
+        """The development defaults still in use: each is public, so none belongs in production."""
+        found = []
+        if self.platform_secret == DEV_PLATFORM_SECRET:
+            found.append("GONGKAI_PLATFORM_SECRET is the development secret, which anyone can read")
+        if self.portal_push_url and self.portal_push_secret == DEV_PLATFORM_SECRET:
+            found.append("GONGKAI_PORTAL_PUSH_SECRET is the development secret, which anyone can read")
+        if urlsplit(self.rabbitmq_url).username == "guest":
+            found.append(
+                "GONGKAI_RABBITMQ_URL logs in as RabbitMQ's guest: give the services a user of their own"
+            )
+        return found
 
     def port_of(self, service: str) -> int:
         return getattr(self, f"{service}_port")
