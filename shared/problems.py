@@ -5,6 +5,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -88,6 +89,7 @@ TITLES = {
     503: "Not ready",
 }
 WRITES = {"post", "put", "patch", "delete"}
+DATABASE_RETRY_SECONDS = 5
 ROUTINE = (400, 401, 403, 404, 409, 413, 415, 422, 429)  # what routers declare; narrowed per operation
 
 
@@ -98,6 +100,7 @@ def answers_of(operation: dict, path: str, method: str, rate_limited: bool) -> s
     """The problem answers an operation can really give, from what it takes."""
     # What a route says it answers beside these (a read refused by what is stored: 409).
     statuses = set(operation.pop(ALSO_ANSWERS, []))
+    statuses.add(503)  # every operation reads or writes the database, which may be out of reach
     if operation.get("security"):
         statuses |= {401, 403}
     if "{" in path:
@@ -169,6 +172,14 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
 
+async def _on_database_out(request: Request, exc: ConnectionFailure) -> JSONResponse:
+    """The database out of reach (down, restarting, the network): the caller is told to come
+    back, never that the service broke."""
+    log.warning("database unreachable", path=request.url.path, error=type(exc).__name__)
+    detail = "The database cannot be reached just now; try again shortly."
+    return problem_response(503, "Unavailable", detail, headers={"Retry-After": str(DATABASE_RETRY_SECONDS)})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
     return problem_response(500, "Internal error", "The error was logged; nothing is shown here.")
@@ -178,4 +189,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ConnectionFailure, _on_database_out)
     app.add_exception_handler(Exception, _on_unexpected)

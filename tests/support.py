@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 
@@ -153,3 +154,53 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
+
+
+class Outage:
+    """A TCP proxy in front of a server, which a test cuts and restores: the server's outage as
+    its clients see it (every connection dropped, new ones closed at once)."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.down, self.links = False, set()
+
+    async def __aenter__(self) -> "Outage":
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.listening = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.cut()
+        self.server.close()
+
+    def url_of(self, url: str) -> str:
+        """`url` with its server replaced by this proxy."""
+        return url.replace(f"{self.host}:{self.port}", f"127.0.0.1:{self.listening}")
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in list(self.links):
+            writer.close()
+
+    def restore(self) -> None:
+        self.down = False
+
+    async def _link(self, reader, writer) -> None:
+        if self.down:
+            writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+        self.links |= {writer, upstream_writer}
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            self.links.discard(writer)
+            writer.close()

@@ -19,7 +19,7 @@ from shared.events import (
     utcnow,
 )
 from tests.conftest import running
-from tests.support import EventTap, eventually
+from tests.support import EventTap, Outage, eventually
 from tests.unit.factories import approval, content
 
 pytestmark = pytest.mark.integration
@@ -276,3 +276,19 @@ async def test_listing_pages_are_stable_and_filter_by_day(settings, identities):
         ).json()
         assert len(todays["items"]) == 6
         assert (await http.get("/v1/submissions?cursor=not-a-cursor", headers=clerk)).status_code == 422
+
+
+async def test_a_database_outage_is_answered_503_with_retry_after_and_passes(settings, identities):
+    """Issue 11: a database out of reach is the caller's cue to come back (503, Retry-After,
+    problem+json), never a 500; once it is back, the same request succeeds."""
+    clerk = await identities.department()
+    async with Outage(settings.mongodb_url) as outage:
+        behind = settings.model_copy(update={"mongodb_url": outage.url_of(settings.mongodb_url)})
+        async with running(build(behind)) as http:
+            assert (await http.get("/v1/submissions", headers=clerk)).status_code == 200
+            outage.cut()
+            out = await http.get("/v1/submissions", headers=clerk)
+            assert out.status_code == 503 and out.headers["retry-after"] == "5"
+            assert out.headers["content-type"].startswith("application/problem+json")
+            outage.restore()
+            assert (await http.get("/v1/submissions", headers=clerk)).status_code == 200
