@@ -14,7 +14,7 @@ GONGKAI = str(ROOT / ".venv/bin/gongkai")
 
 
 def env_of(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **{f"GONGKAI_{k.upper()}": str(v) for k, v in settings.model_dump().items()}}
+    return {**os.environ, **settings.as_environment()}
 
 
 @contextlib.contextmanager

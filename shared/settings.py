@@ -1,5 +1,6 @@
 """Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
 
+import json
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -131,6 +132,14 @@ class Settings(BaseSettings):
 
     def database_name(self, owner: str) -> str:
         return f"{self.namespace}_{owner}"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the GONGKAI_* variables that give them to a process (tables and
+        lists as JSON, as operators write them)."""
+        return {
+            f"GONGKAI_{name.upper()}": json.dumps(value) if isinstance(value, dict | list) else str(value)
+            for name, value in self.model_dump(mode="json").items()
+        }
 
     def development_defaults(self) -> list[str]:
         """The development defaults still in use: each is public, so none belongs in production."""

@@ -71,10 +71,10 @@ def isolated_settings(servers: Servers, **overrides) -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The same settings as GONGKAI_* variables, for a service started as a process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GONGKAI_")}
-    for name, value in settings.model_dump(mode="json").items():  # tables as JSON, as operators write them
-        env[f"GONGKAI_{name.upper()}"] = json.dumps(value) if isinstance(value, dict | list) else str(value)
-    return env
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GONGKAI_")},
+        **settings.as_environment(),
+    }
 
 
 class EventTap:
