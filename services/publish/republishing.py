@@ -9,8 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
+from services.publish.items import Item, WithdrawnItem, json_schema, resource_of
 from services.publish.store import SubscriptionStore
 from services.publish.subscriptions import (
     DeliveryRecord,
@@ -24,10 +26,13 @@ from services.publish.subscriptions import (
 from shared.auth import Principal, requires
 from shared.domain import Role
 from shared.events import utcnow
+from shared.problems import MEDIA_TYPE as PROBLEM
 from shared.problems import Problem
 
 Operator = Annotated[Principal, Depends(requires(Role.OPERATOR))]
 SubscriptionId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
+ItemId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
+SCHEMA_PATH = "/v1/schemas/item.json"
 
 
 class FeedEntry(BaseModel):
@@ -49,6 +54,50 @@ class FeedEntry(BaseModel):
 class FeedPage(BaseModel):
     items: list[FeedEntry]
     next_cursor: str  # pass it back to read on; the same cursor when nothing new has arrived
+
+
+class WithdrawnProblem(BaseModel):
+    """410 of a withdrawn item (RFC 9457, with the withdrawn item as an extension member)."""
+
+    type: str = "about:blank"
+    title: str = "Gone"
+    status: int = 410
+    detail: str
+    item: WithdrawnItem
+
+
+def item_routes() -> APIRouter:
+    router = APIRouter(tags=["republishing"])
+
+    @router.get(
+        "/v1/items/{item_id}",
+        response_model=Item,
+        responses={
+            410: {
+                "model": WithdrawnProblem,
+                "description": "Withdrawn: what must be removed is in `item`",
+                "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/WithdrawnProblem"}}},
+            }
+        },
+    )
+    async def item(request: Request, item_id: ItemId) -> Response:
+        """A published item, the resource every delivery and the feed carry (its JSON Schema at
+        /v1/schemas/item.json). A withdrawn item answers 410 naming what must be removed."""
+        doc = await request.app.state.store.items.get(item_id)
+        resource = resource_of(doc, request.app.state.settings.attachments_base_url) if doc else None
+        if resource is None:
+            raise Problem(404, "Not found", f"No published item {item_id}.")
+        if isinstance(resource, WithdrawnItem):
+            gone = WithdrawnProblem(detail=f"Item {item_id} was withdrawn; remove it.", item=resource)
+            return JSONResponse(gone.model_dump(mode="json"), status_code=410, media_type=PROBLEM)
+        return JSONResponse(resource.model_dump(mode="json"))
+
+    @router.get(SCHEMA_PATH, responses={200: {"content": {"application/schema+json": {}}}})
+    async def item_schema() -> Response:
+        """The JSON Schema (2020-12) of the item resource: a published item or a withdrawn one."""
+        return JSONResponse(json_schema(), media_type="application/schema+json")
+
+    return router
 
 
 def routes() -> APIRouter:

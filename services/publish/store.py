@@ -9,13 +9,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, reapproved
+from services.publish.items import applied, channel_change, new_item
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.events import Envelope, ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
-from shared.outbox import DEAD_LETTERS, FEED
+from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
@@ -38,6 +39,7 @@ class PublicationStore:
         self.due = HintBoard(db.publications_due)
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
         self.subscriptions = SubscriptionStore(db)
+        self.items = ItemStore(db)
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
@@ -102,7 +104,12 @@ class PublicationStore:
         def compute(doc: dict) -> Change:
             merged = outcome.model_copy(update={"wanted": PublicationState(doc["wanted"])})
             entry, given_up = feed_entry(event), dead_letter(outcome, event)
-            staged = {FEED: [entry] if entry else [], DEAD_LETTERS: [given_up] if given_up else []}
+            item = channel_change(outcome.published_revision or outcome.revision, outcome.content, event)
+            staged = {
+                FEED: [entry] if entry else [],
+                DEAD_LETTERS: [given_up] if given_up else [],
+                ITEMS: [item] if item else [],
+            }
             return Change({**_fields(merged), "lease_until": utcnow()}, [event] if event else [], staged)
 
         if outcome.due:  # the next try's time goes on the board before the lease is released
@@ -143,6 +150,33 @@ class PublicationStore:
 
     async def portal_item(self, submission_id: str) -> dict | None:
         return await self.portal_items.find_one({"_id": submission_id})
+
+
+class ItemStore:
+    """One document per published item (services.publish.items): what every channel shows of it,
+    folded into the one resource republishers read, with the item's own feed entries staged."""
+
+    def __init__(self, db: AsyncDatabase):
+        self.items = db.items
+
+    async def apply(self, change: dict) -> None:
+        """Fold a channel's change into its item (idempotent: a change known already is no change)."""
+        try:
+            await self.items.insert_one({**new_item(change["submission_id"]), "version": 1})
+        except DuplicateKeyError:
+            pass
+
+        def compute(doc: dict) -> Change | None:
+            result = applied(doc, change)
+            if result is None:
+                return None
+            fields, _ = result
+            return Change(fields)
+
+        await change_document(self.items, change["submission_id"], compute)
+
+    async def get(self, submission_id: str) -> dict | None:
+        return await self.items.find_one({"_id": submission_id}, {"pending_feed": 0})
 
 
 class SubscriptionStore:
