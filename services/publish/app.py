@@ -27,10 +27,7 @@ def build(settings: Settings) -> FastAPI:
     async def subscription_worker(app: FastAPI) -> None:
         """Delivers the feed to every webhook subscription, signed, retried, logged."""
         async with httpx.AsyncClient(timeout=settings.platform_timeout_seconds) as http:
-            store = app.state.store
-            await handlers.deliver_to_subscribers(
-                store.subscriptions, store.feed, http, settings, deliveries_due
-            )
+            await handlers.deliver_to_subscribers(app.state.store, http, settings, deliveries_due)
 
     def settled(app: FastAPI) -> None:
         app.state.relay.wake()

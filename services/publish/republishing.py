@@ -4,23 +4,28 @@ subscriptions (`/v1/subscriptions`, operators) for platforms that are pushed to.
 numbered without gaps when they are appended (shared.ledger), so a cursor — the last number a
 platform saw — never misses or repeats an entry, however many arrive while it pages."""
 
+import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
+from services.publish.handlers import feed_events
 from services.publish.items import Item, WithdrawnItem, json_schema, resource_of
 from services.publish.store import SubscriptionStore
 from services.publish.subscriptions import (
+    DEFAULT_EVENTS,
+    ChannelEventData,
     DeliveryRecord,
     FeedEvent,
     Subscription,
     SubscriptionRequest,
     SubscriptionState,
     enabled,
+    event_type,
     new_secret,
 )
 from shared.auth import Principal, requires
@@ -36,18 +41,16 @@ SCHEMA_PATH = "/v1/schemas/item.json"
 
 
 class FeedEntry(BaseModel):
+    """One event of the feed, as a webhook delivers it (`type`, `timestamp`, `data`), numbered."""
+
     seq: int
-    kind: str  # published | updated | withdrawn
+    type: FeedEvent
+    timestamp: AwareDatetime
     submission_id: str
-    channel: str
-    url: str | None = None
-    published_at: str | None = None
-    updated_at: str | None = None
-    withdrawn_at: str | None = None
-    title: str | None = None
-    category: str | None = None
-    department: str | None = None
-    department_name: str | None = None
+    data: Item | WithdrawnItem | ChannelEventData = Field(
+        description="item.*: the item resource (JSON Schema at /v1/schemas/item.json), as it stands "
+        "now; publication.*: the item on one channel"
+    )
     hash: str  # the ledger's hash of this entry: a platform can keep it as a receipt
 
 
@@ -100,6 +103,38 @@ def item_routes() -> APIRouter:
     return router
 
 
+EVENT_LIST = r"^(item|publication)\.(published|updated|withdrawn)(,(item|publication)\.(published|updated|withdrawn))*$"
+SCAN_LIMIT = 10_000  # entries one page may pass over looking for the types asked for
+PAGE_BYTES = 4_000_000  # a page ends early rather than grow past this (bodies may be large)
+
+
+async def feed_page(store, cursor: int, limit: int, types: set[str], files_url: str) -> dict:
+    """Up to `limit` entries of the given types after `cursor`, and the cursor to read on from:
+    past the entries passed over, so a reader of item events never pages through channel ones."""
+    chosen, position, scanned = [], cursor, 0
+    while len(chosen) < limit and scanned < SCAN_LIMIT:
+        batch = await store.feed.after(position, min(1000, max(limit, 100)))
+        if not batch:
+            break
+        for entry in batch:
+            position, scanned = entry["seq"], scanned + 1
+            if event_type(entry) in types:
+                chosen.append(entry)
+                if len(chosen) == limit:
+                    break
+    events = await feed_events(store.items, chosen, files_url)
+    items, size = [], 0
+    for entry, event in zip(chosen, events, strict=True):
+        size += len(json.dumps(event["data"], ensure_ascii=False))
+        if items and size > PAGE_BYTES:
+            position = items[-1]["seq"]  # the rest on the next page
+            break
+        items.append(
+            {"seq": entry["seq"], **event, "submission_id": entry["submission_id"], "hash": entry["hash"]}
+        )
+    return {"items": items, "next_cursor": str(position)}
+
+
 def routes() -> APIRouter:
     router = APIRouter(prefix="/v1/published", tags=["republishing"])
 
@@ -110,10 +145,20 @@ def routes() -> APIRouter:
             str, Query(pattern=r"^[0-9]{1,12}$", description="The next_cursor of the last page")
         ] = "0",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> FeedPage:
-        entries = await request.app.state.store.feed.after(int(cursor), limit)
-        items = [FeedEntry.model_validate(e) for e in entries]
-        return FeedPage(items=items, next_cursor=str(items[-1].seq if items else int(cursor)))
+        types: Annotated[
+            str,
+            Query(
+                pattern=EVENT_LIST,
+                description="Comma-separated event types to list: the item.* events unless others "
+                "are asked for (publication.* are per channel)",
+            ),
+        ] = ",".join(DEFAULT_EVENTS),
+    ) -> Response:
+        """Everything published, corrected and withdrawn, in order: resume from the last
+        next_cursor; every entry is numbered, none is missed or repeated."""
+        store, files_url = request.app.state.store, request.app.state.settings.attachments_base_url
+        page = await feed_page(store, int(cursor), limit, set(types.split(",")), files_url)
+        return JSONResponse(page)
 
     return router
 

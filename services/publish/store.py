@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, reapproved
-from services.publish.items import applied, channel_change, new_item
+from services.publish.items import Item, WithdrawnItem, applied, channel_change, new_item, resource_of
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.events import Envelope, ReviewApproved, utcnow
@@ -170,13 +170,17 @@ class ItemStore:
             result = applied(doc, change)
             if result is None:
                 return None
-            fields, _ = result
-            return Change(fields)
+            fields, entry = result
+            return Change(fields, staged={FEED: [entry]} if entry else {})
 
         await change_document(self.items, change["submission_id"], compute)
 
     async def get(self, submission_id: str) -> dict | None:
         return await self.items.find_one({"_id": submission_id}, {"pending_feed": 0})
+
+    async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
+        doc = await self.get(submission_id)
+        return resource_of(doc, files_url) if doc else None
 
 
 class SubscriptionStore:
