@@ -188,7 +188,7 @@ def applied(doc: dict, change: dict) -> tuple[dict, dict | None] | None:
             "live": True,
             "published_at": first_at,
         }
-        fields: dict = {"channels": channels}
+        fields: dict = {"channels": channels, "changed_at": max(at, doc.get("changed_at") or at)}
         if doc["state"] == "pending":
             kind = "item.published"
             fields |= {"state": "published", "first_published_at": at, "updated_at": at}
@@ -202,7 +202,7 @@ def applied(doc: dict, change: dict) -> tuple[dict, dict | None] | None:
         if not known or not known["live"]:
             return None
         channels[change["channel"]] = {**known, "live": False}
-        fields = {"channels": channels}
+        fields = {"channels": channels, "changed_at": max(at, doc.get("changed_at") or at)}
         if doc["state"] != "published":
             return fields, None
         kind = "item.withdrawn"

@@ -6,6 +6,7 @@ platform saw — never misses or repeats an entry, however many arrive while it 
 
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,6 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.publish.caching import conditional
 from services.publish.handlers import feed_events
 from services.publish.items import Item, WithdrawnItem, json_schema, resource_of
 from services.publish.store import SubscriptionStore
@@ -25,6 +27,7 @@ from services.publish.subscriptions import (
     SubscriptionRequest,
     SubscriptionState,
     enabled,
+    entry_time,
     event_type,
     new_secret,
 )
@@ -93,7 +96,8 @@ def item_routes() -> APIRouter:
         if isinstance(resource, WithdrawnItem):
             gone = WithdrawnProblem(detail=f"Item {item_id} was withdrawn; remove it.", item=resource)
             return JSONResponse(gone.model_dump(mode="json"), status_code=410, media_type=PROBLEM)
-        return JSONResponse(resource.model_dump(mode="json"))
+        changed = datetime.fromisoformat(doc.get("changed_at") or doc["updated_at"])
+        return conditional(request, JSONResponse(resource.model_dump(mode="json")), changed)
 
     @router.get(SCHEMA_PATH, responses={200: {"content": {"application/schema+json": {}}}})
     async def item_schema() -> Response:
@@ -135,6 +139,15 @@ async def feed_page(store, cursor: int, limit: int, types: set[str], files_url: 
     return {"items": items, "next_cursor": str(position)}
 
 
+async def feed_changed_at(store, page: dict) -> datetime | None:
+    """When the feed last changed, as far as this page can tell: its newest entry's time, or that
+    of the entries of the page (a channel's time may run behind the order entries arrive in)."""
+    head = await store.feed.head()
+    newest = await store.feed.after(head["seq"] - 1, 1) if head else []
+    moments = [entry_time(e) for e in newest] + [e["timestamp"] for e in page["items"]]
+    return max((datetime.fromisoformat(m) for m in moments), default=None)
+
+
 def routes() -> APIRouter:
     router = APIRouter(prefix="/v1/published", tags=["republishing"])
 
@@ -158,7 +171,7 @@ def routes() -> APIRouter:
         next_cursor; every entry is numbered, none is missed or repeated."""
         store, files_url = request.app.state.store, request.app.state.settings.attachments_base_url
         page = await feed_page(store, int(cursor), limit, set(types.split(",")), files_url)
-        return JSONResponse(page)
+        return conditional(request, JSONResponse(page), await feed_changed_at(store, page))
 
     return router
 
@@ -218,7 +231,11 @@ def subscription_routes() -> APIRouter:
 
     @router.post("", status_code=201, response_model=SubscriptionCreated)
     async def subscribe(
-        request: Request, subscriptions: Subscriptions, _: Operator, wanted: SubscriptionRequest
+        request: Request,
+        response: Response,
+        subscriptions: Subscriptions,
+        _: Operator,
+        wanted: SubscriptionRequest,
     ) -> SubscriptionCreated:
         """Register a platform's URL, the events it wants and the secret its deliveries are
         signed with (generated when not given, and shown only in this answer)."""
@@ -235,6 +252,7 @@ def subscription_routes() -> APIRouter:
             created_at=now,
         )
         await subscriptions.create(subscription)
+        response.headers["Location"] = f"/v1/subscriptions/{subscription.id}"
         return SubscriptionCreated.model_validate(subscription.model_dump())
 
     @router.get("", response_model=SubscriptionPage)

@@ -151,6 +151,17 @@ class PublicationStore:
     async def portal_item(self, submission_id: str) -> dict | None:
         return await self.portal_items.find_one({"_id": submission_id})
 
+    async def portal_changed_at(self) -> datetime | None:
+        """When the portal last changed: an item published or corrected, or one withdrawn (which
+        changes every listing it was in without changing any item still listed)."""
+        moments = []
+        for field, query in (("updated_at", {}), ("withdrawn_at", {"state": "withdrawn"})):
+            newest = (
+                await self.portal_items.find(query, {field: 1}).sort(field, DESCENDING).limit(1).to_list()
+            )
+            moments += [d[field] for d in newest if d.get(field)]
+        return max(moments, default=None)
+
 
 class ItemStore:
     """One document per published item (services.publish.items): what every channel shows of it,

@@ -67,17 +67,23 @@ class ChannelEventData(BaseModel):
     department_name: str | None = None
 
 
+def entry_time(entry: dict) -> str:
+    """When what a feed entry reports happened (ISO 8601)."""
+    if is_item_event(entry):
+        return entry["timestamp"]
+    return entry.get("published_at") or entry.get("updated_at") or entry["withdrawn_at"]
+
+
 def feed_event(entry: dict, item: Item | WithdrawnItem | None) -> dict:
     """What a subscriber receives for a feed entry, and what the pull feed shows of it: its type,
     when it happened, and its data (for an item event, `item`: the item as it stands now)."""
     if is_item_event(entry):
         if item is None:
             raise LookupError(f"feed entry {entry['seq']} names item {entry['submission_id']}, not found")
-        data, timestamp = item.model_dump(mode="json"), entry["timestamp"]
+        data = item.model_dump(mode="json")
     else:
         data = ChannelEventData.model_validate(entry).model_dump(mode="json")
-        timestamp = entry.get("published_at") or entry.get("updated_at") or entry.get("withdrawn_at")
-    return {"type": event_type(entry), "timestamp": timestamp, "data": data}
+    return {"type": event_type(entry), "timestamp": entry_time(entry), "data": data}
 
 
 class SubscriptionState(StrEnum):

@@ -186,6 +186,7 @@ async def test_subscriptions_are_for_operators_and_validated(settings, identitie
         answer = await http.post("/v1/subscriptions", json=good, headers=operator)
         created = answer.json()
         assert created["secret"].startswith("whsec_") and created["state"] == "active"
+        assert answer.headers["location"] == f"/v1/subscriptions/{created['id']}"
         listed = (await http.get("/v1/subscriptions", headers=operator)).json()["items"]
         assert [s["id"] for s in listed] == [created["id"]]
         assert (await http.delete(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 204
