@@ -64,7 +64,7 @@ def build(settings: Settings) -> FastAPI:
     async def dead_letter_relay(app: FastAPI) -> None:
         await app.state.dead_letter_relay.run()
 
-    return create_app(
+    app = create_app(
         ServiceSpec(
             name="publish",
             settings=settings,
@@ -81,3 +81,5 @@ def build(settings: Settings) -> FastAPI:
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
         )
     )
+    republishing.document_webhooks(app)
+    return app

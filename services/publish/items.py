@@ -68,8 +68,8 @@ class Item(Resource):
 
     model_config = ConfigDict(title="PublishedItem")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
-    state: Literal["published"] = "published"
+    schema_version: Literal[1]
+    state: Literal["published"]
     id: str
     revision: int = Field(ge=1, description="Grows with every correction (更正); keep the newest")
     title: str
@@ -84,7 +84,7 @@ class Item(Resource):
     formed_on: date = Field(description="成文日期")
     first_published_at: AwareDatetime = Field(description="发布日期: when it first went live anywhere")
     updated_at: AwareDatetime = Field(description="When its current revision first went live")
-    withdrawn_at: None = None
+    withdrawn_at: None
     channels: list[ItemChannel] = Field(description="Where it is live now")
     attachments: list[ItemAttachment]
 
@@ -107,8 +107,8 @@ class WithdrawnItem(Resource):
 
     model_config = ConfigDict(title="WithdrawnItem")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
-    state: Literal["withdrawn"] = "withdrawn"
+    schema_version: Literal[1]
+    state: Literal["withdrawn"]
     id: str
     revision: int = Field(ge=1)
     category: Category
@@ -117,7 +117,7 @@ class WithdrawnItem(Resource):
     first_published_at: AwareDatetime
     updated_at: AwareDatetime
     withdrawn_at: AwareDatetime
-    channels: list[ItemChannel] = Field(default_factory=list, max_length=0)
+    channels: list[ItemChannel] = Field(max_length=0, description="Live nowhere")
     remove: Removal
 
 
@@ -251,6 +251,7 @@ def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
     content = doc["content"]
     attachments = [_attachment(a, files_url) for a in content.get("attachments", ())]
     common = {
+        "schema_version": SCHEMA_VERSION,
         "id": doc["_id"],
         "revision": doc["revision"],
         "category": content["category"],
@@ -266,7 +267,9 @@ def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
             "urls": urls,
             "attachments": [{k: a[k] for k in ("id", "url", "sha256")} for a in attachments],
         }
-        return WithdrawnItem(**common, withdrawn_at=doc["withdrawn_at"], remove=remove)
+        return WithdrawnItem(
+            **common, state="withdrawn", withdrawn_at=doc["withdrawn_at"], channels=[], remove=remove
+        )
     text = plain_text(content["body"])
     live = [
         ItemChannel(channel=name, url=c["url"], published_at=c["published_at"], revision=c["revision"])
@@ -275,6 +278,8 @@ def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
     ]
     return Item(
         **common,
+        state="published",
+        withdrawn_at=None,
         title=content["title"],
         body_html=str(body_html(content["body"])),
         body_text=text,

@@ -7,16 +7,16 @@ platform saw — never misses or repeats an entry, however many arrive while it 
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, create_model
 
 from services.publish.caching import conditional
 from services.publish.handlers import feed_events
-from services.publish.items import Item, WithdrawnItem, json_schema, resource_of
+from services.publish.items import Item, ItemResource, WithdrawnItem, json_schema, resource_of
 from services.publish.store import SubscriptionStore
 from services.publish.subscriptions import (
     DEFAULT_EVENTS,
@@ -298,3 +298,40 @@ def subscription_routes() -> APIRouter:
         return DeliveryPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)
 
     return router
+
+
+WEBHOOKS = {
+    "item.published": (ItemResource, "An item went live, on the first of its channels"),
+    "item.updated": (ItemResource, "A correction (更正) of an item went live, on the first of its channels"),
+    "item.withdrawn": (ItemResource, "An item was withdrawn: remove every page and file `data.remove` names"),
+    "publication.published": (ChannelEventData, "An item went live on one channel (asked for by name)"),
+    "publication.updated": (ChannelEventData, "A channel shows an item's correction (asked for by name)"),
+    "publication.withdrawn": (ChannelEventData, "An item was taken off one channel (asked for by name)"),
+}
+SIGNATURE = "Standard Webhooks: `v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`"
+
+
+def document_webhooks(app: FastAPI) -> None:
+    """Every delivery a subscription can receive, in OpenAPI 3.1 `webhooks`: its body (the item
+    resource for item.*) and its signed headers. The same bodies are the pull feed's entries."""
+    for name, (data, summary) in WEBHOOKS.items():
+        body = create_model(
+            "".join(part.title() for part in name.split(".")) + "Event",
+            type=(Literal[name], ...),  # type: ignore[valid-type]
+            timestamp=(AwareDatetime, Field(description="When the change happened")),
+            data=(data, ...),
+        )
+
+        async def receive(
+            event: body,  # type: ignore[valid-type]
+            webhook_id: Annotated[
+                str, Header(description="`<subscription>.<seq>`: the same on every retry; deduplicate by it")
+            ],
+            webhook_timestamp: Annotated[str, Header(description="Unix seconds of this attempt")],
+            webhook_signature: Annotated[str, Header(description=SIGNATURE)],
+            user_agent: Annotated[str, Header(description="`gongkai/<version>`")],
+        ) -> None:
+            """Answer 2xx once it is taken; anything else (or no answer in time) is retried with
+            backoff, in order, the next delivery waiting for this one."""
+
+        app.webhooks.add_api_route(name, receive, methods=["POST"], summary=summary, status_code=204)
