@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from services.publish.caching import conditional
+from services.publish.items import plain_text
 from shared.domain import CATEGORY_LABELS, Category
 from shared.events import utcnow
 from shared.problems import Problem
@@ -125,7 +126,7 @@ def routes() -> APIRouter:
                     "url": f"{base}/portal/items/{doc['_id']}",
                     "title": doc["title"],
                     "content_html": str(body_html(doc["body"])),
-                    "content_text": doc["body"],
+                    "content_text": plain_text(doc["body"]),
                     "date_published": doc["published_at"].isoformat(),
                     "date_modified": doc["updated_at"].isoformat(),
                     "tags": [CATEGORY_LABELS[Category(doc["category"])]],
@@ -164,7 +165,7 @@ def routes() -> APIRouter:
             for doc in items
         ]
         changed = await request.app.state.store.portal_changed_at()
-        updated = max((e["updated"] for e in entries), default=None) or (changed or utcnow()).isoformat()
+        updated = (changed or utcnow()).isoformat()  # a withdrawal changes the feed too
         response = templates.TemplateResponse(
             request,
             "feed.atom.xml",
