@@ -4,7 +4,6 @@ subscriptions (`/v1/subscriptions`, operators) for platforms that are pushed to.
 numbered without gaps when they are appended (shared.ledger), so a cursor — the last number a
 platform saw — never misses or repeats an entry, however many arrive while it pages."""
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, create_model
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, create_model
 
 from services.publish.caching import conditional
 from services.publish.handlers import feed_events
@@ -29,6 +28,7 @@ from services.publish.subscriptions import (
     enabled,
     entry_time,
     event_type,
+    is_item_event,
     new_secret,
 )
 from shared.auth import Principal, requires
@@ -108,13 +108,15 @@ def item_routes() -> APIRouter:
 
 
 EVENT_LIST = r"^(item|publication)\.(published|updated|withdrawn)(,(item|publication)\.(published|updated|withdrawn))*$"
+PAGE_JSON: TypeAdapter[dict] = TypeAdapter(dict)  # serialised in Rust: a page holds 1,000 entries
 SCAN_LIMIT = 10_000  # entries one page may pass over looking for the types asked for
 PAGE_BYTES = 4_000_000  # a page ends early rather than grow past this (bodies may be large)
 
 
-async def feed_page(store, cursor: int, limit: int, types: set[str], files_url: str) -> dict:
+async def feed_page(store, cursor: int, limit: int, types: set[str], files_url: str) -> tuple[dict, int]:
     """Up to `limit` entries of the given types after `cursor`, and the cursor to read on from:
-    past the entries passed over, so a reader of item events never pages through channel ones."""
+    past the entries passed over, so a reader of item events never pages through channel ones;
+    and the number of the last entry read."""
     chosen, position, scanned = [], cursor, 0
     while len(chosen) < limit and scanned < SCAN_LIMIT:
         batch = await store.feed.after(position, min(1000, max(limit, 100)))
@@ -129,21 +131,23 @@ async def feed_page(store, cursor: int, limit: int, types: set[str], files_url: 
     events = await feed_events(store.items, chosen, files_url)
     items, size = [], 0
     for entry, event in zip(chosen, events, strict=True):
-        size += len(json.dumps(event["data"], ensure_ascii=False))
+        if is_item_event(entry):  # a channel's event is a few hundred bytes; an item's may be megabytes
+            size += len(event["data"].get("body_html", "")) + len(event["data"].get("body_text", ""))
         if items and size > PAGE_BYTES:
             position = items[-1]["seq"]  # the rest on the next page
             break
         items.append(
             {"seq": entry["seq"], **event, "submission_id": entry["submission_id"], "hash": entry["hash"]}
         )
-    return {"items": items, "next_cursor": str(position)}
+    return {"items": items, "next_cursor": str(position)}, position
 
 
-async def feed_changed_at(store, page: dict) -> datetime | None:
+async def feed_changed_at(store, page: dict, read_to: int) -> datetime | None:
     """When the feed last changed, as far as this page can tell: its newest entry's time, or that
     of the entries of the page (a channel's time may run behind the order entries arrive in)."""
     head = await store.feed.head()
-    newest = await store.feed.after(head["seq"] - 1, 1) if head else []
+    newer = head is not None and head["seq"] > read_to  # a reader that is caught up read the head
+    newest = await store.feed.after(head["seq"] - 1, 1) if newer else []
     moments = [entry_time(e) for e in newest] + [e["timestamp"] for e in page["items"]]
     return max((datetime.fromisoformat(m) for m in moments), default=None)
 
@@ -170,8 +174,9 @@ def routes() -> APIRouter:
         """Everything published, corrected and withdrawn, in order: resume from the last
         next_cursor; every entry is numbered, none is missed or repeated."""
         store, files_url = request.app.state.store, request.app.state.settings.attachments_base_url
-        page = await feed_page(store, int(cursor), limit, set(types.split(",")), files_url)
-        return conditional(request, JSONResponse(page), await feed_changed_at(store, page))
+        page, read_to = await feed_page(store, int(cursor), limit, set(types.split(",")), files_url)
+        body = Response(PAGE_JSON.dump_json(page), media_type="application/json")
+        return conditional(request, body, await feed_changed_at(store, page, read_to))
 
     return router
 

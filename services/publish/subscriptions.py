@@ -67,6 +67,9 @@ class ChannelEventData(BaseModel):
     department_name: str | None = None
 
 
+CHANNEL_FIELDS = tuple(ChannelEventData.model_fields)
+
+
 def entry_time(entry: dict) -> str:
     """When what a feed entry reports happened (ISO 8601)."""
     if is_item_event(entry):
@@ -82,7 +85,7 @@ def feed_event(entry: dict, item: Item | WithdrawnItem | None) -> dict:
             raise LookupError(f"feed entry {entry['seq']} names item {entry['submission_id']}, not found")
         data = item.model_dump(mode="json")
     else:
-        data = ChannelEventData.model_validate(entry).model_dump(mode="json")
+        data = {name: entry.get(name) for name in CHANNEL_FIELDS}  # as stored: JSON already
     return {"type": event_type(entry), "timestamp": entry_time(entry), "data": data}
 
 
