@@ -18,7 +18,7 @@ text; a withdrawal may be for a leak). A republisher applies every delivery the 
 newest `revision` of each id, and remove an item whose `state` is `withdrawn`."""
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -164,6 +164,23 @@ def channel_change(revision: int, content: ItemContent, event: Envelope | None) 
         "revision": revision,
     }
     return change | ({"url": url, "content": public_content(content)} if live else {})
+
+
+def standing_change(
+    submission_id: str, channel: str, revision: int, content: ItemContent, url: str, at: datetime
+) -> dict:
+    """A channel's change for a publication that was already on its channel before items were
+    kept (an upgrade): folded like any other, it makes the item known, announced once."""
+    return {
+        "record_id": f"standing:{submission_id}:{channel}:{revision}",
+        "submission_id": submission_id,
+        "channel": channel,
+        "live": True,
+        "at": at.isoformat(),
+        "revision": revision,
+        "url": url,
+        "content": public_content(content),
+    }
 
 
 def new_item(submission_id: str) -> dict:

@@ -9,7 +9,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.publish.domain import Publication, PublicationState, dead_letter, feed_entry, reapproved
-from services.publish.items import Item, WithdrawnItem, applied, channel_change, new_item, resource_of
+from services.publish.items import (
+    Item,
+    WithdrawnItem,
+    applied,
+    channel_change,
+    new_item,
+    resource_of,
+    standing_change,
+)
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.events import Envelope, ReviewApproved, utcnow
@@ -18,6 +26,7 @@ from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 
+STANDING_DONE = "~standing-publications-known"  # in `items`: the upgrade below has been done
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
 
@@ -48,6 +57,7 @@ class PublicationStore:
         )
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
         await self.feed.prepare()
+        await self.items.know_standing(self.publications)
 
     async def create(self, pub: Publication) -> bool:
         doc = {
@@ -188,6 +198,27 @@ class ItemStore:
 
     async def get(self, submission_id: str) -> dict | None:
         return await self.items.find_one({"_id": submission_id}, {"pending_feed": 0})
+
+    async def know_standing(self, publications) -> None:
+        """Once, after an upgrade: every publication on its channel before items were kept makes
+        its item known (idempotent, so replicas starting together do it twice harmlessly)."""
+        if await self.items.find_one({"_id": STANDING_DONE}) is not None:
+            return
+        async for doc in publications.find({"state": PublicationState.PUBLISHED.value}):
+            pub = to_publication(doc)
+            if pub.receipt is None:
+                continue
+            revision = pub.published_revision or pub.revision
+            change = standing_change(
+                pub.submission_id,
+                pub.channel,
+                revision,
+                pub.content,
+                pub.receipt.url,
+                pub.receipt.published_at,
+            )
+            await self.apply(change)
+        await update_document(self.items, STANDING_DONE, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
         doc = await self.get(submission_id)

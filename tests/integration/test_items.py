@@ -2,6 +2,8 @@
 republisher reads of an item published on two channels, corrected and withdrawn, checked against
 the JSON Schema publish serves."""
 
+import asyncio
+
 import httpx
 import jsonschema
 import pytest
@@ -84,3 +86,36 @@ async def test_an_item_reads_the_same_whole_resource_through_its_life(settings, 
         assert (await http.get("/v1/items/nothing-here")).status_code == 404
         refused = await http.get("/v1/items/%24where")
         assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_items_published_before_items_were_kept_become_known_on_upgrade(
+    settings,
+    platform,  # noqa: F811
+    monkeypatch,
+):
+    settings = settings.model_copy(update={"platform_url": platform})
+    with monkeypatch.context() as before:  # the version before: publications, and no items kept
+        before.setattr("services.publish.store.channel_change", lambda *_: None)
+        before.setattr("services.publish.store.ItemStore.know_standing", _nothing)
+        async with EventTap(settings) as tap, running(build(settings)) as http:
+            await tap.publish(approved("old-1", title="升级前发布的"))
+            await tap.wait_for("publication.published", "old-1", count=2)
+            assert (await http.get("/v1/items/old-1")).status_code == 404
+    async with running(build(settings)) as http:
+        item = (await http.get("/v1/items/old-1")).json()
+        assert (item["title"], sorted(c["channel"] for c in item["channels"])) == (
+            "升级前发布的",
+            ["platform", "portal"],
+        )
+
+        async def announced():
+            entries = (await http.get("/v1/published")).json()["items"]
+            return [e["type"] for e in entries if e["submission_id"] == "old-1"]
+
+        assert await eventually(announced, 10, "the item announced") == ["item.published"]
+        await asyncio.sleep(0.5)
+        assert await announced() == ["item.published"]  # once, though both channels were folded
+
+
+async def _nothing(*_) -> None:
+    return None
