@@ -192,3 +192,78 @@ async def test_subscriptions_are_for_operators_and_validated(settings, identitie
         assert (await http.delete(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 204
         assert (await http.get(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 404
         assert (await http.get("/v1/subscriptions/nope/deliveries", headers=operator)).status_code == 422
+
+
+def apply(store: dict, event: dict) -> None:
+    """A republisher's whole rule: the newest revision of each item; a withdrawn one removed."""
+    item = event["data"]
+    if item["state"] == "withdrawn":
+        store.pop(item["id"], None)
+    elif item["revision"] >= store.get(item["id"], {}).get("revision", 0):
+        store[item["id"]] = item
+
+
+async def test_deliveries_alone_and_the_pull_feed_alone_each_rebuild_the_portal_exactly(
+    settings, identities, platform, receiver
+):
+    settings = settings.model_copy(update={"platform_url": platform})
+    operator = await identities.operator()
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        wanted = {"url": f"{receiver}/items", "secret": RECEIVER_SECRET}
+        assert (await http.post("/v1/subscriptions", json=wanted, headers=operator)).status_code == 201
+        pulled, cursor = {}, "0"
+
+        async def pull(pages: int | None = None) -> None:
+            nonlocal cursor
+            while pages is None or pages > 0:
+                page = (await http.get("/v1/published", params={"cursor": cursor, "limit": 1})).json()
+                for event in page["items"]:
+                    apply(pulled, event)
+                if page["next_cursor"] == cursor:
+                    return
+                cursor, pages = page["next_cursor"], None if pages is None else pages - 1
+
+        for n in range(4):
+            await tap.publish(approved(f"rb-{n}", title=f"第{n}条", body=f"正文**{n}**"))
+        await tap.wait_for("publication.published", "rb-3", count=2)
+        await eventually(lambda: _announced(http, 4), 10, "four items announced")
+        await pull(pages=2)  # interrupted after two pages; the cursor kept
+        corrected = approved("rb-1", title="第1条（更正）", body="更正后的正文")
+        await tap.publish(
+            corrected.model_copy(update={"data": corrected.data.model_copy(update={"revision": 2})})
+        )
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "rb-2", "ingest", SubmissionWithdrawnData(withdrawn_by="x"))
+        )
+        await tap.wait_for("publication.updated", "rb-1", count=2)
+        await tap.wait_for("publication.withdrawn", "rb-2", count=2)
+        await eventually(lambda: _announced(http, 6), 10, "the correction and the withdrawal announced")
+        await pull()  # resumed where it stopped
+
+        async def delivered():
+            shown = (await peer.get(f"{receiver}/deliveries")).json()["items"]
+            return shown if len(shown) == 6 else None
+
+        pushed = {}
+        for delivery in await eventually(delivered, 20, "six deliveries"):
+            apply(pushed, Webhook(RECEIVER_SECRET).verify(delivery["body"], delivery["headers"]))
+
+        portal = {i["id"]: i for i in (await http.get("/portal/feed.json")).json()["items"]}
+        assert set(portal) == {"rb-0", "rb-1", "rb-3"}
+        for rebuilt in (pulled, pushed):
+            assert set(rebuilt) == set(portal)
+            for sid, item in rebuilt.items():
+                assert (item["title"], item["body_html"]) == (
+                    portal[sid]["title"],
+                    portal[sid]["content_html"],
+                )
+                now = (await http.get(f"/v1/items/{sid}")).json()
+                # An event shows the channels the item was live on when it changed; a channel that
+                # caught up since announces nothing (publication.* events do), /v1/items shows it.
+                assert {**item, "channels": None} == {**now, "channels": None}
+                assert {c["channel"] for c in item["channels"]} <= {c["channel"] for c in now["channels"]}
+        assert pulled["rb-1"]["revision"] == 2 and pulled["rb-1"]["title"] == "第1条（更正）"
+
+
+async def _announced(http: httpx.AsyncClient, count: int) -> bool:
+    return len((await http.get("/v1/published", params={"limit": 100})).json()["items"]) >= count
