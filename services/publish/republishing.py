@@ -1,8 +1,10 @@
-"""What external platforms republish from: `GET /v1/published?cursor=`, the feed of every
-publication and withdrawal in the order they happened, for platforms that pull; and webhook
-subscriptions (`/v1/subscriptions`, operators) for platforms that are pushed to. Entries are
-numbered without gaps when they are appended (shared.ledger), so a cursor — the last number a
-platform saw — never misses or repeats an entry, however many arrive while it pages."""
+"""What external platforms republish from: the item resource at `GET /v1/items/{id}` and its
+JSON Schema (services.publish.items); `GET /v1/published?cursor=`, the feed of every change of an
+item (and, asked for, of every channel) in the order they happened, for platforms that pull; and
+webhook subscriptions (`/v1/subscriptions`, operators) for platforms that are pushed to, each
+delivery documented in OpenAPI `webhooks`. Entries are numbered without gaps when they are
+appended (shared.ledger), so a cursor — the last number a platform saw — never misses or repeats
+an entry, however many arrive while it pages."""
 
 import uuid
 from datetime import datetime
