@@ -1,5 +1,5 @@
 # The two commands that matter: `make up` runs the whole system here, `make test` proves it.
-.PHONY: up down test lint format bench asyncapi
+.PHONY: up down test lint format bench asyncapi schemas
 
 up:
 	scripts/up.sh
@@ -29,3 +29,6 @@ bench:
 
 asyncapi:
 	.venv/bin/python -m scripts.asyncapi > docs/asyncapi.yaml
+
+schemas:
+	.venv/bin/python -c 'import json; from services.publish.items import json_schema; print(json.dumps(json_schema(), ensure_ascii=False, indent=2))' > docs/item.schema.json

@@ -1,6 +1,8 @@
 """The platform sandbox: a stand-in for the external unified disclosure platform (统一平台) in
-development, demos and tests. It checks the signature of every push, keeps what it received,
-honours deletes, and can be told to fail or to be slow so that retries can be watched."""
+development, demos and tests. It checks the signature of every push, keeps what it received —
+each request's headers and body exactly as they came, at `GET /deliveries`, so that anybody can
+check a signature with the secret on their own —, honours deletes, and can be told to fail or to
+be slow so that retries can be watched."""
 
 import asyncio
 from typing import Annotated
@@ -44,6 +46,8 @@ def create_sandbox(secret: str, base_url: str) -> FastAPI:
             "method": request.method,
             "path": request.url.path,
             "webhook_id": request.headers.get("webhook-id"),
+            "headers": dict(request.headers),
+            "body": body.decode("utf-8", errors="replace"),
         }
         state.deliveries.append(entry)
         await asyncio.sleep(state.behaviour.delay_seconds)

@@ -30,7 +30,8 @@ EVENTS = "pending_events"
 AUDIT = "pending_audit"  # records for the audit chain (review)
 FEED = "pending_feed"  # entries for the feed of what is published (publish)
 DEAD_LETTERS = "pending_dead_letters"  # messages given up on, for the service's DLQ (publish)
-STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS)
+ITEMS = "pending_items"  # a channel's change of a published item, for the item it belongs to (publish)
+STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS, ITEMS)
 BATCH = 100
 
 

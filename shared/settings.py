@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Base URL of ingest's attachments: the channels link them there, review fetches them for reviewers",
     )
     portal_base_url: str = Field("http://127.0.0.1:8083", description="Public base URL of the portal website")
+    portal_tag_authority: str = Field(
+        "gongkai.invalid",
+        pattern=r"^([a-z0-9-]+(\.[a-z0-9-]+)*|[^@\s,:]+@[a-z0-9-]+(\.[a-z0-9-]+)+)$",
+        description="A domain (or e-mail address) the organ holds, naming its Atom entries' ids "
+        "(tag URIs): set it once and never change it, or every feed reader sees every item anew",
+    )
     ingest_writes_per_minute: float = Field(
         120, gt=0, description="Writes a department may make per minute (per ingest replica)"
     )

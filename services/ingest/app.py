@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, FastAPI, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Header, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -231,6 +231,7 @@ def attachment_routes() -> APIRouter:
     @router.post("", status_code=201, response_model=Uploaded)
     async def upload(
         request: Request,
+        response: Response,
         clerk: Clerk,
         store: Store,
         files: Annotated[
@@ -252,7 +253,10 @@ def attachment_routes() -> APIRouter:
         read = [(f.filename, await f.read(attachments.MAX_BYTES + 1)) for f in files]
         quota = request.app.state.settings.attachment_quota_mb
         stored = await handlers.upload_attachments(store, request.app.state.reader, clerk, read, quota)
-        return Uploaded(items=[AttachmentView.of(a) for a in stored])
+        uploaded = Uploaded(items=[AttachmentView.of(a) for a in stored])
+        if len(uploaded.items) == 1:  # the one resource created (several files have no one URL)
+            response.headers["Location"] = f"/v1/attachments/{uploaded.items[0].id}"
+        return uploaded
 
     @router.get("/{attachment_id}", response_class=StreamingResponse, responses={404: {}})
     async def download(

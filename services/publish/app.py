@@ -8,7 +8,7 @@ from services.publish import handlers, portal, republishing
 from services.publish.channels import configured_channels
 from services.publish.store import PublicationStore
 from shared.broker import dead_letter
-from shared.outbox import DEAD_LETTERS, FEED, Relay
+from shared.outbox import DEAD_LETTERS, FEED, ITEMS, Relay
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 from shared.wakeup import Wakeup
@@ -27,18 +27,17 @@ def build(settings: Settings) -> FastAPI:
     async def subscription_worker(app: FastAPI) -> None:
         """Delivers the feed to every webhook subscription, signed, retried, logged."""
         async with httpx.AsyncClient(timeout=settings.platform_timeout_seconds) as http:
-            store = app.state.store
-            await handlers.deliver_to_subscribers(
-                store.subscriptions, store.feed, http, settings, deliveries_due
-            )
+            await handlers.deliver_to_subscribers(app.state.store, http, settings, deliveries_due)
 
     def settled(app: FastAPI) -> None:
         app.state.relay.wake()
+        app.state.item_relay.wake()
         app.state.feed_relay.wake()
         app.state.dead_letter_relay.wake()
 
     async def create_relays(app: FastAPI) -> None:
-        """Beside the events: feed entries to the ledger, given-up approvals to the DLQ."""
+        """Beside the events: each channel's change to its item, feed entries (of publications and
+        of items) to the ledger, given-up approvals to the DLQ."""
 
         async def append(entry: dict) -> None:
             await app.state.store.feed.append(entry)
@@ -47,9 +46,17 @@ def build(settings: Settings) -> FastAPI:
         async def give_up(staged: dict) -> None:
             await dead_letter(app.state.broker, settings, "publish", staged["message"], staged["reason"])
 
-        publications = [app.state.db.publications]
-        app.state.feed_relay = Relay(FEED, append, publications, settings.outbox_poll_seconds)
+        async def fold(change: dict) -> None:
+            await app.state.store.items.apply(change)
+            app.state.feed_relay.wake()  # the item's own entry, if the change announced one
+
+        publications, items = [app.state.db.publications], [app.state.db.items]
+        app.state.item_relay = Relay(ITEMS, fold, publications, settings.outbox_poll_seconds)
+        app.state.feed_relay = Relay(FEED, append, publications + items, settings.outbox_poll_seconds)
         app.state.dead_letter_relay = Relay(DEAD_LETTERS, give_up, publications, settings.outbox_poll_seconds)
+
+    async def item_relay(app: FastAPI) -> None:
+        await app.state.item_relay.run()
 
     async def feed_relay(app: FastAPI) -> None:
         await app.state.feed_relay.run()
@@ -57,15 +64,22 @@ def build(settings: Settings) -> FastAPI:
     async def dead_letter_relay(app: FastAPI) -> None:
         await app.state.dead_letter_relay.run()
 
-    return create_app(
+    app = create_app(
         ServiceSpec(
             name="publish",
             settings=settings,
             store=PublicationStore,
-            routers=[portal.routes(), republishing.routes(), republishing.subscription_routes()],
+            routers=[
+                portal.routes(),
+                republishing.item_routes(),
+                republishing.routes(),
+                republishing.subscription_routes(),
+            ],
             outbox=lambda db: [db.publications],
             prepare=create_relays,
-            workers=[feed_relay, dead_letter_relay, publication_worker, subscription_worker],
+            workers=[item_relay, feed_relay, dead_letter_relay, publication_worker, subscription_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
         )
     )
+    republishing.document_webhooks(app)
+    return app

@@ -5,6 +5,7 @@ database); `HttpPush` pushes signed JSON to an external API such as the unified 
 """
 
 import json
+from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
 import httpx
@@ -15,6 +16,11 @@ from shared.events import utcnow
 from shared.locks import update_document
 from shared.settings import Settings
 from shared.signing import signed_headers
+
+try:
+    USER_AGENT = f"gongkai/{version('gongkai')}"  # on every push and delivery: receivers see who calls
+except PackageNotFoundError:  # run from a bare source tree
+    USER_AGENT = "gongkai"
 
 
 class ChannelError(Exception):
@@ -119,7 +125,11 @@ async def signed_request(
 ) -> httpx.Response:
     """A request signed per Standard Webhooks. A timeout, 429 or 5xx raises a retryable
     ChannelError (with the Retry-After asked for); another refusal a final one."""
-    headers = {"content-type": "application/json", **signed_headers(secret, webhook_id, body, utcnow())}
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        **signed_headers(secret, webhook_id, body, utcnow()),
+    }
     try:
         response = await client.request(method, url, content=body.encode(), headers=headers)
     except httpx.HTTPError as exc:

@@ -12,18 +12,18 @@ import structlog
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
 from services.publish.destinations import Network, closed_to
 from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval
-from services.publish.store import PublicationStore, SubscriptionStore
+from services.publish.store import ItemStore, PublicationStore, SubscriptionStore
 from services.publish.subscriptions import (
-    FEED_EVENTS,
     DeliveryRecord,
     Subscription,
-    delivery_body,
+    event_type,
     failed,
+    feed_event,
+    is_item_event,
     passed,
     webhook_id,
 )
 from shared.events import Event, ReviewApproved, SubmissionWithdrawn, utcnow
-from shared.ledger import Ledger
 from shared.settings import Settings
 from shared.wakeup import Wakeup
 
@@ -151,27 +151,40 @@ async def _run_one(store, channels, settings, pub: Publication, hint: dict, on_s
             log.exception("publication step failed; it is retried when its claim expires")
 
 
+async def feed_events(items: ItemStore, entries: list[dict], files_url: str) -> list[dict]:
+    """The feed's entries as events (`{type, timestamp, data}`), each item event with the item as
+    it stands now (services.publish.items: corrected or withdrawn text is never served again)."""
+    wanted = {e["submission_id"] for e in entries if is_item_event(e)}
+    found = await asyncio.gather(*(items.resource(sid, files_url) for sid in wanted))
+    resources = dict(zip(wanted, found, strict=True))
+    return [feed_event(e, resources.get(e["submission_id"])) for e in entries]
+
+
 async def deliver_to_subscribers(
-    subscriptions: SubscriptionStore, feed: Ledger, http: httpx.AsyncClient, settings: Settings, wake: Wakeup
+    store: PublicationStore, http: httpx.AsyncClient, settings: Settings, wake: Wakeup
 ) -> None:
     """Bring every active subscription up to the end of the feed, each on its own, so that one
     failing receiver delays no other."""
     while True:
-        due = await subscriptions.due()
-        await asyncio.gather(*(_deliver_pending(subscriptions, feed, http, settings, s.id) for s in due))
+        due = await store.subscriptions.due()
+        await asyncio.gather(*(_deliver_pending(store, http, settings, s.id) for s in due))
         await wake.wait()
 
 
-async def _deliver_pending(subscriptions, feed, http, settings: Settings, subscription_id: str) -> None:
+async def _deliver_pending(store: PublicationStore, http, settings: Settings, subscription_id: str) -> None:
+    subscriptions: SubscriptionStore = store.subscriptions
     subscription = await subscriptions.claim(subscription_id)
     if subscription is None:
         return  # another worker holds it
     try:
-        for entry in await feed.after(subscription.cursor, DELIVERY_BATCH):
+        for entry in await store.feed.after(subscription.cursor, DELIVERY_BATCH):
             if not subscription.wants(entry):
                 subscription = passed(subscription, entry["seq"], delivered=False)
                 continue
-            record, error = await _deliver(http, subscription, entry, settings.webhook_trusted_networks)
+            [event] = await feed_events(store.items, [entry], settings.attachments_base_url)
+            record, error = await _deliver(
+                http, subscription, entry, event, settings.webhook_trusted_networks
+            )
             await subscriptions.log(record)
             if error is not None:
                 subscription = failed(
@@ -184,9 +197,9 @@ async def _deliver_pending(subscriptions, feed, http, settings: Settings, subscr
 
 
 async def _deliver(
-    http: httpx.AsyncClient, subscription: Subscription, entry: dict, trusted: list[Network]
+    http: httpx.AsyncClient, subscription: Subscription, entry: dict, event: dict, trusted: list[Network]
 ) -> tuple[DeliveryRecord, ChannelError | None]:
-    body = json.dumps(delivery_body(entry), ensure_ascii=False)
+    body = json.dumps(event, ensure_ascii=False)
     hook = webhook_id(subscription, entry["seq"])
     started, error, status = time.perf_counter(), None, None
     try:
@@ -201,7 +214,7 @@ async def _deliver(
     record = DeliveryRecord(
         subscription_id=subscription.id,
         seq=entry["seq"],
-        event=FEED_EVENTS[entry["kind"]],
+        event=event_type(entry),
         submission_id=entry["submission_id"],
         webhook_id=hook,
         at=utcnow(),

@@ -1,6 +1,11 @@
 """The portal website channel (门户网站), served from this service's database so that any number
 of publish replicas serve one site. Templates autoescape: a title is text, never markup; a body
-is rendered and sanitised (rendering.py) before it is marked safe."""
+is rendered and sanitised (rendering.py) before it is marked safe.
+
+Pages and feeds answer ETag and Last-Modified, and 304 to a conditional GET (caching.py). The
+feeds are paged (Atom: RFC 5005 `next`/`previous` links; JSON Feed: `next_url`), and an Atom id is
+a tag URI (RFC 4151) made of GONGKAI_PORTAL_TAG_AUTHORITY, the day the item was first published
+and its id: the site may move (GONGKAI_PORTAL_BASE_URL) and no reader sees an entry as new."""
 
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from services.publish.caching import conditional
+from services.publish.items import plain_text
 from shared.domain import CATEGORY_LABELS, Category
 from shared.events import utcnow
 from shared.problems import Problem
@@ -23,6 +30,12 @@ templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"), autoescape=True)
 )
 Page = Annotated[int, Query(ge=1, le=10_000)]
+FEED_TAG_DATE = "2019-05-15"  # the feed's own tag date: the day the revised Regulations took effect
+
+
+def tag_uri(authority: str, day: str, specific: str) -> str:
+    """A tag URI (RFC 4151): tag:<authority>,<day>:<specific>, independent of where the site lives."""
+    return f"tag:{authority},{day}:{specific}"
 
 
 def routes() -> APIRouter:
@@ -33,9 +46,10 @@ def routes() -> APIRouter:
         categories = [(c.value, label) for c, label in CATEGORY_LABELS.items()]
         return {"site_name": SITE_NAME, "base_url": base_url, "categories": categories, **extra}
 
-    async def listing(request: Request, query: dict, page: int, heading: str) -> HTMLResponse:
-        items = await request.app.state.store.portal_page(query, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
-        return templates.TemplateResponse(
+    async def listing(request: Request, query: dict, page: int, heading: str) -> Response:
+        store = request.app.state.store
+        items = await store.portal_page(query, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+        response = templates.TemplateResponse(
             request,
             "index.html",
             context(
@@ -46,6 +60,7 @@ def routes() -> APIRouter:
                 heading=heading,
             ),
         )
+        return conditional(request, response, await store.portal_changed_at())
 
     @router.get("/", response_class=HTMLResponse)
     async def index(request: Request, page: Page = 1):
@@ -75,7 +90,7 @@ def routes() -> APIRouter:
             return templates.TemplateResponse(
                 request, "gone.html", context(request, withdrawn_at=withdrawn_at), 410
             )
-        return templates.TemplateResponse(
+        page = templates.TemplateResponse(
             request,
             "item.html",
             context(
@@ -85,48 +100,60 @@ def routes() -> APIRouter:
                 category=CATEGORY_LABELS[Category(doc["category"])],
             ),
         )
+        return conditional(request, page, doc["updated_at"])
+
+    async def feed_page(request: Request, page: int) -> tuple[list[dict], bool]:
+        """A feed page's items, newest first, and whether an older page follows."""
+        items = await request.app.state.store.portal_page({}, (page - 1) * FEED_SIZE, FEED_SIZE + 1)
+        return items[:FEED_SIZE], len(items) > FEED_SIZE
 
     @router.get(
         "/feed.json", response_class=JSONResponse, responses={200: {"content": {"application/feed+json": {}}}}
     )
-    async def feed_json(request: Request) -> JSONResponse:
-        """JSON Feed 1.1 of the newest public items."""
+    async def feed_json(request: Request, page: Page = 1) -> Response:
+        """JSON Feed 1.1 of the public items, newest first, 50 a page (`next_url` to the next)."""
         base = context(request)["base_url"]
-        items = await request.app.state.store.portal_page({}, 0, FEED_SIZE)
-        return JSONResponse(
-            {
-                "version": "https://jsonfeed.org/version/1.1",
-                "title": SITE_NAME,
-                "home_page_url": f"{base}/portal/",
-                "feed_url": f"{base}/portal/feed.json",
-                "language": "zh-CN",
-                "items": [
-                    {
-                        "id": doc["_id"],
-                        "url": f"{base}/portal/items/{doc['_id']}",
-                        "title": doc["title"],
-                        "content_html": str(body_html(doc["body"])),
-                        "content_text": doc["body"],
-                        "date_published": doc["published_at"].isoformat(),
-                        "date_modified": doc["updated_at"].isoformat(),
-                        "tags": [CATEGORY_LABELS[Category(doc["category"])]],
-                        "authors": [{"name": doc["department_name"]}],
-                    }
-                    for doc in items
-                ],
-            },
-            media_type="application/feed+json",
-        )
+        items, has_next = await feed_page(request, page)
+        feed = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": SITE_NAME,
+            "home_page_url": f"{base}/portal/",
+            "feed_url": f"{base}/portal/feed.json",
+            "language": "zh-CN",
+            "items": [
+                {
+                    "id": doc["_id"],
+                    "url": f"{base}/portal/items/{doc['_id']}",
+                    "title": doc["title"],
+                    "content_html": str(body_html(doc["body"])),
+                    "content_text": plain_text(doc["body"]),
+                    "date_published": doc["published_at"].isoformat(),
+                    "date_modified": doc["updated_at"].isoformat(),
+                    "tags": [CATEGORY_LABELS[Category(doc["category"])]],
+                    "authors": [{"name": doc["department_name"]}],
+                }
+                for doc in items
+            ],
+        }
+        if has_next:
+            feed["next_url"] = f"{base}/portal/feed.json?page={page + 1}"
+        response = JSONResponse(feed, media_type="application/feed+json")
+        return conditional(request, response, await request.app.state.store.portal_changed_at())
 
     @router.get(
         "/feed.atom", response_class=Response, responses={200: {"content": {"application/atom+xml": {}}}}
     )
-    async def feed_atom(request: Request) -> Response:
-        """Atom (RFC 4287) feed of the newest public items."""
-        items = await request.app.state.store.portal_page({}, 0, FEED_SIZE)
+    async def feed_atom(request: Request, page: Page = 1) -> Response:
+        """Atom (RFC 4287) feed of the public items, newest first, 50 a page, paged as RFC 5005
+        says (`first`, `next`, `previous` links); entry ids are tag URIs that never change."""
+        authority = request.app.state.settings.portal_tag_authority
+        items, has_next = await feed_page(request, page)
         entries = [
             {
-                "id": doc["_id"],
+                "id": tag_uri(
+                    authority, doc["published_at"].strftime("%Y-%m-%d"), f"portal/items/{doc['_id']}"
+                ),
+                "link": doc["_id"],
                 "title": doc["title"],
                 "author": doc["department_name"],
                 "published": doc["published_at"].isoformat(),
@@ -137,21 +164,31 @@ def routes() -> APIRouter:
             }
             for doc in items
         ]
-        updated = entries[0]["updated"] if entries else utcnow().isoformat()
-        return templates.TemplateResponse(
+        changed = await request.app.state.store.portal_changed_at()
+        updated = (changed or utcnow()).isoformat()  # a withdrawal changes the feed too
+        response = templates.TemplateResponse(
             request,
             "feed.atom.xml",
-            context(request, entries=entries, updated=updated),
+            context(
+                request,
+                feed_id=tag_uri(authority, FEED_TAG_DATE, "portal"),
+                entries=entries,
+                updated=updated,
+                page=page,
+                has_next=has_next,
+            ),
             media_type="application/atom+xml",
         )
+        return conditional(request, response, changed)
 
     @router.get(
         "/sitemap.xml", response_class=Response, responses={200: {"content": {"application/xml": {}}}}
     )
     async def sitemap(request: Request) -> Response:
         items = await request.app.state.store.portal_page({}, 0, 50_000)
-        return templates.TemplateResponse(
+        response = templates.TemplateResponse(
             request, "sitemap.xml", context(request, items=items), media_type="application/xml"
         )
+        return conditional(request, response, await request.app.state.store.portal_changed_at())
 
     return router

@@ -18,14 +18,25 @@ from services.publish.domain import (
     settled,
     withdrawal_wanted,
 )
+from services.publish.items import (
+    Item,
+    WithdrawnItem,
+    applied,
+    channel_change,
+    new_item,
+    resource_of,
+    standing_change,
+)
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
+from shared.domain import ON_CHANNEL
 from shared.events import ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
-from shared.outbox import DEAD_LETTERS, FEED
+from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 
+STANDING_DONE = "~standing-publications-known"  # in `items`: the upgrade below has been done
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
 
@@ -47,6 +58,7 @@ class PublicationStore:
         self.due = HintBoard(db.publications_due)
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
         self.subscriptions = SubscriptionStore(db)
+        self.items = ItemStore(db)
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
@@ -55,6 +67,7 @@ class PublicationStore:
         )
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
         await self.feed.prepare()
+        await self.items.know_standing(self.publications)
 
     async def create(self, pub: Publication) -> bool:
         doc = {
@@ -113,7 +126,12 @@ class PublicationStore:
                 pub, event = settled(pub, attempt, utcnow(), max_attempts)
             announced[:] = [event] if event else []
             entry, given_up = feed_entry(event), dead_letter(pub, event)
-            staged = {FEED: [entry] if entry else [], DEAD_LETTERS: [given_up] if given_up else []}
+            item = channel_change(attempt.revision, attempt.content, event) if attempt else None
+            staged = {
+                FEED: [entry] if entry else [],
+                DEAD_LETTERS: [given_up] if given_up else [],
+                ITEMS: [item] if item else [],
+            }
             return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged)
 
         # The hint goes on the board before the lease is released, so a due one is never lost; if
@@ -151,6 +169,69 @@ class PublicationStore:
 
     async def portal_item(self, submission_id: str) -> dict | None:
         return await self.portal_items.find_one({"_id": submission_id})
+
+    async def portal_changed_at(self) -> datetime | None:
+        """When the portal last changed: an item published or corrected, or one withdrawn (which
+        changes every listing it was in without changing any item still listed)."""
+        moments = []
+        for field, query in (("updated_at", {}), ("withdrawn_at", {"state": "withdrawn"})):
+            newest = (
+                await self.portal_items.find(query, {field: 1}).sort(field, DESCENDING).limit(1).to_list()
+            )
+            moments += [d[field] for d in newest if d.get(field)]
+        return max(moments, default=None)
+
+
+class ItemStore:
+    """One document per published item (services.publish.items): what every channel shows of it,
+    folded into the one resource republishers read, with the item's own feed entries staged."""
+
+    def __init__(self, db: AsyncDatabase):
+        self.items = db.items
+
+    async def apply(self, change: dict) -> None:
+        """Fold a channel's change into its item (idempotent: a change known already is no change)."""
+        try:
+            await self.items.insert_one({**new_item(change["submission_id"]), "version": 1})
+        except DuplicateKeyError:
+            pass
+
+        def compute(doc: dict) -> Change | None:
+            result = applied(doc, change)
+            if result is None:
+                return None
+            fields, entry = result
+            return Change(fields, staged={FEED: [entry]} if entry else {})
+
+        await change_document(self.items, change["submission_id"], compute)
+
+    async def get(self, submission_id: str) -> dict | None:
+        return await self.items.find_one({"_id": submission_id}, {"pending_feed": 0})
+
+    async def know_standing(self, publications) -> None:
+        """Once, after an upgrade: every publication on its channel before items were kept makes
+        its item known (idempotent, so replicas starting together do it twice harmlessly)."""
+        if await self.items.find_one({"_id": STANDING_DONE}) is not None:
+            return
+        async for doc in publications.find({}):
+            pub = to_publication(doc)  # older documents are read in today's terms
+            if pub.state not in ON_CHANNEL or pub.receipt is None:
+                continue
+            revision = pub.live_revision or pub.revision
+            change = standing_change(
+                pub.submission_id,
+                pub.channel,
+                revision,
+                pub.content,
+                pub.receipt.url,
+                pub.receipt.published_at,
+            )
+            await self.apply(change)
+        await update_document(self.items, STANDING_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+
+    async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
+        doc = await self.get(submission_id)
+        return resource_of(doc, files_url) if doc else None
 
 
 class SubscriptionStore:

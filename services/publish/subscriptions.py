@@ -2,10 +2,16 @@
 
 A subscription follows the feed of what is published (the same numbered ledger as
 `GET /v1/published`) with a cursor of its own: entries are delivered in order, each once in
-effect (its webhook id `<subscription>.<seq>` is the receiver's idempotency key), and a failing
-receiver holds its own cursor back without losing anything. After `max_failures` consecutive
-failures the subscription is disabled with the reason shown; enabled again, it resumes where it
-stopped."""
+effect (its webhook id `<subscription>.<seq>` is the receiver's idempotency key, the same on every
+retry), and a failing receiver holds its own cursor back without losing anything. After
+`max_failures` consecutive failures the subscription is disabled with the reason shown; enabled
+again, it resumes where it stopped.
+
+The feed holds two kinds of event. `item.published`, `item.updated` and `item.withdrawn` — one per
+change of an item, carrying the whole item resource (services.publish.items) — are what a
+subscription gets unless it asks otherwise; `publication.*`, one per item and channel, remain for
+those that ask for them. Every delivery has the Standard Webhooks shape `{type, timestamp, data}`,
+the same as the pull feed's entries."""
 
 import base64
 import binascii
@@ -17,14 +23,70 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from services.publish.domain import backoff
+from services.publish.items import ITEM_EVENTS, Item, WithdrawnItem
 from shared.domain import EACH_ONCE, each_once
 
-FEED_EVENTS = {
+CHANNEL_EVENTS = {  # a feed entry's `kind` → the event it reports, for entries of one channel
     "published": "publication.published",
     "updated": "publication.updated",
     "withdrawn": "publication.withdrawn",
 }
-FeedEvent = Literal["publication.published", "publication.updated", "publication.withdrawn"]
+FeedEvent = Literal[
+    "item.published",
+    "item.updated",
+    "item.withdrawn",
+    "publication.published",
+    "publication.updated",
+    "publication.withdrawn",
+]
+FEED_EVENTS: tuple[str, ...] = (*ITEM_EVENTS, *CHANNEL_EVENTS.values())
+DEFAULT_EVENTS: list[FeedEvent] = ["item.published", "item.updated", "item.withdrawn"]
+
+
+def event_type(entry: dict) -> str:
+    """The event a feed entry reports (item entries are kept under their event's name)."""
+    return CHANNEL_EVENTS.get(entry["kind"], entry["kind"])
+
+
+def is_item_event(entry: dict) -> bool:
+    return entry["kind"] in ITEM_EVENTS
+
+
+class ChannelEventData(BaseModel):
+    """The `data` of a `publication.*` event: one item on one channel (null where not known)."""
+
+    submission_id: str
+    channel: str
+    url: str | None = None
+    published_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    withdrawn_at: AwareDatetime | None = None
+    title: str | None = None
+    category: str | None = None
+    department: str | None = None
+    department_name: str | None = None
+
+
+CHANNEL_FIELDS = tuple(ChannelEventData.model_fields)
+
+
+def entry_time(entry: dict) -> str:
+    """When what a feed entry reports happened (ISO 8601)."""
+    if is_item_event(entry):
+        return entry["timestamp"]
+    return entry.get("published_at") or entry.get("updated_at") or entry["withdrawn_at"]
+
+
+def feed_event(entry: dict, item: Item | WithdrawnItem | None) -> dict:
+    """What a subscriber receives for a feed entry, and what the pull feed shows of it: its type,
+    when it happened, and its data (for an item event, `item`: the item as it stands now)."""
+    if is_item_event(entry):
+        if item is None:
+            raise LookupError(f"feed entry {entry['seq']} names item {entry['submission_id']}, not found")
+        data = item.model_dump(mode="json")
+    else:
+        data = {name: entry.get(name) for name in CHANNEL_FIELDS}  # as stored: JSON already
+    return {"type": event_type(entry), "timestamp": entry_time(entry), "data": data}
 
 
 class SubscriptionState(StrEnum):
@@ -50,7 +112,11 @@ class SubscriptionRequest(BaseModel):
 
     url: HttpUrl = Field(description="Receives each delivery as a signed POST (Standard Webhooks)")
     events: Annotated[list[FeedEvent], AfterValidator(each_once), EACH_ONCE] = Field(
-        min_length=1, max_length=len(FEED_EVENTS)
+        default_factory=lambda: list(DEFAULT_EVENTS),
+        min_length=1,
+        max_length=len(FEED_EVENTS),
+        description="The event types to deliver: the item.* events unless others are chosen "
+        "(publication.* are per channel)",
     )
     secret: Annotated[str, Field(json_schema_extra={"pattern": SECRET_PATTERN})] | None = Field(
         None, description="whsec_ followed by base64 of 24 to 64 random bytes; generated when left out"
@@ -90,7 +156,7 @@ class Subscription(BaseModel):
     created_at: AwareDatetime
 
     def wants(self, entry: dict) -> bool:
-        return FEED_EVENTS[entry["kind"]] in self.events
+        return event_type(entry) in self.events
 
     @property
     def due(self) -> bool:
@@ -110,12 +176,6 @@ class DeliveryRecord(BaseModel):
     status_code: int | None = None
     error: str | None = None
     ms: float
-
-
-def delivery_body(entry: dict) -> dict:
-    """What a subscriber receives: the feed entry, typed as the event it reports."""
-    data = {k: v for k, v in entry.items() if k not in ("_id", "prev_hash", "record_id")}
-    return {"type": FEED_EVENTS[entry["kind"]], "id": f"{entry['seq']}", "data": data}
 
 
 def webhook_id(subscription: Subscription, seq: int) -> str:

@@ -38,7 +38,13 @@ OPERATIONS = {
         "/v1/attachments/{attachment_id}",
     },
     "review": {"/v1/reviews", "/v1/reviews/{submission_id}", "/v1/reviews/{submission_id}/decisions"},
-    "publish": {"/v1/published", "/v1/subscriptions", "/v1/subscriptions/{subscription_id}", "/portal/"},
+    "publish": {
+        "/v1/published",
+        "/v1/items/{item_id}",
+        "/v1/subscriptions",
+        "/v1/subscriptions/{subscription_id}",
+        "/portal/",
+    },
     "stats": {
         "/v1/stats",
         "/v1/reports/annual",

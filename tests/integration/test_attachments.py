@@ -37,6 +37,7 @@ async def test_files_are_judged_by_content_and_travel_with_their_item(settings, 
         ]
         uploaded = await http.post("/v1/attachments", files=files, headers=clerk)
         assert uploaded.status_code == 201, uploaded.text
+        assert "location" not in uploaded.headers  # two files: no one resource to name
         first, second = uploaded.json()["items"]
         assert first["media_type"] == "application/pdf" and first["text_chars"] == len(
             "二〇二六年秋季防火检查情况"
@@ -171,3 +172,4 @@ async def test_a_department_holds_uploads_within_its_quota_and_unattached_ones_e
         assert late.status_code == 422 and late.json()["errors"][0]["field"] == "attachments.0"
         again = await http.post("/v1/attachments", files=[("files", ("多一份.pdf", report))], headers=clerk)
         assert again.status_code == 201  # the quota counts what waits, not what was attached
+        assert again.headers["location"] == f"/v1/attachments/{again.json()['items'][0]['id']}"

@@ -1,19 +1,22 @@
 """The portal website against the real broker and database, and in a real browser."""
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 
+import feedparser
 import httpx
 import pytest
 
 from sandbox.platform import create_sandbox
 from services.publish.app import build
+from services.publish.caching import SETTLE
 from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
 from shared.settings import DEV_PLATFORM_SECRET
 from tests.browser import ARTIFACTS, browser_page
-from tests.conftest import serving
+from tests.conftest import running, serving
 from tests.integration.test_publish import approved
-from tests.support import EventTap, free_port
+from tests.support import EventTap, eventually, free_port
 
 pytestmark = pytest.mark.integration
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -93,3 +96,73 @@ async def test_hostile_html_is_harmless_in_a_real_browser(portal):
         assert await page.locator("article iframe, article img, article script").count() == 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=ARTIFACTS / "portal-item.png", full_page=True)
+
+
+async def test_feeds_page_cache_and_keep_their_ids_wherever_the_site_lives(portal, settings, monkeypatch):
+    url, tap = portal
+    monkeypatch.setattr("services.publish.portal.FEED_SIZE", 2)
+    for n in range(3):
+        await tap.publish(approved(f"pg-{n}", title=f"第{n}条", channels=("portal",)))
+        await tap.wait_for("publication.published", f"pg-{n}")  # one after another: newest first is pg-2
+    async with httpx.AsyncClient(base_url=url) as http:
+        await eventually(lambda: _feed_has(http, "pg-0"), 10, "the item events in the pull feed")
+        first = await http.get("/portal/feed.atom")
+        feed = feedparser.parse(first.content)
+        assert not feed.bozo and [e.title for e in feed.entries] == ["第2条", "第1条"]
+        links = {link.rel: link.href for link in feed.feed.links}
+        assert links["next"] == f"{url}/portal/feed.atom?page=2" and "previous" not in links
+        second = feedparser.parse((await http.get(links["next"])).content)
+        links = {link.rel: link.href for link in second.feed.links}
+        assert [e.title for e in second.entries] == ["第0条"] and "next" not in links
+        assert links["previous"] == links["prev"] == links["first"] == f"{url}/portal/feed.atom"
+        ids = [e.id for e in feed.entries + second.entries]
+        assert all(i.startswith("tag:gongkai.invalid,20") and "127.0.0.1" not in i for i in ids)
+        assert len(set(ids)) == 3
+
+        moved = settings.model_copy(update={"portal_base_url": "https://www.town.example.gov.cn"})
+        async with running(build(moved)) as elsewhere:  # the same portal, served from a new address
+            again = feedparser.parse((await elsewhere.get("/portal/feed.atom")).content)
+            assert [e.id for e in again.entries] == ids[:2]
+            assert again.entries[0].link.startswith("https://www.town.example.gov.cn/portal/items/")
+
+        page = (await http.get("/portal/feed.json")).json()
+        assert page["next_url"] == f"{url}/portal/feed.json?page=2"
+        assert "next_url" not in (await http.get(page["next_url"])).json()
+
+        await asyncio.sleep(SETTLE.total_seconds())  # a date validator holds once its second is over
+        for path in (
+            "/portal/feed.atom",
+            "/portal/feed.json",
+            "/portal/items/pg-1",
+            "/v1/published",
+            "/v1/items/pg-1",
+        ):
+            fresh = await http.get(path)
+            assert fresh.status_code == 200 and fresh.headers["etag"] and fresh.headers["last-modified"], path
+            same = await http.get(path, headers={"If-None-Match": fresh.headers["etag"]})
+            assert (
+                same.status_code == 304
+                and same.content == b""
+                and same.headers["etag"] == fresh.headers["etag"]
+            )
+            since = await http.get(path, headers={"If-Modified-Since": fresh.headers["last-modified"]})
+            assert since.status_code == 304, path
+            other = await http.get(path, headers={"If-None-Match": '"something-else"'})
+            assert other.status_code == 200 and other.content == fresh.content, path
+
+        before = await http.get("/portal/feed.atom")
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "pg-2", "ingest", SubmissionWithdrawnData(withdrawn_by="office"))
+        )
+        await tap.wait_for("publication.withdrawn", "pg-2")
+        after = await http.get("/portal/feed.atom", headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 200 and "pg-2" not in after.text
+        later = await http.get(
+            "/portal/feed.atom", headers={"If-Modified-Since": before.headers["last-modified"]}
+        )
+        assert later.status_code == 200  # a withdrawal changes the feed, though no item left in it did
+
+
+async def _feed_has(http: httpx.AsyncClient, submission_id: str) -> bool:
+    entries = (await http.get("/v1/published")).json()["items"]
+    return any(e["submission_id"] == submission_id for e in entries)

@@ -95,6 +95,11 @@ async def test_withdrawal_takes_the_item_off_both_channels(settings, platform):
         assert all(i["id"] != "p-5" for i in feed["items"])
 
 
+ALL_EVENTS = ",".join(
+    f"{kind}.{change}" for kind in ("item", "publication") for change in ("published", "updated", "withdrawn")
+)
+
+
 async def test_republishers_page_the_feed_without_missing_or_repeating_anything(settings, platform):
     settings = settings.model_copy(update={"platform_url": platform})
     async with EventTap(settings) as tap, running(build(settings)) as http:
@@ -105,8 +110,11 @@ async def test_republishers_page_the_feed_without_missing_or_repeating_anything(
 
         async def read_on():
             nonlocal cursor
-            page = (await http.get("/v1/published", params={"cursor": cursor, "limit": 2})).json()
-            seen.extend((e["seq"], e["kind"], e["submission_id"], e["channel"]) for e in page["items"])
+            params = {"cursor": cursor, "limit": 2, "types": ALL_EVENTS}
+            page = (await http.get("/v1/published", params=params)).json()
+            seen.extend(
+                (e["seq"], e["type"], e["submission_id"], e["data"].get("channel")) for e in page["items"]
+            )
             cursor = page["next_cursor"]
 
         await read_on()
@@ -118,21 +126,29 @@ async def test_republishers_page_the_feed_without_missing_or_repeating_anything(
 
         async def complete():
             await read_on()
-            return len(seen) >= 12  # 5 items on 2 channels, and f-0 withdrawn from both
+            # 5 items on 2 channels and f-0 withdrawn from both; 5 items published and 1 withdrawn
+            return len(seen) >= 18
 
         await eventually(complete, 30, "every publication and withdrawal in the feed")
-        assert [s for s, *_ in seen] == list(range(1, 13))  # contiguous: nothing missed, nothing twice
-        published = {(sid, ch) for _, kind, sid, ch in seen if kind == "published"}
+        assert [s for s, *_ in seen] == list(range(1, 19))  # contiguous: nothing missed, nothing twice
+        published = {(sid, ch) for _, kind, sid, ch in seen if kind == "publication.published"}
         assert published == {(f"f-{i}", ch) for i in range(5) for ch in ("platform", "portal")}
-        assert {(sid, ch) for _, kind, sid, ch in seen if kind == "withdrawn"} == {
+        assert {(sid, ch) for _, kind, sid, ch in seen if kind == "publication.withdrawn"} == {
             ("f-0", "platform"),
             ("f-0", "portal"),
         }
+        assert sorted(sid for _, kind, sid, _ in seen if kind == "item.published") == [
+            f"f-{i}" for i in range(5)
+        ]
+        assert [sid for _, kind, sid, _ in seen if kind == "item.withdrawn"] == ["f-0"]
         assert (await http.get("/v1/published", params={"cursor": cursor})).json() == {
             "items": [],
             "next_cursor": cursor,
         }
+        items = (await http.get("/v1/published")).json()["items"]  # by default, one event per item change
+        assert [e["type"] for e in items].count("item.published") == 5 and len(items) == 6
         assert (await http.get("/v1/published", params={"cursor": "-1"})).status_code == 422
+        assert (await http.get("/v1/published", params={"types": "review.approved"})).status_code == 422
 
 
 async def test_a_429_is_retried_after_the_time_the_platform_asks_for(settings, platform):
@@ -247,14 +263,17 @@ async def test_a_corrected_revision_updates_both_channels_in_place(settings, pla
         assert "更正后的标题" in page and "原标题" not in page
 
         async def fed():  # the feed is appended by its own relay
-            kinds = [e["kind"] for e in (await http.get("/v1/published")).json()["items"]]
-            return sorted(kinds) if len(kinds) == 4 else None
+            entries = (await http.get("/v1/published", params={"types": ALL_EVENTS})).json()["items"]
+            kinds = [e["type"] for e in entries]
+            return sorted(kinds) if len(kinds) == 6 else None
 
         assert await eventually(fed, 10, "both corrections in the feed") == [
-            "published",
-            "published",
-            "updated",
-            "updated",
+            "item.published",
+            "item.updated",
+            "publication.published",
+            "publication.published",
+            "publication.updated",
+            "publication.updated",
         ]
         await asyncio.sleep(1)
         assert len(tap.of("publication.updated", "u-1")) == 2

@@ -1,8 +1,12 @@
 """Webhook subscriptions of republishing platforms, against the real broker and database, with a
 real HTTP receiver (the sandbox, which checks every signature)."""
 
+import json
+
 import httpx
+import jsonschema
 import pytest
+from standardwebhooks import Webhook
 
 from sandbox.platform import create_sandbox
 from services.publish.app import build
@@ -58,17 +62,67 @@ async def test_a_subscriber_receives_signed_publications_and_withdrawals_in_orde
 
         items = await eventually(received, 20, "four deliveries")
         assert [i["type"] for i in items] == ["publication.published"] * 2 + ["publication.withdrawn"] * 2
-        assert [i["data"]["seq"] for i in items] == [1, 2, 3, 4]
+        assert {i["data"]["channel"] for i in items} == {"platform", "portal"}
+        seqs = [int(i["webhook_id"].split(".")[1]) for i in items]
+        assert (
+            seqs == sorted(seqs) and len(set(seqs)) == 4
+        )  # in the feed's order, the item events passed over
         verdicts = [d["verdict"] for d in (await peer.get(f"{receiver}/deliveries")).json()["items"]]
         assert verdicts == ["accepted"] * 4  # every signature valid
         log = (await http.get(f"/v1/subscriptions/{sid}/deliveries", headers=operator)).json()["items"]
         assert [(d["seq"], d["outcome"], d["status_code"]) for d in log] == [
-            (4, "delivered", 201),
-            (3, "delivered", 201),
-            (2, "delivered", 201),
-            (1, "delivered", 201),
+            (seq, "delivered", 201) for seq in reversed(seqs)
         ]
-        assert log[0]["webhook_id"] == f"{sid}.4"
+        assert log[0]["webhook_id"] == f"{sid}.{seqs[-1]}"
+
+
+async def test_one_item_event_per_change_of_the_item_signed_as_standard_webhooks_check_it(
+    settings, identities, platform, receiver
+):
+    settings = settings.model_copy(update={"platform_url": platform})
+    operator = await identities.operator()
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        wanted = {"url": f"{receiver}/items", "secret": RECEIVER_SECRET}  # the item events, by default
+        created = (await http.post("/v1/subscriptions", json=wanted, headers=operator)).json()
+        assert created["events"] == ["item.published", "item.updated", "item.withdrawn"]
+        schema = (await http.get("/v1/schemas/item.json")).json()
+        await peer.put(f"{receiver}/behaviour", json={"fail_status": 503, "fail_count": 1})
+
+        async def deliveries(count: int):
+            shown = (await peer.get(f"{receiver}/deliveries")).json()["items"]
+            accepted = [d for d in shown if d["verdict"] == "accepted"]
+            return shown if len(accepted) == count else None
+
+        await tap.publish(approved("w-1", title="原标题"))
+        await eventually(lambda: deliveries(1), 20, "item.published delivered after one refusal")
+        corrected = approved("w-1", title="更正后的标题")
+        await tap.publish(
+            corrected.model_copy(update={"data": corrected.data.model_copy(update={"revision": 2})})
+        )
+        await eventually(lambda: deliveries(2), 20, "item.updated delivered")
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "w-1", "ingest", SubmissionWithdrawnData(withdrawn_by="x"))
+        )
+        shown = await eventually(lambda: deliveries(3), 20, "item.withdrawn delivered")
+
+        refused, *accepted = shown
+        assert refused["verdict"] == "told to fail: 503"
+        assert refused["headers"]["webhook-id"] == accepted[0]["headers"]["webhook-id"]  # a retry: same id
+        payloads = []
+        for delivery in accepted:  # checked as any receiver would, from what came over the wire
+            assert delivery["headers"]["user-agent"].startswith("gongkai/")
+            payload = Webhook(RECEIVER_SECRET).verify(delivery["body"], delivery["headers"])
+            assert set(payload) == {"type", "timestamp", "data"}
+            jsonschema.validate(payload["data"], schema, cls=jsonschema.Draft202012Validator)
+            payloads.append(payload)
+        assert [p["type"] for p in payloads] == ["item.published", "item.updated", "item.withdrawn"]
+        published, updated, gone = (p["data"] for p in payloads)
+        assert (published["revision"], published["title"]) == (1, "原标题")
+        assert (updated["revision"], updated["title"]) == (2, "更正后的标题")
+        assert gone["state"] == "withdrawn" and gone["remove"]["urls"]
+        assert "原标题" not in json.dumps(gone, ensure_ascii=False)
+        ids = [d["headers"]["webhook-id"] for d in accepted]
+        assert ids == sorted(ids, key=lambda i: int(i.split(".")[1]))  # in order
 
 
 async def test_a_failing_subscriber_is_disabled_with_its_reason_and_resumes_missing_nothing(
@@ -121,6 +175,7 @@ async def test_subscriptions_are_for_operators_and_validated(settings, identitie
         for bad, field in (
             ({**good, "url": "ftp://x"}, "url"),
             ({**good, "events": ["review.approved"]}, "events.0"),
+            ({**good, "events": ["item.published", "item.published"]}, "events"),
             ({**good, "events": []}, "events"),
             ({**good, "secret": "not-a-secret"}, "secret"),
             ({**good, "url": {"$gt": ""}}, "url"),
@@ -128,8 +183,10 @@ async def test_subscriptions_are_for_operators_and_validated(settings, identitie
             answer = await http.post("/v1/subscriptions", json=bad, headers=operator)
             assert answer.status_code == 422, bad
             assert answer.json()["errors"][0]["field"] == field
-        created = (await http.post("/v1/subscriptions", json=good, headers=operator)).json()
+        answer = await http.post("/v1/subscriptions", json=good, headers=operator)
+        created = answer.json()
         assert created["secret"].startswith("whsec_") and created["state"] == "active"
+        assert answer.headers["location"] == f"/v1/subscriptions/{created['id']}"
         listed = (await http.get("/v1/subscriptions", headers=operator)).json()["items"]
         assert [s["id"] for s in listed] == [created["id"]]
         assert (await http.delete(f"/v1/subscriptions/{created['id']}", headers=operator)).status_code == 204
@@ -186,3 +243,78 @@ async def test_a_destination_no_longer_trusted_receives_nothing(settings, identi
         [first, *_] = await eventually(refused, 20, "a delivery refused")
         assert first["outcome"] == "failed" and "not a public address" in first["error"]
         assert (await peer.get(f"{receiver}/items")).json()["items"] == []
+
+
+def apply(store: dict, event: dict) -> None:
+    """A republisher's whole rule: the newest revision of each item; a withdrawn one removed."""
+    item = event["data"]
+    if item["state"] == "withdrawn":
+        store.pop(item["id"], None)
+    elif item["revision"] >= store.get(item["id"], {}).get("revision", 0):
+        store[item["id"]] = item
+
+
+async def test_deliveries_alone_and_the_pull_feed_alone_each_rebuild_the_portal_exactly(
+    settings, identities, platform, receiver
+):
+    settings = settings.model_copy(update={"platform_url": platform})
+    operator = await identities.operator()
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        wanted = {"url": f"{receiver}/items", "secret": RECEIVER_SECRET}
+        assert (await http.post("/v1/subscriptions", json=wanted, headers=operator)).status_code == 201
+        pulled, cursor = {}, "0"
+
+        async def pull(pages: int | None = None) -> None:
+            nonlocal cursor
+            while pages is None or pages > 0:
+                page = (await http.get("/v1/published", params={"cursor": cursor, "limit": 1})).json()
+                for event in page["items"]:
+                    apply(pulled, event)
+                if page["next_cursor"] == cursor:
+                    return
+                cursor, pages = page["next_cursor"], None if pages is None else pages - 1
+
+        for n in range(4):
+            await tap.publish(approved(f"rb-{n}", title=f"第{n}条", body=f"正文**{n}**"))
+        await tap.wait_for("publication.published", "rb-3", count=2)
+        await eventually(lambda: _announced(http, 4), 10, "four items announced")
+        await pull(pages=2)  # interrupted after two pages; the cursor kept
+        corrected = approved("rb-1", title="第1条（更正）", body="更正后的正文")
+        await tap.publish(
+            corrected.model_copy(update={"data": corrected.data.model_copy(update={"revision": 2})})
+        )
+        await tap.publish(
+            new_event(SubmissionWithdrawn, "rb-2", "ingest", SubmissionWithdrawnData(withdrawn_by="x"))
+        )
+        await tap.wait_for("publication.updated", "rb-1", count=2)
+        await tap.wait_for("publication.withdrawn", "rb-2", count=2)
+        await eventually(lambda: _announced(http, 6), 10, "the correction and the withdrawal announced")
+        await pull()  # resumed where it stopped
+
+        async def delivered():
+            shown = (await peer.get(f"{receiver}/deliveries")).json()["items"]
+            return shown if len(shown) == 6 else None
+
+        pushed = {}
+        for delivery in await eventually(delivered, 20, "six deliveries"):
+            apply(pushed, Webhook(RECEIVER_SECRET).verify(delivery["body"], delivery["headers"]))
+
+        portal = {i["id"]: i for i in (await http.get("/portal/feed.json")).json()["items"]}
+        assert set(portal) == {"rb-0", "rb-1", "rb-3"}
+        for rebuilt in (pulled, pushed):
+            assert set(rebuilt) == set(portal)
+            for sid, item in rebuilt.items():
+                assert (item["title"], item["body_html"]) == (
+                    portal[sid]["title"],
+                    portal[sid]["content_html"],
+                )
+                now = (await http.get(f"/v1/items/{sid}")).json()
+                # An event shows the channels the item was live on when it changed; a channel that
+                # caught up since announces nothing (publication.* events do), /v1/items shows it.
+                assert {**item, "channels": None} == {**now, "channels": None}
+                assert {c["channel"] for c in item["channels"]} <= {c["channel"] for c in now["channels"]}
+        assert pulled["rb-1"]["revision"] == 2 and pulled["rb-1"]["title"] == "第1条（更正）"
+
+
+async def _announced(http: httpx.AsyncClient, count: int) -> bool:
+    return len((await http.get("/v1/published", params={"limit": 100})).json()["items"]) >= count

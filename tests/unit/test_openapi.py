@@ -5,6 +5,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 from services.ingest.app import build as ingest
@@ -105,3 +106,28 @@ def test_the_decision_schema_says_a_rejection_needs_a_reason():
         and rules["reject"]["properties"]["reason"]["type"] == "string"
     )
     assert rules["return"]["required"] == ["comment"]
+
+
+def test_every_openapi_document_is_valid_openapi_3_1(app):
+    schema = app.openapi()
+    assert schema["openapi"].startswith("3.1")
+    validate(schema)
+
+
+def test_publish_documents_every_delivery_in_webhooks_with_the_item_resource():
+    schema = publish(Settings(namespace="openapi")).openapi()
+    assert set(schema["webhooks"]) == {
+        f"{kind}.{change}"
+        for kind in ("item", "publication")
+        for change in ("published", "updated", "withdrawn")
+    }
+    delivery = schema["webhooks"]["item.updated"]["post"]
+    assert {p["name"] for p in delivery["parameters"]} >= {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+    body = delivery["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    event = schema["components"]["schemas"][body]
+    assert set(event["required"]) == {"type", "timestamp", "data"}
+    assert {"Item", "WithdrawnItem"} <= set(schema["components"]["schemas"])
