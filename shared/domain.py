@@ -1,6 +1,7 @@
 """Vocabulary every service shares: categories, channels, statuses, rejection reasons."""
 
 import re
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -266,3 +267,11 @@ class Role(StrEnum):
 class Severity(StrEnum):
     BLOCK = "block"  # never published, whatever a reviewer does
     FLAG = "flag"  # shown to the reviewer, who redacts or accepts it
+
+
+def holder_of(name: str) -> str:
+    """The principal id a display name stands for when none is given: NFKC-folded, case-folded,
+    whitespace collapsed, so that "Alice", "alice" and "ａｌｉｃｅ" are one person. Two people
+    with one name then share an id (refused as one by four eyes, the safe side): give them
+    `--holder` ids of their own."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())

@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import problems
+from shared.auth import prepare_identity
 from shared.broker import create_broker, event_publishers
 from shared.events import Event
 from shared.logging import configure
@@ -89,7 +90,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.mongo = client
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
-        await app.state.identity.tokens.find_one({})  # fail fast when the database is unreachable
+        # fails fast when the database is unreachable; upgrades tokens issued before expiry existed
+        await prepare_identity(app.state.identity, settings.token_lifetime)
         app.state.store = spec.store(app.state.db)
         await app.state.store.prepare()
         if spec.prepare:

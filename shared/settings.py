@@ -1,6 +1,7 @@
 """Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
 
 import json
+from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -127,6 +128,12 @@ class Settings(BaseSettings):
         OfficeLevel.TOWNSHIP,
         description="The office's level: a township or county makes no 规章, so Table A refuses them",
     )
+    token_lifetime_days: float = Field(
+        90,
+        gt=0,
+        description="How long a token issued or rotated by `gongkai admin` is valid; tokens issued before "
+        "tokens expired get this long from the upgrade",
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
     ingest_port: int = 8081
@@ -159,6 +166,10 @@ class Settings(BaseSettings):
                 "GONGKAI_RABBITMQ_URL logs in as RabbitMQ's guest: give the services a user of their own"
             )
         return found
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return timedelta(days=self.token_lifetime_days)
 
     def port_of(self, service: str) -> int:
         return getattr(self, f"{service}_port")
