@@ -9,7 +9,13 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.review import handlers
-from services.review.domain.decisions import Decision, RecordedDecision, ReviewState, ReviewTask
+from services.review.domain.decisions import (
+    Decision,
+    RecordedDecision,
+    ReviewState,
+    ReviewTask,
+    four_eyes_allow,
+)
 from services.review.domain.screening import published_fields
 from services.review.screener import Screener
 from services.review.store import TaskStore
@@ -120,7 +126,7 @@ def routes() -> APIRouter:
     ) -> ReviewPage:
         """The items waiting at the caller's level, oldest first, with their automated findings."""
         tasks = await store.pending_at(reviewer.level, limit)
-        mine = [t for t in tasks if all(d.reviewer != reviewer.name for d in t.decisions)]
+        mine = [t for t in tasks if four_eyes_allow(t, reviewer.holder, reviewer.level)]
         return ReviewPage(items=[summary(t) for t in mine])
 
     @router.get("/{submission_id}", response_model=ReviewView)

@@ -3,9 +3,10 @@
 from services.review.domain.decisions import (
     Decision,
     DecisionRefused,
-    ReviewState,
+    Reviewer,
     ReviewTask,
     decide,
+    revised,
     screened,
     withdrawn,
 )
@@ -51,13 +52,7 @@ async def _screen(store: TaskStore, screener: Screener, content: ItemContent) ->
 
 
 def _revised(task: ReviewTask, event: SubmissionRevised, levels: int, findings: list[ScreeningFinding]):
-    """A revision after `review.returned`, or a correction of an approved item (also after an
-    earlier correction was rejected: ingest revises only what may be), is screened again and
-    starts over at level 1."""
-    revisable = (ReviewState.RETURNED, ReviewState.APPROVED, ReviewState.REJECTED)
-    if task.state not in revisable or event.data.revision <= task.revision:
-        return None
-    return screened(event.submission_id, event.data.revision, event.data.content, levels, findings)
+    return revised(task, event.data.revision, event.data.content, levels, findings)
 
 
 async def record_decision(
@@ -65,7 +60,8 @@ async def record_decision(
 ) -> ReviewTask:
     def transition(task: ReviewTask):
         try:
-            return decide(task, reviewer.name, reviewer.level, decision, utcnow())
+            by = Reviewer(id=reviewer.holder, name=reviewer.name, level=reviewer.level)
+            return decide(task, by, decision, utcnow())
         except DecisionRefused as refused:
             raise Problem(refused.status, refused.title, refused.detail) from refused
 

@@ -2,8 +2,9 @@
 
 from datetime import UTC, date, datetime
 
-from services.review.domain.decisions import screened
+from services.review.domain.decisions import Reviewer, screened
 from services.review.domain.screening import screen_content
+from shared.domain import holder_of
 from shared.events import Approval, ItemContent
 
 
@@ -27,3 +28,8 @@ def approval(level: int, reviewer: str) -> Approval:
 def screened_item(submission_id: str, revision: int, item: ItemContent, levels: int):
     """A task as review makes it: the item screened, then queued or rejected."""
     return screened(submission_id, revision, item, levels, screen_content(item))
+
+
+def by(name: str, level: int, holder: str | None = None) -> Reviewer:
+    """A reviewer deciding at `level`; their principal id from `holder`, else from the name."""
+    return Reviewer(id=holder_of(holder or name), name=name, level=level)

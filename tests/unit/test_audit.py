@@ -1,6 +1,6 @@
 from services.review.domain.decisions import Decision, decide
 from shared.ledger import GENESIS, entry_hash, link, verify
-from tests.unit.factories import content, screened_item
+from tests.unit.factories import by, content, screened_item
 from tests.unit.test_decisions import NOW
 
 
@@ -15,8 +15,8 @@ def chain_of(records: list[dict]) -> tuple[list[dict], dict]:
 
 def records() -> list[dict]:
     task, _, screening = screened_item("s1", 1, content(), levels=2)
-    task, _, first = decide(task, "张三", 1, Decision(decision="approve", comment="同意"), NOW)
-    _, _, second = decide(task, "李四", 2, Decision(decision="approve"), NOW)
+    task, _, first = decide(task, by("张三", 1), Decision(decision="approve", comment="同意"), NOW)
+    _, _, second = decide(task, by("李四", 2), Decision(decision="approve"), NOW)
     return [r.model_dump(mode="json") for r in (screening, first, second)]
 
 

@@ -9,7 +9,7 @@ from services.review.domain.decisions import (
     decide,
     withdrawn,
 )
-from tests.unit.factories import content, screened_item
+from tests.unit.factories import by, content, screened_item
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
 
@@ -34,9 +34,9 @@ def test_an_ordinary_item_waits_at_level_one():
 
 def test_two_levels_by_two_people_approve():
     task, _, _ = screened_item("s1", 1, content(), levels=2)
-    task, queued, _ = decide(task, "张三", 1, approve(), NOW)
+    task, queued, _ = decide(task, by("张三", 1), approve(), NOW)
     assert queued.type == "review.queued" and queued.data.level == 2
-    task, approved, _ = decide(task, "李四", 2, approve(), NOW)
+    task, approved, _ = decide(task, by("李四", 2), approve(), NOW)
     assert task.state == ReviewState.APPROVED
     assert approved.type == "review.approved"
     assert [(a.level, a.reviewer) for a in approved.data.approvals] == [(1, "张三"), (2, "李四")]
@@ -44,24 +44,24 @@ def test_two_levels_by_two_people_approve():
 
 def test_one_person_never_decides_two_levels():
     task, _, _ = screened_item("s1", 1, content(), levels=2)
-    task, _, _ = decide(task, "张三", 1, approve(), NOW)
+    task, _, _ = decide(task, by("张三", 1), approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
-        decide(task, "张三", 2, approve(), NOW)
+        decide(task, by("张三", 2), approve(), NOW)
     assert refused.value.status == 403
 
 
 def test_a_reviewer_decides_only_at_the_level_the_item_waits_at():
     task, _, _ = screened_item("s1", 1, content(), levels=2)
     with pytest.raises(DecisionRefused) as refused:
-        decide(task, "李四", 2, approve(), NOW)
+        decide(task, by("李四", 2), approve(), NOW)
     assert refused.value.status == 403
 
 
 def test_a_decided_item_takes_no_further_decision():
     task, _, _ = screened_item("s1", 1, content(), levels=1)
-    task, _, _ = decide(task, "张三", 1, approve(), NOW)
+    task, _, _ = decide(task, by("张三", 1), approve(), NOW)
     with pytest.raises(DecisionRefused) as refused:
-        decide(task, "李四", 1, approve(), NOW)
+        decide(task, by("李四", 1), approve(), NOW)
     assert refused.value.status == 409
 
 
@@ -75,7 +75,7 @@ def test_rejection_needs_a_reason_and_other_needs_a_comment():
 
 def test_return_needs_a_comment_and_announces_review_returned():
     task, _, _ = screened_item("s1", 1, content(), levels=2)
-    task, event, _ = decide(task, "张三", 1, Decision(decision="return", comment="请删除电话号码"), NOW)
+    task, event, _ = decide(task, by("张三", 1), Decision(decision="return", comment="请删除电话号码"), NOW)
     assert task.state == ReviewState.RETURNED and event.type == "review.returned"
 
 
@@ -98,20 +98,20 @@ def flagged_task():
 def test_a_flag_must_be_redacted_or_accepted_before_approval():
     task, flag, _ = flagged_task()
     with pytest.raises(DecisionRefused) as refused:
-        decide(task, "张三", 1, approve(), NOW)
+        decide(task, by("张三", 1), approve(), NOW)
     assert refused.value.status == 422 and flag.id in refused.value.detail
     accepted = Decision(
         decision="approve", accepted_flags=[{"finding_id": flag.id, "reason": "公开的办公电话"}]
     )
-    task, event, _ = decide(task, "张三", 1, accepted, NOW)
+    task, event, _ = decide(task, by("张三", 1), accepted, NOW)
     assert event.type == "review.queued"
 
 
 def test_redactions_travel_with_the_approval_and_the_original_stays():
     task, flag, body = flagged_task()
     redaction = {"field": "body", "start": flag.start, "end": flag.end}
-    task, _, _ = decide(task, "张三", 1, Decision(decision="approve", redactions=[redaction]), NOW)
-    task, approved, _ = decide(task, "李四", 2, approve(), NOW)
+    task, _, _ = decide(task, by("张三", 1), Decision(decision="approve", redactions=[redaction]), NOW)
+    task, approved, _ = decide(task, by("李四", 2), approve(), NOW)
     published = approved.data.content.body
     assert "13800138000" not in published and len(published) == len(body)
     assert published[flag.start : flag.end] == "■" * 11
@@ -123,5 +123,5 @@ def test_a_redaction_outside_the_text_is_refused():
     task, _, body = flagged_task()
     bad = Decision(decision="approve", redactions=[{"field": "body", "start": 3, "end": len(body) + 5}])
     with pytest.raises(DecisionRefused) as refused:
-        decide(task, "张三", 1, bad, NOW)
+        decide(task, by("张三", 1), bad, NOW)
     assert refused.value.status == 422

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from services.review.domain.decisions import Decision, DecisionRefused, ReviewState, decide
 from services.review.domain.screening import screen_content
-from tests.unit.factories import content, screened_item
+from tests.unit.factories import by, content, screened_item
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
 LEVELS = ["绝密", "机密", "秘密", "絕密", "機密", "祕密"]
@@ -44,7 +44,7 @@ def test_no_marked_item_is_ever_approved(marking, before, after, in_title):
     assert event.type == "review.rejected" and task.state == ReviewState.REJECTED
     for reviewer, level in (("张三", 1), ("李四", 2)):
         try:
-            task, event, _ = decide(task, reviewer, level, Decision(decision="approve"), NOW)
+            task, event, _ = decide(task, by(reviewer, level), Decision(decision="approve"), NOW)
         except DecisionRefused:
             continue
         assert event.type != "review.approved"
@@ -71,8 +71,8 @@ def test_redacted_spans_never_reach_publish(data):
         return
     flags = [{"finding_id": f.id, "reason": "已核实"} for f in task.findings]
     first = Decision(decision="approve", redactions=redactions, accepted_flags=flags)
-    task, _, _ = decide(task, "张三", 1, first, NOW)
-    _, approved, _ = decide(task, "李四", 2, Decision(decision="approve"), NOW)
+    task, _, _ = decide(task, by("张三", 1), first, NOW)
+    _, approved, _ = decide(task, by("李四", 2), Decision(decision="approve"), NOW)
     published = approved.data.content.body
     for r in redactions:
         assert set(published[r["start"] : r["end"]]) == {"■"}

@@ -4,15 +4,16 @@ Pure: `screened`, `decide` and friends take the task and return the next task to
 the events that announce it; they never touch storage. A refusal is a `DecisionRefused`.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.review.domain.screening import UNREAD_PART_RULE, blocks
 from shared.audit import AuditRecord
-from shared.domain import RejectionReason, Severity
+from shared.domain import RejectionReason, Severity, holder_of
 from shared.events import (
     Approval,
     Envelope,
@@ -105,15 +106,38 @@ class Decision(BaseModel):
         return comment
 
 
+@dataclass(frozen=True)
+class Reviewer:
+    """Who decides: `id` is the stable principal id (the token's holder) that four eyes keys
+    on; `name` is only shown."""
+
+    id: str
+    name: str
+    level: int
+
+
 class RecordedDecision(BaseModel):
     level: int
-    reviewer: str
+    reviewer: str  # the display name
+    reviewer_id: str = ""  # the holder; decisions stored before it existed get it from the name
     decision: DecisionKind
     comment: str = ""
     reason: RejectionReason | None = None
     redactions: list[Redaction] = []
     accepted_flags: list[AcceptedFlag] = []
     decided_at: datetime
+
+    @model_validator(mode="after")
+    def _identified(self) -> "RecordedDecision":
+        self.reviewer_id = self.reviewer_id or holder_of(self.reviewer)
+        return self
+
+
+class Decider(BaseModel):
+    """A principal who decided a level of the item, in any revision of it."""
+
+    holder: str
+    level: int
 
 
 class ReviewTask(BaseModel):
@@ -124,8 +148,18 @@ class ReviewTask(BaseModel):
     state: ReviewState
     level: int  # the level the item waits at (meaningful while pending)
     findings: list[ScreeningFinding] = []
-    decisions: list[RecordedDecision] = []
+    decisions: list[RecordedDecision] = []  # this revision's
     redactions: list[Redaction] = []
+    # Four eyes across revisions: everyone who decided a level of the item, in any revision.
+    deciders: list[Decider] = []
+
+    @model_validator(mode="after")
+    def _every_decider(self) -> "ReviewTask":
+        """Tasks stored before `deciders` existed know theirs from this revision's decisions."""
+        for d in self.decisions:
+            if not any(k.holder == d.reviewer_id and k.level == d.level for k in self.deciders):
+                self.deciders.append(Decider(holder=d.reviewer_id, level=d.level))
+        return self
 
 
 class DecisionRefused(Exception):
@@ -143,10 +177,16 @@ class Outcome(NamedTuple):
 
 
 def screened(
-    submission_id: str, revision: int, content: ItemContent, levels: int, findings: list[ScreeningFinding]
+    submission_id: str,
+    revision: int,
+    content: ItemContent,
+    levels: int,
+    findings: list[ScreeningFinding],
+    deciders: list[Decider] = (),
 ) -> Outcome:
     """A task with screening's findings (screening.screen_content): rejected at once when it
-    carries a marking, else queued at level 1."""
+    carries a marking, else queued at level 1. A revision passes the earlier revisions'
+    `deciders` on: nobody who decided one level of the item decides another level of it."""
     task = ReviewTask(
         submission_id=submission_id,
         revision=revision,
@@ -155,6 +195,7 @@ def screened(
         state=ReviewState.PENDING,
         level=1,
         findings=findings,
+        deciders=list(deciders),
     )
     if blocks(findings):
         task.state = ReviewState.REJECTED
@@ -176,6 +217,19 @@ def screened(
     return Outcome(task, event, _record(task, event, SCREENING, "screened", None, basis))
 
 
+def revised(
+    task: ReviewTask, revision: int, content: ItemContent, levels: int, findings: list[ScreeningFinding]
+) -> Outcome | None:
+    """A revision after `review.returned`, or a correction of an approved item (also after an
+    earlier correction was rejected: ingest revises only what may be), is screened again and
+    starts over at level 1; whoever decided a level of an earlier revision stays bound to it.
+    None for a revision already seen, or while the current one is still pending."""
+    revisable = (ReviewState.RETURNED, ReviewState.APPROVED, ReviewState.REJECTED)
+    if task.state not in revisable or revision <= task.revision:
+        return None
+    return screened(task.submission_id, revision, content, levels, findings, task.deciders)
+
+
 def _record(task: ReviewTask, event: Envelope, actor: str, action: str, level: int | None, basis: dict):
     return AuditRecord(
         record_id=str(event.event_id),
@@ -193,18 +247,36 @@ def _queued(task: ReviewTask) -> Envelope:
     return new_event(ReviewQueued, task.submission_id, PRODUCER, data)
 
 
-def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: datetime) -> Outcome:
-    """The task after `reviewer` (at `level`) decides, the event announcing it, and its audit record."""
+def levels_decided_by(task: ReviewTask, holder: str) -> set[int]:
+    """The levels of the item (in any of its revisions) that `holder` has decided."""
+    return {d.level for d in task.deciders if d.holder == holder}
+
+
+def four_eyes_allow(task: ReviewTask, holder: str, level: int) -> bool:
+    """Whether `holder` may decide `level` of the item: not if they decided another level of it."""
+    return not levels_decided_by(task, holder) - {level}
+
+
+def decide(task: ReviewTask, by: Reviewer, decision: Decision, at: datetime) -> Outcome:
+    """The task after `by` decides at their level, the event announcing it, and its audit record.
+
+    Four eyes: a principal (by holder, never by display name) who decided one level of the item,
+    in this revision or an earlier one, decides no other level of it; deciding the same level
+    again (a revision after a return) is their job."""
+    reviewer, level = by.name, by.level
     if task.state != ReviewState.PENDING:
         raise DecisionRefused(409, "Already decided", f"该事项已处理（{task.state.value}），无需再作决定。")
     if level != task.level:
         raise DecisionRefused(403, "Wrong level", f"该事项正等待第{task.level}级审核，您负责第{level}级。")
-    if any(d.reviewer == reviewer for d in task.decisions):
-        raise DecisionRefused(403, "Same reviewer", "同一人不得对同一事项作出两级审核决定。")
+    if not four_eyes_allow(task, by.id, level):
+        raise DecisionRefused(
+            403, "Same reviewer", "同一人不得对同一事项作出两级审核决定（含该事项的各次修改）。"
+        )
     _check_redactions(task.content, decision.redactions)
     recorded = RecordedDecision(
         level=level,
         reviewer=reviewer,
+        reviewer_id=by.id,
         decision=decision.decision,
         comment=decision.comment,
         reason=decision.reason,
@@ -217,6 +289,9 @@ def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: 
         update={
             "decisions": [*task.decisions, recorded],
             "redactions": [*task.redactions, *decision.redactions],
+            "deciders": [*task.deciders, Decider(holder=by.id, level=level)]
+            if level not in levels_decided_by(task, by.id)
+            else task.deciders,
         },
     )
     match decision.decision:
@@ -234,7 +309,7 @@ def decide(task: ReviewTask, reviewer: str, level: int, decision: Decision, at: 
             event = new_event(ReviewReturned, task.submission_id, PRODUCER, data)
         case DecisionKind.APPROVE:
             event = _approved(task)
-    basis = decision.model_dump(mode="json", exclude={"decision"})
+    basis = {"reviewer_id": by.id, **decision.model_dump(mode="json", exclude={"decision"})}
     return Outcome(task, event, _record(task, event, reviewer, decision.decision.value, level, basis))
 
 
