@@ -138,8 +138,13 @@ def operator_add(
     )
 
 
-def _row(info: TokenInfo, state: TokenState) -> dict:
-    return {**info.model_dump(mode="json"), "state": state.value}
+def _shown_state(info: TokenInfo, now) -> str:
+    """active, expiring (within GONGKAI_TOKEN_WARN_DAYS of its expiry), expired or revoked."""
+    return "expiring" if info.expires_soon(now, get_settings().token_warning) else info.state(now).value
+
+
+def _row(info: TokenInfo, state: str) -> dict:
+    return {**info.model_dump(mode="json"), "state": state}
 
 
 def _day(value) -> str:
@@ -150,22 +155,28 @@ def _day(value) -> str:
 def list_command(
     holder: str = typer.Option(None, "--holder", help="Only this holder's tokens"),
     every: bool = typer.Option(False, "--all", help="Also expired and revoked tokens"),
+    expiring: bool = typer.Option(
+        False, "--expiring", help="Only tokens within GONGKAI_TOKEN_WARN_DAYS of expiry"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per token, one a line"),
 ) -> None:
     """List tokens: id, holder, role, created, expires, last used. Never the token itself."""
     now = utcnow()
     infos = create_identity(lambda db: list_tokens(db, holder))
-    rows = [(i, i.state(now)) for i in infos]
-    rows = [(i, s) for i, s in rows if every or s == TokenState.ACTIVE]
+    rows = [(i, _shown_state(i, now)) for i in infos]
+    if expiring:
+        rows = [(i, s) for i, s in rows if s == "expiring"]
+    elif not every:
+        rows = [(i, s) for i, s in rows if s in ("active", "expiring")]
     if as_json:
         for info, state in rows:
             typer.echo(json.dumps(_row(info, state), ensure_ascii=False))
         return
-    typer.echo(f"{'ID':16}  {'STATE':7}  {'ROLE':10}  {'HOLDER':20}  NAME / CREATED / EXPIRES / LAST USED")
+    typer.echo(f"{'ID':16}  {'STATE':8}  {'ROLE':10}  {'HOLDER':20}  NAME / CREATED / EXPIRES / LAST USED")
     for info, state in rows:
         role = info.role.value + (f" {info.level}" if info.level else "")
         typer.echo(
-            f"{info.token_id:16}  {state.value:7}  {role:10}  {info.holder:20}  {info.name}"
+            f"{info.token_id:16}  {state:8}  {role:10}  {info.holder:20}  {info.name}"
             f" / {_day(info.created_at)} / {_day(info.expires_at)} / {_day(info.last_used_at)}"
         )
     typer.echo(f"{len(rows)} token(s)" + ("" if every else "; --all shows expired and revoked ones too"))
@@ -185,7 +196,7 @@ def revoke_command(
     except TokenConflict as error:
         _fail(str(error), REFUSED)
     if as_json:
-        typer.echo(json.dumps(_row(info, TokenState.REVOKED), ensure_ascii=False))
+        typer.echo(json.dumps(_row(info, TokenState.REVOKED.value), ensure_ascii=False))
     else:
         typer.echo(f"Token {info.token_id} of {info.holder} revoked.")
 
@@ -213,7 +224,7 @@ def rotate_command(
     if as_json:
         typer.echo(
             json.dumps(
-                {**_row(old, old.state(utcnow())), "new_token_id": old.replaced_by, "token": token},
+                {**_row(old, _shown_state(old, utcnow())), "new_token_id": old.replaced_by, "token": token},
                 ensure_ascii=False,
             )
         )

@@ -12,7 +12,7 @@ period sets it in the future). Every change is one guarded single-document updat
 import hashlib
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from fastapi import Depends, Request
@@ -27,6 +27,8 @@ from shared.problems import Problem
 TOKEN_PREFIX = "gk_"
 DEFAULT_LIFETIME = timedelta(days=90)  # GONGKAI_TOKEN_LIFETIME_DAYS' default
 LAST_USED_EVERY = timedelta(hours=1)  # `last_used_at` is written at most this often per token
+DEFAULT_WARNING = timedelta(days=14)  # GONGKAI_TOKEN_WARN_DAYS' default
+EXPIRES_HEADER = "Gongkai-Token-Expires"  # on answers to a token that expires within the warning
 
 
 class Principal(BaseModel):
@@ -39,6 +41,7 @@ class Principal(BaseModel):
     department: str | None = None  # departments only
     department_name: str | None = None
     token_id: str | None = None  # the token this call came with (None before it is issued)
+    expires_at: datetime | None = None  # when that token expires
 
     @model_validator(mode="after")
     def _held(self) -> "Principal":
@@ -68,6 +71,13 @@ class TokenInfo(BaseModel):
     revoked_at: datetime | None = None
     replaced_by: str | None = None
     last_used_at: datetime | None = None
+
+    def expires_soon(self, now: datetime, warning: timedelta = DEFAULT_WARNING) -> bool:
+        return (
+            self.state(now) == TokenState.ACTIVE
+            and self.expires_at is not None
+            and self.expires_at - now <= warning
+        )
 
     def state(self, now: datetime) -> TokenState:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -147,7 +157,7 @@ async def issue_token(
 
 def _token_document(token: str, principal: Principal, lifetime: timedelta, now: datetime) -> dict:
     key = digest(token)
-    fields = principal.model_dump(mode="json", exclude={"token_id"})
+    fields = principal.model_dump(mode="json", exclude={"token_id", "expires_at"})
     return {
         "_id": key,
         **fields,
@@ -193,7 +203,7 @@ async def resolve(identity: AsyncDatabase, token: str) -> Principal:
             {"$set": {"last_used_at": now}},
         )
     fields = {k: v for k, v in doc.items() if k in Principal.model_fields}
-    return Principal.model_validate(fields | {"token_id": info.token_id})
+    return Principal.model_validate(fields | {"token_id": info.token_id, "expires_at": info.expires_at})
 
 
 async def list_tokens(identity: AsyncDatabase, holder: str | None = None) -> list[TokenInfo]:
@@ -243,7 +253,9 @@ async def rotate_token(
     now = utcnow()
     if _info(doc).state(now) == TokenState.REVOKED:
         raise TokenConflict(f"token {token_id} is revoked; issue a new one with `gongkai admin … add`")
-    fields = {k: v for k, v in doc.items() if k in Principal.model_fields and k != "token_id"}
+    fields = {
+        k: v for k, v in doc.items() if k in Principal.model_fields and k not in ("token_id", "expires_at")
+    }
     principal = Principal.model_validate(fields)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     new = _token_document(token, principal, lifetime, now) | {"rotated_from": token_id}
@@ -289,9 +301,20 @@ async def bearer_principal(request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        return await resolve(request.app.state.identity, token)
+        principal = await resolve(request.app.state.identity, token)
     except TokenRefused as refused:
         raise _refusal(refused) from None
+    _warn_of_expiry(request, principal)
+    return principal
+
+
+def _warn_of_expiry(request: Request, principal: Principal) -> None:
+    """A token about to expire says so on every answer (`Gongkai-Token-Expires`, an HTTP date,
+    added by shared.service), so that a client or its operator sees it coming."""
+    settings = getattr(request.app.state, "settings", None)
+    warning = settings.token_warning if settings else DEFAULT_WARNING
+    if principal.expires_at and principal.expires_at - utcnow() <= warning:
+        request.state.token_expires_at = principal.expires_at.astimezone(UTC)  # the store says +00:00
 
 
 # Declares the bearer scheme in OpenAPI (securitySchemes, and `security` on every operation that

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import problems
-from shared.auth import prepare_identity
+from shared.auth import EXPIRES_HEADER, prepare_identity
 from shared.broker import create_broker, event_publishers
 from shared.events import Event
 from shared.logging import configure
@@ -244,6 +245,8 @@ def _protect(app: FastAPI) -> None:
         headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else PAGE_POLICY)
         if "authorization" in request.headers:
             headers["Cache-Control"] = "no-store"
+        if expires := getattr(request.state, "token_expires_at", None):
+            headers[EXPIRES_HEADER] = format_datetime(expires, usegmt=True)
         return response
 
 

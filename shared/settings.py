@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         description="How long a token issued or rotated by `gongkai admin` is valid; tokens issued before "
         "tokens expired get this long from the upgrade",
     )
+    token_warn_days: float = Field(
+        14,
+        ge=0,
+        description="How long before its expiry a token is warned of: answers to it carry "
+        "Gongkai-Token-Expires and `gongkai admin list` marks it",
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
     ingest_port: int = 8081
@@ -170,6 +176,10 @@ class Settings(BaseSettings):
     @property
     def token_lifetime(self) -> timedelta:
         return timedelta(days=self.token_lifetime_days)
+
+    @property
+    def token_warning(self) -> timedelta:
+        return timedelta(days=self.token_warn_days)
 
     def port_of(self, service: str) -> int:
         return getattr(self, f"{service}_port")

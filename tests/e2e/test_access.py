@@ -2,10 +2,13 @@
 
 import asyncio
 import json
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
 
+from shared.events import utcnow
 from tests.support import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +47,9 @@ async def test_an_expired_and_a_revoked_token_are_refused_by_every_service_sayin
     assert run_cli(system.settings, "admin", "revoke", row["token_id"]).returncode == 0
 
     assert all(r.status_code != 401 for r in (await answers(system, valid["token"])).values())
+    assert all(
+        "gongkai-token-expires" not in r.headers for r in (await answers(system, valid["token"])).values()
+    )
     for name, answer in (await answers(system, revoked["token"])).items():
         assert answer.status_code == 401, name
         assert answer.headers["content-type"].startswith("application/problem+json"), name
@@ -69,3 +75,14 @@ async def test_a_rotated_token_is_refused_at_once_and_its_successor_admitted(sys
     new = json.loads(rotated.stdout)["token"]
     assert all(r.status_code != 401 for r in (await answers(system, new)).values())
     assert {r.json()["title"] for r in (await answers(system, old["token"])).values()} == {"Token revoked"}
+
+
+async def test_a_token_near_its_expiry_says_so_on_every_answer(system):
+    one_day = system.settings.model_copy(update={"token_lifetime_days": 1})
+    soon = operator_token(one_day, "将到期运维")
+    for name, answer in (await answers(system, soon["token"])).items():
+        assert answer.status_code != 401, name
+        expires = parsedate_to_datetime(answer.headers["gongkai-token-expires"])
+        assert timedelta(hours=23) < expires - utcnow() <= timedelta(days=1), name
+    listed = run_cli(system.settings, "admin", "list", "--expiring", "--json").stdout.splitlines()
+    assert [json.loads(line)["holder"] for line in listed] == ["将到期运维"]

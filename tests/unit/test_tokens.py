@@ -48,3 +48,10 @@ def test_a_token_issued_before_expiry_existed_never_expires_until_it_is_upgraded
 
 def test_the_public_id_is_a_prefix_of_the_digest_never_the_token():
     assert token_id_of("ab" * 32) == "ab" * 8
+
+
+def test_a_token_is_expiring_within_the_warning_and_never_once_ended():
+    assert info(expires_at=NOW + timedelta(days=13)).expires_soon(NOW, timedelta(days=14))
+    assert not info(expires_at=NOW + timedelta(days=15)).expires_soon(NOW, timedelta(days=14))
+    assert not info(expires_at=NOW - timedelta(days=1)).expires_soon(NOW, timedelta(days=14))
+    assert not info().expires_soon(NOW, timedelta(days=14))
