@@ -221,9 +221,14 @@ async def _one(identity: AsyncDatabase, token_id: str) -> dict:
     return docs[0]
 
 
-def _not_revoked_by(at: datetime) -> dict:
-    """A guard: the token is not revoked, or its revocation falls later than `at`."""
-    return {"$or": [{"revoked_at": {"$exists": False}}, {"revoked_at": None}, {"revoked_at": {"$gt": at}}]}
+IMMEDIATE, GRACE = "immediate", "grace"  # `revocation`: how a revoked token's `revoked_at` was set
+
+
+def _revocable(now: datetime) -> dict:
+    """A guard: the token is not revoked, or only by a rotation's grace period still running.
+    Two operators racing are told apart by the write that lands: the second finds the guard
+    false, whatever their clocks said."""
+    return {"$or": [{"revoked_at": {"$exists": False}}, {"revocation": GRACE, "revoked_at": {"$gt": now}}]}
 
 
 async def revoke_token(identity: AsyncDatabase, token_id: str, reason: str = "") -> TokenInfo:
@@ -231,8 +236,8 @@ async def revoke_token(identity: AsyncDatabase, token_id: str, reason: str = "")
     doc = await _one(identity, token_id)
     now = utcnow()
     result = await identity.tokens.update_one(
-        {"_id": doc["_id"], **_not_revoked_by(now)},
-        {"$set": {"revoked_at": now, "revoked_reason": reason}},
+        {"_id": doc["_id"], **_revocable(now)},
+        {"$set": {"revoked_at": now, "revocation": IMMEDIATE, "revoked_reason": reason}},
     )
     if result.modified_count == 0:
         raise TokenConflict(f"token {token_id} is already revoked")
@@ -253,6 +258,8 @@ async def rotate_token(
     now = utcnow()
     if _info(doc).state(now) == TokenState.REVOKED:
         raise TokenConflict(f"token {token_id} is revoked; issue a new one with `gongkai admin … add`")
+    if doc.get("replaced_by"):
+        raise TokenConflict(f"token {token_id} is already rotated (to {doc['replaced_by']})")
     fields = {
         k: v for k, v in doc.items() if k in Principal.model_fields and k not in ("token_id", "expires_at")
     }
@@ -260,10 +267,16 @@ async def rotate_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     new = _token_document(token, principal, lifetime, now) | {"rotated_from": token_id}
     await identity.tokens.insert_one(new)
-    until = now + grace
     result = await identity.tokens.update_one(
-        {"_id": doc["_id"], **_not_revoked_by(until)},
-        {"$set": {"revoked_at": until, "revoked_reason": "rotated", "replaced_by": new["token_id"]}},
+        {"_id": doc["_id"], "replaced_by": {"$exists": False}, **_revocable(now)},
+        {
+            "$set": {
+                "revoked_at": now + grace,
+                "revocation": GRACE if grace else IMMEDIATE,
+                "revoked_reason": "rotated",
+                "replaced_by": new["token_id"],
+            }
+        },
     )
     if result.modified_count == 0:
         await identity.tokens.delete_one({"_id": new["_id"]})

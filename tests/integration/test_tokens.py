@@ -1,12 +1,23 @@
 """Tokens as operators manage them with `gongkai admin`, against the real database."""
 
+import asyncio
 import json
 from datetime import timedelta
 
 import pytest
 
 from services.ingest.app import build
-from shared.auth import digest, prepare_identity, resolve
+from shared.auth import (
+    TokenConflict,
+    TokenInfo,
+    TokenState,
+    digest,
+    list_tokens,
+    prepare_identity,
+    resolve,
+    revoke_token,
+    rotate_token,
+)
 from shared.events import utcnow
 from shared.mongo import connect, database_of
 from tests.conftest import running
@@ -102,5 +113,43 @@ async def test_tokens_issued_before_expiry_existed_keep_working_and_get_the_defa
         assert before + settings.token_lifetime <= doc["expires_at"] <= utcnow() + settings.token_lifetime
         assert doc["created_at"] == created and doc["last_used_at"] >= before
         assert await prepare_identity(identity, settings.token_lifetime) == 0  # once only
+    finally:
+        await client.close()
+
+
+async def test_racing_operators_rotate_and_revoke_a_token_once(settings, identities):
+    await identities.operator("并发运维")
+    client = connect(settings)
+    try:
+        identity = database_of(client, settings, "identity")
+        [old] = await list_tokens(identity)
+        tries = await asyncio.gather(
+            *(rotate_token(identity, old.token_id) for _ in range(8)), return_exceptions=True
+        )
+        won = [t for t in tries if not isinstance(t, BaseException)]
+        assert len(won) == 1 and all(isinstance(t, TokenConflict) for t in tries if t not in won)
+        [successor] = [t for t in await list_tokens(identity) if t.state(utcnow()) == TokenState.ACTIVE]
+        assert successor.token_id == won[0][1].replaced_by  # the losers took their tokens back
+        revokes = await asyncio.gather(
+            *(revoke_token(identity, successor.token_id) for _ in range(8)), return_exceptions=True
+        )
+        assert len([r for r in revokes if isinstance(r, TokenInfo)]) == 1
+        assert all(isinstance(r, TokenConflict) for r in revokes if not isinstance(r, TokenInfo))
+    finally:
+        await client.close()
+
+
+async def test_replicas_starting_together_upgrade_each_old_token_once(settings):
+    client = connect(settings)
+    try:
+        identity = database_of(client, settings, "identity")
+        await identity.tokens.insert_many(
+            [{"_id": digest(f"gk_old-{n}"), "name": f"old {n}", "role": "operator"} for n in range(20)]
+        )
+        counts = await asyncio.gather(
+            *(prepare_identity(identity, settings.token_lifetime) for _ in range(4))
+        )
+        assert sum(counts) == 20
+        assert await identity.tokens.count_documents({"expires_at": {"$exists": True}}) == 20
     finally:
         await client.close()
