@@ -295,11 +295,11 @@ def _refusal(refused: TokenRefused) -> Problem:
     title, detail = {
         TokenState.EXPIRED: (
             "Token expired",
-            f"The bearer token expired at {at}; ask an operator for a new one.",
+            f"令牌已于 {at} 过期，请向运维人员申领新令牌 (the bearer token expired at {at}).",
         ),
         TokenState.REVOKED: (
             "Token revoked",
-            f"The bearer token was revoked at {at}; ask an operator for a new one.",
+            f"令牌已于 {at} 被吊销，请向运维人员申领新令牌 (the bearer token was revoked at {at}).",
         ),
         None: ("Unauthenticated", "The bearer token is not valid."),
     }[refused.state]
