@@ -116,7 +116,8 @@ class Redaction(Contract):
 
 class Approval(Contract):
     level: int
-    reviewer: str
+    reviewer: str  # the display name
+    reviewer_id: str | None = None  # the stable principal id (the token's holder) four eyes keys on
     decided_at: AwareDatetime
     comment: str = ""
 
@@ -157,6 +158,7 @@ class ReviewRejectedData(Contract):
     comment: str = ""
     level: int | None = None
     reviewer: str | None = None
+    reviewer_id: str | None = None
     findings: tuple[ScreeningFinding, ...] = ()
     subject: ItemSubject | None = None
 
@@ -171,6 +173,7 @@ class ReviewReturnedData(Contract):
     revision: int
     level: int
     reviewer: str
+    reviewer_id: str | None = None
     comment: str
     subject: ItemSubject | None = None
 

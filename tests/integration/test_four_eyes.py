@@ -51,6 +51,9 @@ async def test_four_eyes_holds_across_name_case_and_revisions(settings, identiti
         assert done.json()["state"] == "approved"
         [approved] = await tap.wait_for("review.approved", sid)
         assert [a["reviewer"] for a in approved["data"]["approvals"]] == ["Carol", "Bob"]
+        assert [a["reviewer_id"] for a in approved["data"]["approvals"]] == ["carol", "bob"]
+        [returned] = await tap.wait_for("review.returned", sid)
+        assert returned["data"]["reviewer_id"] == "bob"
         review = (await http.get(f"/v1/reviews/{sid}", headers=bob_2)).json()
         assert [d["reviewer_id"] for d in review["decisions"]] == ["carol", "bob"]
 

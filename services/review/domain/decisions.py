@@ -296,13 +296,14 @@ def decide(task: ReviewTask, by: Reviewer, decision: Decision, at: datetime) -> 
     )
     match decision.decision:
         case DecisionKind.REJECT:
-            event = _rejected(task, decision, reviewer, level)
+            event = _rejected(task, decision, by)
         case DecisionKind.RETURN:
             task.state = ReviewState.RETURNED
             data = ReviewReturnedData(
                 revision=task.revision,
                 level=level,
                 reviewer=reviewer,
+                reviewer_id=by.id,
                 comment=decision.comment,
                 subject=ItemSubject.of(task.content),
             )
@@ -313,15 +314,16 @@ def decide(task: ReviewTask, by: Reviewer, decision: Decision, at: datetime) -> 
     return Outcome(task, event, _record(task, event, reviewer, decision.decision.value, level, basis))
 
 
-def _rejected(task: ReviewTask, decision: Decision, reviewer: str, level: int) -> Envelope:
+def _rejected(task: ReviewTask, decision: Decision, by: Reviewer) -> Envelope:
     task.state = ReviewState.REJECTED
     data = ReviewRejectedData(
         revision=task.revision,
         automatic=False,
         reason=decision.reason,
         comment=decision.comment,
-        level=level,
-        reviewer=reviewer,
+        level=by.level,
+        reviewer=by.name,
+        reviewer_id=by.id,
         findings=tuple(task.findings),
         subject=ItemSubject.of(task.content),
     )
@@ -342,7 +344,13 @@ def _approved(task: ReviewTask) -> Envelope:
         return _queued(task)
     task.state = ReviewState.APPROVED
     approvals = tuple(
-        Approval(level=d.level, reviewer=d.reviewer, decided_at=d.decided_at, comment=d.comment)
+        Approval(
+            level=d.level,
+            reviewer=d.reviewer,
+            reviewer_id=d.reviewer_id,
+            decided_at=d.decided_at,
+            comment=d.comment,
+        )
         for d in task.decisions
         if d.decision == DecisionKind.APPROVE
     )
