@@ -139,8 +139,12 @@ def operator_add(
 
 
 def _shown_state(info: TokenInfo, now) -> str:
-    """active, expiring (within GONGKAI_TOKEN_WARN_DAYS of its expiry), expired or revoked."""
-    return "expiring" if info.expires_soon(now, get_settings().token_warning) else info.state(now).value
+    """active; rotating (rotated, in its grace period); expiring (within GONGKAI_TOKEN_WARN_DAYS
+    of its expiry); expired; revoked."""
+    state = info.state(now)
+    if state == TokenState.ACTIVE and info.replaced_by:
+        return "rotating"
+    return "expiring" if info.expires_soon(now, get_settings().token_warning) else state.value
 
 
 def _row(info: TokenInfo, state: str) -> dict:
@@ -167,7 +171,7 @@ def list_command(
     if expiring:
         rows = [(i, s) for i, s in rows if s == "expiring"]
     elif not every:
-        rows = [(i, s) for i, s in rows if s in ("active", "expiring")]
+        rows = [(i, s) for i, s in rows if s in ("active", "rotating", "expiring")]
     if as_json:
         for info, state in rows:
             typer.echo(json.dumps(_row(info, state), ensure_ascii=False))

@@ -81,7 +81,7 @@ async def test_a_rotation_with_grace_keeps_the_old_token_until_it_ends(settings,
     old = issued(settings, "operator", "add", "运维")
     [row] = listed(settings)
     rotated = issued(settings, "rotate", row["token_id"], "--grace-minutes", "30")
-    assert rotated["state"] == "active" and rotated["revoked_at"] > row["created_at"]
+    assert rotated["state"] == "rotating" and rotated["revoked_at"] > row["created_at"]
     client = connect(settings)
     try:
         identity = database_of(client, settings, "identity")
