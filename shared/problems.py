@@ -169,7 +169,7 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
     return problem_response(500, "Internal error", "The error was logged; nothing is shown here.")
 
@@ -178,4 +178,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)
