@@ -13,7 +13,6 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
-from starlette.datastructures import MutableHeaders
 from fastapi_offline import FastAPIOffline
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
@@ -21,6 +20,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.datastructures import MutableHeaders
 
 from shared import problems
 from shared.broker import create_broker, event_publishers
