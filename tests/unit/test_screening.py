@@ -208,12 +208,38 @@ WALK_AROUNDS = [
     "密级：-机密",
     "秘密·★1年",
     "秘密：★1年",
+    # bidirectional text, as a browser lays it out (checked against the Unicode Bidirectional
+    # Algorithm): an embedding or isolate swaps the runs of Chinese around the star, a
+    # right-to-left mark swaps the star and the punctuation beside it
+    "\u202b★秘密\u202c",  # right-to-left embedding: the reader sees 秘密★
+    "\u2067★机密\u2069",  # right-to-left isolate: 机密★
+    "\u2068\u200f★绝密\u2069",  # first-strong isolate opened by a right-to-left mark: 绝密★
+    "\u2068\u05d0★秘密\u2069",  # … or by a Hebrew letter: 秘密★א
+    "\u202b★秘`密`\u202c",  # the same with Markdown in the middle
+    "秘密\u200f，★\u200f",  # right-to-left marks: 秘密★，
+    "秘密\u061c!★\u061c",  # Arabic letter marks: 秘密★!
+    "\u202b资料\u200f内部\u202c",  # 内部资料
 ]
 
 
 @pytest.mark.parametrize("text", WALK_AROUNDS)
 def test_walk_arounds_of_the_marking_are_blocked(text):
     assert blocks(screen("body", f"正文开头。\n{text}\n正文结尾。", markdown=True))
+
+
+@pytest.mark.parametrize(
+    "text, excerpt",
+    [
+        ("\u202e年1★密秘\u202c", "★密秘"),
+        ("\u202b★秘密\u202c", "★秘密"),
+        ("秘密\u200f，★\u200f", "秘密\u200f，★"),
+    ],
+)
+def test_a_marking_found_in_a_reordered_form_points_at_what_the_clerk_wrote(text, excerpt):
+    """Its span covers the marking's characters in the raw text (it was empty, or ended before it
+    started, when the form had them the other way round)."""
+    (finding,) = [f for f in screen("body", text, markdown=True) if f.severity == "block"]
+    assert finding.start < finding.end and finding.excerpt == excerpt
 
 
 @pytest.mark.parametrize("text", WALK_AROUNDS[:14])
