@@ -62,6 +62,10 @@ def test_markings_block_in_every_form(text):
         "做好国家秘密载体管理，落实保密责任制。",
         "“机密”与“秘密”的区别。",
         "解密后的档案向社会开放。",
+        # the legal name of a kind of publication (《内部资料性出版物管理办法》) and of the licence
+        # a county issues for one: a service guide, not a marking
+        "内部资料性出版物准印证核发办事指南",
+        "依据《内部资料性出版物管理办法》第十条，申请人应提交以下材料。",
     ],
 )
 def test_ordinary_text_is_not_blocked(text):

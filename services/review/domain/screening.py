@@ -99,7 +99,9 @@ MARKINGS: tuple[Rule, ...] = (
     Rule(
         "internal-material",
         Severity.BLOCK,
-        re.compile("内部资料|内部文件|注意保密|内部使用"),
+        # 内部资料性出版物 is the legal name of a kind of publication (and of the licence for
+        # one), not a marking
+        re.compile("内部资料(?!性出版物)|内部文件|注意保密|内部使用"),
         "内部资料标志：内部材料不公开。",
         ("内部", "保密"),
     ),
