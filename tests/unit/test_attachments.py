@@ -22,7 +22,7 @@ from services.ingest.attachments import (
 from services.review.domain.screening import blocks, screen_content
 from shared.domain import AttachmentPartKind as Kind
 from shared.events import Attachment, AttachmentPart
-from tests.documents import docx, pdf, png, xlsx
+from tests.documents import docx, pdf, pdf_placed, png, xlsx
 from tests.hostile import (
     docx_with,
     entity_bomb,
@@ -218,3 +218,18 @@ async def test_a_file_not_read_within_its_budget_is_unread_and_the_reader_lives_
         assert blocks(findings)
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [(200, 720, "★1年"), (172, 720, "秘密")],  # the star drawn first, the level left of it
+        [(100, 720, "密★1年"), (88, 720, "秘")],
+        [(72, 700, "关于做好年度工作的通知"), (72, 720, "★"), (48, 720, "机密")],
+    ],
+)
+def test_a_marking_drawn_out_of_order_in_a_pdf_is_read_as_the_page_shows_it(runs):
+    """A PDF draws its glyphs in any order: the page shows 秘密★1年 while its content stream has
+    ★1年 before 秘密, which is the order the text was read in, so nothing was found."""
+    data = pdf_placed([runs])
+    assert blocks(screen_content(content(attachments=(attached(read_parts(data, PDF)),))))
