@@ -212,6 +212,14 @@ WALK_AROUNDS = [
     "密级：-机密",
     "秘密·★1年",
     "秘密：★1年",
+    "秘密・★1年",  # the katakana middle dot many input methods type for ·
+    "秘密･★1年",
+    "秘密‧★1年",
+    "秘密∙★1年",
+    "秘密⋅★1年",
+    "秘密⸱★1年",
+    "秘密◦★1年",
+    "密级ー机密",
     # bidirectional text, as a browser lays it out (checked against the Unicode Bidirectional
     # Algorithm): an embedding or isolate swaps the runs of Chinese around the star, a
     # right-to-left mark swaps the star and the punctuation beside it

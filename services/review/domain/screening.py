@@ -75,7 +75,9 @@ _CLOSING = "[\\])>}】〕〗〙〛」』》〉⟧⟩⟫⟯⦄⦆⦘❩❫❭❯�
 # Between a 密级 header and its level, or a level and its star: colons, dashes and dots,
 # look-alikes included (not the comma or bracket of a sentence that explains the levels:
 # 密级（绝密、机密、秘密）).
-_SEPARATOR = "[:∶꞉ː˸︓﹕׃፡⁚—–―‐‑‒~～·•-]{0,3}"
+# The middle dots and bullets that look like · and • (the katakana middle dot is what many
+# Chinese input methods type for ·), and the long sound mark that looks like a dash.
+_SEPARATOR = "[:∶꞉ː˸︓﹕׃፡⁚—–―‐‑‒~～·•・‧∙⋅⸱᛫⦁◦⁃ー-]{0,3}"
 
 MARKINGS: tuple[Rule, ...] = (
     Rule(
