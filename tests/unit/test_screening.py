@@ -212,6 +212,9 @@ WALK_AROUNDS = [
     "密级：-机密",
     "秘密·★1年",
     "秘密：★1年",
+    "秘密⯌1年",  # a four-pointed cusp, drawn as ✦ is
+    "机密⯎",
+    "绝密⟡",
     "秘密・★1年",  # the katakana middle dot many input methods type for ·
     "秘密･★1年",
     "秘密‧★1年",

@@ -31,7 +31,8 @@ STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
 _STAR_NAMES = re.compile(r"\b(STARS?|ASTERISKS?|ASTERISM|FLORETTE|SPARKLES?|PENTAGRAM|SNOWFLAKE|SEXTILE)\b")
 _NOT_STARS = re.compile(r"^(HEXAGRAM FOR|CUNEIFORM|NIGHT WITH STARS|GRINNING FACE WITH STAR EYES)")
-_STAR_LOOKALIKES = "※⁕⊹✱❋🌟💫🎇۞𓇼᪥"
+# The four-pointed cusps and the concave-sided diamond are drawn as ✦ and ✧ are.
+_STAR_LOOKALIKES = "※⁕⊹✱❋🌟💫🎇۞𓇼᪥⯌⯍⯎⯏⟡"
 # The marking words' traditional and Japanese forms (and variants) that NFKC leaves alone.
 _VARIANTS = {
     "機": "机",
