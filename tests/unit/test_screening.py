@@ -212,6 +212,12 @@ WALK_AROUNDS = [
     "密级：-机密",
     "秘密·★1年",
     "秘密：★1年",
+    "⸨机密⸩",  # any opening and closing punctuation Unicode has
+    "⟬秘密⟭",
+    "⦓绝密⦔",
+    "⧼机密⧽",
+    "⌈秘密⌉",
+    "⹕机密⹖",
     "秘密⯌1年",  # a four-pointed cusp, drawn as ✦ is
     "机密⯎",
     "绝密⟡",
