@@ -356,3 +356,14 @@ def test_an_item_blocked_for_an_unread_part_is_not_called_classified():
     item = content(attachments=(attachment("附件“a.bin”未能读取", kind="unread"),))
     event = screened("s1", 1, item, 2, screen_content(item)).event
     assert event.data.reason == "other"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed, a judgement call: the body as written (which the platform receives as Markdown) "
+    "is screened with a list item's * taken for a star, so a line ending with 国家秘密 followed by a "
+    "bulleted line is blocked, though the portal shows a bullet, not a star",
+)
+def test_a_bulleted_list_after_a_line_ending_with_a_level_word_is_not_a_marking():
+    body = "保密宣传教育月主要内容：\n* 严禁在互联网上存储、处理国家秘密\n* 加强涉密计算机管理"
+    assert not blocks(screen("body", body, markdown=True))
