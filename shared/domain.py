@@ -29,8 +29,9 @@ def each_once(values: list) -> list:
 
 
 # Control characters other than tab and line breaks never belong in a text (NUL breaks storage,
-# and Word files cannot hold them).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# and Word files cannot hold them), nor do the noncharacters U+FFFE and U+FFFF, which are not XML
+# characters either (a Word file cannot hold them: the report's rendering was a 500).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def _no_control_characters(value: str) -> str:
@@ -42,7 +43,7 @@ def _no_control_characters(value: str) -> str:
 # The same rules as patterns in the OpenAPI document, so that clients see them before they send:
 # no control characters, and for a text that must not be empty, something beside the white
 # space that is stripped (str.strip's, which is not a regular expression's \s).
-_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
+_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff"
 _STRIPPED = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
 CleanText = Annotated[
     str, AfterValidator(_no_control_characters), Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})

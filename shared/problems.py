@@ -180,7 +180,7 @@ async def _on_database_out(request: Request, exc: ConnectionFailure) -> JSONResp
     return problem_response(503, "Unavailable", detail, headers={"Retry-After": str(DATABASE_RETRY_SECONDS)})
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
     return problem_response(500, "Internal error", "The error was logged; nothing is shown here.")
 
@@ -190,4 +190,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(ConnectionFailure, _on_database_out)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -21,6 +21,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.datastructures import MutableHeaders
 
 from shared import problems
 from shared.auth import EXPIRES_HEADER, prepare_identity
@@ -128,8 +129,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
-    _protect(app)
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
+    _protect(app)
     app.include_router(_health_router())
     for router in spec.routers:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
@@ -234,20 +235,48 @@ DOCS_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' 'unsaf
 
 
 def _protect(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def protect(request: Request, call_next):
-        response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        docs = request.url.path.startswith("/docs")
-        headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else PAGE_POLICY)
-        if "authorization" in request.headers:
-            headers["Cache-Control"] = "no-store"
-        if expires := getattr(request.state, "token_expires_at", None):
-            headers[EXPIRES_HEADER] = format_datetime(expires, usegmt=True)
-        return response
+    """Added last, so it wraps every other middleware: the body guard's 413 and 415 and the 500 of
+    an unhandled error (which Starlette answers outside every middleware) carry the headers too."""
+    app.add_middleware(ProtectHeaders)
+
+
+class ProtectHeaders:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        token = any(k.lower() == b"authorization" for k, _ in scope["headers"])
+        started = False
+
+        async def protected(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in (
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "no-referrer"),
+                    ("Content-Security-Policy", DOCS_POLICY if path.startswith("/docs") else PAGE_POLICY),
+                ):
+                    if name not in headers:
+                        headers[name] = value
+                if token:
+                    headers["Cache-Control"] = "no-store"
+                if expires := scope.get("state", {}).get("token_expires_at"):
+                    headers[EXPIRES_HEADER] = format_datetime(expires, usegmt=True)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, protected)
+        except Exception as exc:
+            if started:
+                raise
+            response = await problems.on_unexpected(Request(scope), exc)
+            await response(scope, receive, protected)
 
 
 def _instrument(app: FastAPI, service: str) -> None:

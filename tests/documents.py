@@ -14,6 +14,13 @@ def pdf(text: str) -> bytes:
 
 def pdf_pages(texts: list[str]) -> bytes:
     """A PDF of one page per text, each with a content stream of its own, sharing one font."""
+    return pdf_placed([[(72, 720, text)] for text in texts])
+
+
+def pdf_placed(pages: list[list[tuple[int, int, str]]]) -> bytes:
+    """A PDF whose pages draw each (x, y, text) where it says, in the order given: the order
+    its content streams draw in, not the order a reader sees on the page."""
+    texts = ["".join(text for _, _, text in runs) for runs in pages]
     chars = list(dict.fromkeys("".join(texts)))
     code = {c: i + 1 for i, c in enumerate(chars)}
     cmap_entries = "\n".join(f"<{code[c]:04X}> <{ord(c):04X}>" for c in chars)
@@ -35,9 +42,11 @@ def pdf_pages(texts: list[str]) -> bytes:
         b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
         b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
     ]
-    for n, text in enumerate(texts):
-        shown = "".join(f"{code[c]:04X}" for c in text)
-        content = f"BT /F1 12 Tf 72 720 Td <{shown}> Tj ET".encode()
+    for n, runs in enumerate(pages):
+        content = " ".join(
+            f"BT /F1 12 Tf {x} {y} Td <{''.join(f'{code[c]:04X}' for c in text)}> Tj ET"
+            for x, y, text in runs
+        ).encode()
         objects += [
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
             b"/Resources << /Font << /F1 3 0 R >> >> >>" % (first_page + 2 * n + 1),

@@ -8,6 +8,7 @@ each section is read on its own, and one that fails is said to be unread, never 
 and objects are counted before anything is read; pages sharing one content stream are read once."""
 
 import io
+import re
 from collections.abc import Iterator
 
 from pypdf import PdfReader
@@ -17,6 +18,8 @@ from services.ingest.parts import Limits, Texts
 from services.ingest.xmltext import Profile, read_xml
 from shared.domain import AttachmentPartKind as Kind
 
+_SPACES = re.compile(r"\s+")
+_PADDING = re.compile(r"[ \t]+")  # layout mode pads columns with spaces
 MAX_WALK = 10_000  # annotations, fields, bookmarks or names visited in one tree
 _XMP = Profile(Kind.PROPERTIES, all_text=True)
 
@@ -59,8 +62,15 @@ def _pages(reader: PdfReader, limits: Limits, texts: Texts) -> None:
         if not texts.full(Kind.DOCUMENT) and contents not in seen:
             seen.add(contents)
             try:
-                texts.add(Kind.DOCUMENT, page.extract_text() or "")
+                drawn = page.extract_text() or ""
+                texts.add(Kind.DOCUMENT, drawn)
                 texts.line(Kind.DOCUMENT)
+                # A page draws its glyphs in any order: 秘密★ may be drawn ★ first. The text as
+                # laid out on the page is read too wherever it differs.
+                shown = _PADDING.sub(" ", page.extract_text(extraction_mode="layout") or "")
+                if _SPACES.sub("", shown) != _SPACES.sub("", drawn):
+                    texts.add(Kind.DOCUMENT, shown)
+                    texts.line(Kind.DOCUMENT)
             except Exception as error:  # see the module's docstring
                 texts.unread(f"第{number + 1}页的文字未能读取（{type(error).__name__}）")
         _annotations(page, texts)

@@ -58,3 +58,34 @@ async def test_the_api_docs_still_run_and_a_page_runs_no_inline_script(settings)
             })"""
         )
         assert ran is False
+
+
+@pytest.mark.parametrize("service", sorted(BUILDS))
+async def test_refusals_before_the_app_and_internal_errors_protect_their_reader_too(
+    settings, identities, service
+):
+    """413 and 415 (answered by the body guard before the application reads a byte) and a 500 (answered
+    by the outermost error handler) carry the same headers as every other answer."""
+    operator = await identities.operator()
+    app = BUILDS[service](settings)
+
+    @app.get("/v1/adversary-boom")
+    async def boom():
+        raise RuntimeError("an unforeseen fault")
+
+    async with serving(app, free_port()) as url, httpx.AsyncClient(base_url=url) as client:
+        answers = {
+            "413": await client.post(
+                "/v1/x", content=b"x" * 30_000_000, headers={**operator, "content-type": "application/json"}
+            ),
+            "415": await client.post(
+                "/v1/x", content=b"x", headers={**operator, "content-type": "text/plain"}
+            ),
+            "500": await client.get("/v1/adversary-boom", headers=operator),
+        }
+        for status, answer in answers.items():
+            assert answer.status_code == int(status)
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert_protected(answer)
+            assert answer.headers["cache-control"] == "no-store", status
+            assert "unforeseen" not in answer.text

@@ -22,7 +22,7 @@ from services.ingest.attachments import (
 from services.review.domain.screening import blocks, screen_content
 from shared.domain import AttachmentPartKind as Kind
 from shared.events import Attachment, AttachmentPart
-from tests.documents import docx, pdf, png, xlsx
+from tests.documents import _office, docx, pdf, pdf_placed, png, xlsx
 from tests.hostile import (
     docx_with,
     entity_bomb,
@@ -218,3 +218,73 @@ async def test_a_file_not_read_within_its_budget_is_unread_and_the_reader_lives_
         assert blocks(findings)
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [(200, 720, "★1年"), (172, 720, "秘密")],  # the star drawn first, the level left of it
+        [(100, 720, "密★1年"), (88, 720, "秘")],
+        [(72, 700, "关于做好年度工作的通知"), (72, 720, "★"), (48, 720, "机密")],
+    ],
+)
+def test_a_marking_drawn_out_of_order_in_a_pdf_is_read_as_the_page_shows_it(runs):
+    """A PDF draws its glyphs in any order: the page shows 秘密★1年 while its content stream has
+    ★1年 before 秘密, which is the order the text was read in, so nothing was found."""
+    data = pdf_placed([runs])
+    assert blocks(screen_content(content(attachments=(attached(read_parts(data, PDF)),))))
+
+
+def _numbered_docx(label: str, text: str) -> bytes:
+    """A DOCX whose one paragraph is numbered with `label` (no %1, no tab after it: suff nothing),
+    which Word draws right before the paragraph's text."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    document = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{w}"><w:body><w:p><w:pPr><w:numPr>'
+        f'<w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr><w:r><w:t>{text}</w:t></w:r></w:p>'
+        "</w:body></w:document>"
+    )
+    numbering = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:numbering xmlns:w="{w}"><w:abstractNum w:abstractNumId="0">'
+        f'<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="{label}"/>'
+        '<w:suff w:val="nothing"/></w:lvl></w:abstractNum><w:num w:numId="1"><w:abstractNumId w:val="0"/>'
+        "</w:num></w:numbering>"
+    )
+    return _office("word/document.xml", document, {"word/numbering.xml": numbering})
+
+
+def _formatted_xlsx(cell: str, format_code: str) -> bytes:
+    """An XLSX whose cell A1 holds `cell` shown through the number format `format_code`."""
+    s = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    strings = f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{s}"><si><t>{cell}</t></si></sst>'
+    styles = (
+        f'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{s}"><numFmts count="1">'
+        f'<numFmt numFmtId="164" formatCode="{format_code}"/></numFmts><cellXfs count="2"><xf numFmtId="0"/>'
+        '<xf numFmtId="164" applyNumberFormat="1"/></cellXfs></styleSheet>'
+    )
+    sheet = (
+        f'<?xml version="1.0"?><worksheet xmlns="{s}"><sheetData><row r="1"><c r="A1" t="s" s="1"><v>0</v></c>'
+        "</row></sheetData></worksheet>"
+    )
+    return _office(
+        "xl/workbook.xml",
+        f'<?xml version="1.0"?><workbook xmlns="{s}"/>',
+        {"xl/sharedStrings.xml": strings, "xl/styles.xml": styles, "xl/worksheets/sheet1.xml": sheet},
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: a list label and a number format are read as parts of their own, after or apart "
+    "from the text they are drawn beside, so a marking split between them is found in neither",
+)
+@pytest.mark.parametrize(
+    "data",
+    [
+        _numbered_docx("机密", "★5年"),  # Word shows 机密★5年
+        _formatted_xlsx("秘密", "@&quot;★1年&quot;"),  # Excel shows 秘密★1年
+    ],
+    ids=["docx list label", "xlsx number format"],
+)
+def test_a_marking_split_between_a_text_and_the_label_or_format_drawn_with_it_blocks(data):
+    assert blocks(screen_content(content(attachments=(attached(read_parts(data, media_type_of(data))),))))

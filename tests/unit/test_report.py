@@ -1,7 +1,9 @@
 import io
 from datetime import UTC, date, datetime
 
+import pytest
 from docx import Document
+from pydantic import ValidationError
 
 from services.stats.domain import Scope, aggregate, figures, nested
 from services.stats.history import parse_history, read_rows
@@ -197,3 +199,12 @@ def test_an_import_file_recording_a_townships_rule_names_the_row():
     ].reason
     events, errors = parse_history(rows, OfficeLevel.PROVINCE)
     assert errors == [] and len(events) == 2
+
+
+@pytest.mark.parametrize("text", ["一是\ufffe不足。", "一是\uffff不足。"])
+def test_a_noncharacter_no_word_file_can_hold_is_refused_like_a_control_character(text):
+    """U+FFFE and U+FFFF are not XML characters: accepted, they made every Word rendering of the
+    draft, and making the report final, a 500 (lxml: 'All strings must be XML compatible')."""
+    with pytest.raises(ValidationError) as refused:
+        ReportInputs(problems_and_improvements=text)
+    assert refused.value.errors()[0]["loc"] == ("problems_and_improvements",)

@@ -62,6 +62,10 @@ def test_markings_block_in_every_form(text):
         "做好国家秘密载体管理，落实保密责任制。",
         "“机密”与“秘密”的区别。",
         "解密后的档案向社会开放。",
+        # the legal name of a kind of publication (《内部资料性出版物管理办法》) and of the licence
+        # a county issues for one: a service guide, not a marking
+        "内部资料性出版物准印证核发办事指南",
+        "依据《内部资料性出版物管理办法》第十条，申请人应提交以下材料。",
     ],
 )
 def test_ordinary_text_is_not_blocked(text):
@@ -208,12 +212,55 @@ WALK_AROUNDS = [
     "密级：-机密",
     "秘密·★1年",
     "秘密：★1年",
+    "⸨机密⸩",  # any opening and closing punctuation Unicode has
+    "⟬秘密⟭",
+    "⦓绝密⦔",
+    "⧼机密⧽",
+    "⌈秘密⌉",
+    "⹕机密⹖",
+    "秘密⯌1年",  # a four-pointed cusp, drawn as ✦ is
+    "机密⯎",
+    "绝密⟡",
+    "秘密・★1年",  # the katakana middle dot many input methods type for ·
+    "秘密･★1年",
+    "秘密‧★1年",
+    "秘密∙★1年",
+    "秘密⋅★1年",
+    "秘密⸱★1年",
+    "秘密◦★1年",
+    "密级ー机密",
+    # bidirectional text, as a browser lays it out (checked against the Unicode Bidirectional
+    # Algorithm): an embedding or isolate swaps the runs of Chinese around the star, a
+    # right-to-left mark swaps the star and the punctuation beside it
+    "\u202b★秘密\u202c",  # right-to-left embedding: the reader sees 秘密★
+    "\u2067★机密\u2069",  # right-to-left isolate: 机密★
+    "\u2068\u200f★绝密\u2069",  # first-strong isolate opened by a right-to-left mark: 绝密★
+    "\u2068\u05d0★秘密\u2069",  # … or by a Hebrew letter: 秘密★א
+    "\u202b★秘`密`\u202c",  # the same with Markdown in the middle
+    "秘密\u200f，★\u200f",  # right-to-left marks: 秘密★，
+    "秘密\u061c!★\u061c",  # Arabic letter marks: 秘密★!
+    "\u202b资料\u200f内部\u202c",  # 内部资料
 ]
 
 
 @pytest.mark.parametrize("text", WALK_AROUNDS)
 def test_walk_arounds_of_the_marking_are_blocked(text):
     assert blocks(screen("body", f"正文开头。\n{text}\n正文结尾。", markdown=True))
+
+
+@pytest.mark.parametrize(
+    "text, excerpt",
+    [
+        ("\u202e年1★密秘\u202c", "★密秘"),
+        ("\u202b★秘密\u202c", "★秘密"),
+        ("秘密\u200f，★\u200f", "秘密\u200f，★"),
+    ],
+)
+def test_a_marking_found_in_a_reordered_form_points_at_what_the_clerk_wrote(text, excerpt):
+    """Its span covers the marking's characters in the raw text (it was empty, or ended before it
+    started, when the form had them the other way round)."""
+    (finding,) = [f for f in screen("body", text, markdown=True) if f.severity == "block"]
+    assert finding.start < finding.end and finding.excerpt == excerpt
 
 
 @pytest.mark.parametrize("text", WALK_AROUNDS[:14])
@@ -309,3 +356,14 @@ def test_an_item_blocked_for_an_unread_part_is_not_called_classified():
     item = content(attachments=(attachment("附件“a.bin”未能读取", kind="unread"),))
     event = screened("s1", 1, item, 2, screen_content(item)).event
     assert event.data.reason == "other"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed, a judgement call: the body as written (which the platform receives as Markdown) "
+    "is screened with a list item's * taken for a star, so a line ending with 国家秘密 followed by a "
+    "bulleted line is blocked, though the portal shows a bullet, not a star",
+)
+def test_a_bulleted_list_after_a_line_ending_with_a_level_word_is_not_a_marking():
+    body = "保密宣传教育月主要内容：\n* 严禁在互联网上存储、处理国家秘密\n* 加强涉密计算机管理"
+    assert not blocks(screen("body", body, markdown=True))

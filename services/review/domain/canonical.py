@@ -31,7 +31,8 @@ STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
 _STAR_NAMES = re.compile(r"\b(STARS?|ASTERISKS?|ASTERISM|FLORETTE|SPARKLES?|PENTAGRAM|SNOWFLAKE|SEXTILE)\b")
 _NOT_STARS = re.compile(r"^(HEXAGRAM FOR|CUNEIFORM|NIGHT WITH STARS|GRINNING FACE WITH STAR EYES)")
-_STAR_LOOKALIKES = "※⁕⊹✱❋🌟💫🎇۞𓇼᪥"
+# The four-pointed cusps and the concave-sided diamond are drawn as ✦ and ✧ are.
+_STAR_LOOKALIKES = "※⁕⊹✱❋🌟💫🎇۞𓇼᪥⯌⯍⯎⯏⟡"
 # The marking words' traditional and Japanese forms (and variants) that NFKC leaves alone.
 _VARIANTS = {
     "機": "机",
@@ -254,7 +255,20 @@ class Reversal:
         return at, at + 1
 
 
-Backmap = Rewrite | Alignment | Reversal
+class Reordering:
+    """A text with its characters put in another order (as a bidirectional layout shows them),
+    and the way back: each character maps to the one it is."""
+
+    def __init__(self, source: str, order: list[int]):
+        self.source, self._order = source, order
+        self.rendered = "".join(source[i] for i in order)
+
+    def source_span(self, index: int) -> tuple[int, int]:
+        at = self._order[index]
+        return at, at + 1
+
+
+Backmap = Rewrite | Alignment | Reversal | Reordering
 
 
 @dataclass
@@ -273,7 +287,14 @@ class Canonical:
         """Where [start, end) of the visible (or compact) text stands in the raw text."""
         if end <= start:
             return (s := self._raw_index(start, compact)[0]), s
-        return self._raw_index(start, compact)[0], self._raw_index(end - 1, compact)[1]
+        # The hull of the match's characters in the raw text: a reordered form (reversed, or in
+        # display order) may have them in another order there, its ends anywhere among them.
+        # Every character of a match of a reordered form (a marking is short; a longer match
+        # only by its ends, so that a hostile 100,000-character address costs nothing).
+        reordered = any(isinstance(b, Reversal | Reordering) for b in self._to_raw)
+        inner = range(start, end) if reordered and end - start <= 256 else (start, end - 1)
+        spans = [self._raw_index(i, compact) for i in inner]
+        return min(s for s, _ in spans), max(e for _, e in spans)
 
     def _raw_index(self, index: int, compact: bool) -> tuple[int, int]:
         first, last = self._compact.source_span(index) if compact else (index, index + 1)
@@ -316,15 +337,23 @@ _TAG = re.compile(r"<[A-Za-z/?!][^<>]*>")
 _HIDDEN_ELEMENTS = re.compile(r"<(script|style|template)\b[^<>]*>", re.IGNORECASE)
 
 
-def as_written(raw: str) -> Canonical:
+def _written(raw: str) -> tuple[str, list[Backmap]]:
     bold = Rewrite.removing(raw, _MARKDOWN_BOLD)
-    return canonical(raw, bold.text, [bold])
+    return bold.text, [bold]
+
+
+def as_written(raw: str) -> Canonical:
+    return canonical(raw, *_written(raw))
+
+
+def _decoded(raw: str) -> tuple[str, list[Backmap]]:
+    decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
+    bold = Rewrite.removing(decoded.text, _MARKDOWN_BOLD)
+    return bold.text, [bold, decoded]
 
 
 def entities_decoded(raw: str) -> Canonical:
-    decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
-    bold = Rewrite.removing(decoded.text, _MARKDOWN_BOLD)
-    return canonical(raw, bold.text, [bold, decoded])
+    return canonical(raw, *_decoded(raw))
 
 
 def _hidden_markup(text: str) -> Iterable[tuple[int, int, str]]:
@@ -346,17 +375,25 @@ def _hidden_markup(text: str) -> Iterable[tuple[int, int, str]]:
         at = end
 
 
-def as_html(raw: str) -> Canonical:
-    """What a browser shows of the text taken as HTML (a republisher may render it so)."""
+def _untagged(raw: str) -> tuple[str, list[Backmap]]:
     untagged = Rewrite(raw, _hidden_markup(raw))
     decoded = rewrite(untagged.text, _ENTITY, lambda m: html.unescape(m.group()))
-    return canonical(raw, decoded.text, [decoded, untagged])
+    return decoded.text, [decoded, untagged]
+
+
+def as_html(raw: str) -> Canonical:
+    """What a browser shows of the text taken as HTML (a republisher may render it so)."""
+    return canonical(raw, *_untagged(raw))
+
+
+def _rendered(raw: str) -> tuple[str, list[Backmap]]:
+    shown = visible_text(raw)
+    return shown, [Alignment(shown, raw)]
 
 
 def as_rendered(raw: str) -> Canonical:
     """What a reader sees of the body on the portal: the Markdown rendered, its visible text."""
-    shown = visible_text(raw)
-    return canonical(raw, shown, [Alignment(shown, raw)])
+    return canonical(raw, *_rendered(raw))
 
 
 # Controls that make a browser draw what follows from right to left, mirrored: `\u202e年1★密秘`
@@ -370,16 +407,63 @@ def as_reversed(raw: str) -> Canonical:
     return canonical(raw, reversal.rendered, [reversal])
 
 
+def _bidi_classes() -> tuple[re.Pattern, re.Pattern]:
+    """Characters that make a layout right-to-left (right-to-left letters, marks, embeddings and
+    isolates), and runs of left-to-right letters (Chinese among them)."""
+    opening, letters = [], []
+    for code in range(0x110000):
+        kind = unicodedata.bidirectional(chr(code))
+        if kind in ("R", "AL", "RLE", "RLO", "RLI", "FSI"):
+            opening.append(code)
+        elif kind == "L" and not 0xD800 <= code <= 0xDFFF:
+            letters.append(code)
+    return re.compile(_character_class(opening, beyond="")), re.compile(_character_class(letters, beyond=""))
+
+
+_OPENS_RIGHT_TO_LEFT, _LEFT_TO_RIGHT_RUN = _bidi_classes()
+
+
+def _in_display_order(text: str) -> list[list[int]]:
+    """What the Unicode Bidirectional Algorithm may make of a text with right-to-left in it, as
+    two orders of its characters. Beside right-to-left characters, the punctuation, stars and
+    digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows 秘密★，); inside a
+    right-to-left embedding or isolate, the runs of left-to-right letters themselves are drawn in
+    reverse order (`\u202b★秘密\u202c` shows 秘密★). Each is over-generous where the algorithm would
+    leave a run alone, never blind where it moves one. Linear."""
+    pieces, at = [], 0
+    for run in _LEFT_TO_RIGHT_RUN.finditer(text):
+        if run.start() > at:
+            pieces.append((at, run.start(), False))
+        pieces.append((run.start(), run.end(), True))
+        at = run.end()
+    if at < len(text):
+        pieces.append((at, len(text), False))
+    beside: list[int] = []
+    for start, end, letters in pieces:
+        turned = not letters and _OPENS_RIGHT_TO_LEFT.search(text, start, end)
+        beside.extend(range(end - 1, start - 1, -1) if turned else range(start, end))
+    embedded: list[int] = []
+    for start, end, letters in reversed(pieces):
+        embedded.extend(range(start, end) if letters else range(end - 1, start - 1, -1))
+    return [beside, embedded]
+
+
 def forms(raw: str, markdown: bool) -> list[Canonical]:
     """Every form of a field a reader may see; those that cannot differ from the text as
-    written are left out."""
-    found = [as_written(raw)]
+    written are left out. Right-to-left characters add each form as a layout may order it."""
+    bases = [_written(raw)]
     if "&" in raw:
-        found.append(entities_decoded(raw))
+        bases.append(_decoded(raw))
     if "<" in raw:
-        found.append(as_html(raw))
+        bases.append(_untagged(raw))
     if markdown and not shows_as_written(raw):
-        found.append(as_rendered(raw))
+        bases.append(_rendered(raw))
+    found = [canonical(raw, text, backmaps) for text, backmaps in bases]
     if _RIGHT_TO_LEFT.search(raw):
         found.append(as_reversed(raw))
+    if _OPENS_RIGHT_TO_LEFT.search(raw):
+        for text, backmaps in bases:
+            for order in _in_display_order(text):
+                reordering = Reordering(text, order)
+                found.append(canonical(raw, reordering.rendered, [reordering, *backmaps]))
     return found

@@ -13,6 +13,7 @@ kilobytes, not 18 MB.
 """
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -69,13 +70,25 @@ class Rule:
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
+
+
+def _of_category(category: str) -> str:
+    """The characters of a Unicode general category (brackets: all in the BMP), escaped for a
+    character class."""
+    return "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) == category)
+
+
 # Any bracket around a level, matching or not ([ ( { < fold from their full-width forms).
-_OPENING = "[\\[(<{【〔〖〘〚「『《〈⟦⟨⟪⟮⦃⦅⦗❨❪❬❮❰❲❴⁅⸢⸤«‹]"
-_CLOSING = "[\\])>}】〕〗〙〛」』》〉⟧⟩⟫⟯⦄⦆⦘❩❫❭❯❱❳❵⁆⸣⸥»›]"
+# Every character Unicode calls opening or closing punctuation (Ps, Pe: ⸨⸩ ⟬⟭ ⦓⦔ ⧼⧽ ⌈⌉ …),
+# and the angle brackets and guillemets it calls otherwise.
+_OPENING = "[\\[(<{【〔〖〘〚「『《〈⟦⟨⟪⟮⦃⦅⦗❨❪❬❮❰❲❴⁅⸢⸤«‹" + _of_category("Ps") + "]"
+_CLOSING = "[\\])>}】〕〗〙〛」』》〉⟧⟩⟫⟯⦄⦆⦘❩❫❭❯❱❳❵⁆⸣⸥»›" + _of_category("Pe") + "]"
 # Between a 密级 header and its level, or a level and its star: colons, dashes and dots,
 # look-alikes included (not the comma or bracket of a sentence that explains the levels:
 # 密级（绝密、机密、秘密）).
-_SEPARATOR = "[:∶꞉ː˸︓﹕׃፡⁚—–―‐‑‒~～·•-]{0,3}"
+# The middle dots and bullets that look like · and • (the katakana middle dot is what many
+# Chinese input methods type for ·), and the long sound mark that looks like a dash.
+_SEPARATOR = "[:∶꞉ː˸︓﹕׃፡⁚—–―‐‑‒~～·•・‧∙⋅⸱᛫⦁◦⁃ー-]{0,3}"
 
 MARKINGS: tuple[Rule, ...] = (
     Rule(
@@ -99,7 +112,9 @@ MARKINGS: tuple[Rule, ...] = (
     Rule(
         "internal-material",
         Severity.BLOCK,
-        re.compile("内部资料|内部文件|注意保密|内部使用"),
+        # 内部资料性出版物 is the legal name of a kind of publication (and of the licence for
+        # one), not a marking
+        re.compile("内部资料(?!性出版物)|内部文件|注意保密|内部使用"),
         "内部资料标志：内部材料不公开。",
         ("内部", "保密"),
     ),
