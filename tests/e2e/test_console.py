@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.browser import ARTIFACTS, browser_page
+from tests.browser import ARTIFACTS, axe_violations, browser_page
 from tests.e2e.test_pipeline import _is, item
 from tests.support import eventually
 
@@ -87,3 +87,119 @@ async def test_the_console_shows_every_part_of_an_attachment_with_its_findings(s
                 "关于做好秋季森林防火工作的通知"
                 in await page.locator("[id='field-attachments.0.document']").inner_text()
             )
+
+
+async def test_a_whole_review_by_keyboard_alone_with_visible_focus_and_no_grave_axe_violation(system):
+    clerk = await system.identities.department("office", "党政办")
+    reviewer = await system.identities.reviewer("严键盘", 1)
+    token = reviewer["Authorization"].removeprefix("Bearer ")
+    drafts = {
+        "approve": item(
+            "关于冬季供暖服务的通知", body="供暖服务联系人：刘师傅，电话13912345678。\n请刘师傅按时到岗。"
+        ),
+        "return": item("关于春季植树的通知", body="请各村于三月前报送植树计划。"),
+        "reject": item("关于内部值班安排的通知", body="值班安排见附表。"),
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        sids = {}
+        for decision, draft in drafts.items():
+            answer = await http.post(f"{system.urls['ingest']}/v1/submissions", json=draft, headers=clerk)
+            sids[decision] = answer.json()["id"]
+        for sid in sids.values():
+            await eventually(
+                lambda sid=sid: _is(http, system, sid, clerk, "in_review"), 30, "the items in review"
+            )
+
+        async with browser_page(axe=True) as page:
+            keys = page.keyboard
+            await page.goto(f"{system.urls['review']}/console")
+            assert not await page.locator("#workbench").is_visible()  # signed out: no queue shown
+            assert await axe_violations(page) == []
+            # The largest text (适老化), chosen by keyboard, kept through the whole review.
+            await press_until(page, "Tab", "button[data-text-size-choice=larger]")
+            await keys.press("Enter")
+            await press_until(page, "Tab", "#token")
+            await keys.type(token)
+            await keys.press("Enter")
+            await page.wait_for_selector("#queue button")
+
+            # 1. Approve, after redacting a finding in place and a typed name everywhere it occurs.
+            await press_until(page, "ArrowDown", f"#queue li[data-id='{sids['approve']}'] button")
+            await keys.press("Enter")
+            await page.wait_for_selector("#field-body mark.flag")
+            assert await page.evaluate("document.activeElement.id") == "item-heading"
+            assert await axe_violations(page) == []
+            await press_until(page, "Tab", "#findings button")
+            await keys.press("Enter")
+            await press_until(page, "Tab", "#redact-text")
+            await keys.type("刘师傅")
+            await keys.press("Enter")
+            redacted = await page.locator("#field-body span.redacted").all_inner_texts()
+            assert sorted(redacted) == ["13912345678", "刘师傅", "刘师傅"]
+            await press_until(page, "Tab", "#comment")
+            await keys.type("电话、姓名已遮盖")
+            await press_until(page, "Tab", "#submit-decision")
+            await keys.press("Enter")
+            await page.wait_for_selector("#decision-result:has-text('等待第2级审核')")
+            assert await axe_violations(page) == []
+
+            # 2. Return, with the comment a return requires.
+            await press_until(page, "ArrowDown", f"#queue li[data-id='{sids['return']}'] button")
+            await keys.press("Enter")
+            await page.wait_for_selector("#item:not([hidden])")
+            await press_until(page, "Tab", "#decision")
+            await keys.press("ArrowDown")
+            assert await page.input_value("#decision") == "return"
+            await press_until(page, "Tab", "#comment")
+            await keys.type("请补充各村的植树面积")
+            await press_until(page, "Tab", "#submit-decision")
+            await keys.press("Enter")
+            await page.wait_for_selector("#decision-result:has-text('退回修改')")
+
+            # 3. Reject, with its reason; at 200% zoom (640 CSS pixels) nothing scrolls sideways.
+            await page.set_viewport_size({"width": 640, "height": 800})
+            await press_until(page, "ArrowDown", f"#queue li[data-id='{sids['reject']}'] button")
+            await keys.press("Enter")
+            await page.wait_for_selector("#item:not([hidden])")
+            assert not await page.evaluate("document.documentElement.scrollWidth > innerWidth")
+            await press_until(page, "Tab", "#decision")
+            await keys.press("ArrowDown")
+            await keys.press("ArrowDown")
+            assert await page.input_value("#decision") == "reject"
+            await press_until(page, "Tab", "#reason")
+            await keys.press("ArrowDown")
+            assert await page.input_value("#reason") == "privacy"
+            await press_until(page, "Tab", "#submit-decision")
+            await keys.press("Enter")
+            await page.wait_for_selector("#decision-result:has-text('不予公开')")
+            assert await page.evaluate("document.documentElement.dataset.textSize") == "larger"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=ARTIFACTS / "console-keyboard.png", full_page=True)
+
+        review = f"{system.urls['review']}/v1/reviews"
+        [first] = (await http.get(f"{review}/{sids['approve']}", headers=reviewer)).json()["decisions"]
+        assert first["decision"] == "approve" and len(first["redactions"]) == 3
+        await eventually(lambda: _is(http, system, sids["return"], clerk, "returned"), 30, "returned")
+        await eventually(lambda: _is(http, system, sids["reject"], clerk, "rejected"), 30, "rejected")
+        [last] = (await http.get(f"{review}/{sids['reject']}", headers=reviewer)).json()["decisions"]
+        assert last["reason"] == "privacy"
+
+
+async def press_until(page, key: str, selector: str, limit: int = 60) -> None:
+    """Press KEY until the focus is on SELECTOR (unless it is there already), as a keyboard user
+    moves; every control the focus rests on on the way must show it (an outline at least 2 px
+    wide). Past the last control the focus leaves the page (the body holds it) before Tab wraps."""
+    for presses in range(limit + 1):
+        focus = await page.evaluate(
+            """(selector) => {
+                const e = document.activeElement, style = getComputedStyle(e);
+                return { there: e.matches(selector), shown: e === document.body || style.outlineStyle !== "none"
+                         && parseFloat(style.outlineWidth) >= 2, what: e.outerHTML.slice(0, 80) };
+            }""",
+            selector,
+        )
+        assert presses == 0 or focus["shown"], f"no visible focus on {focus['what']}"
+        if focus["there"]:
+            return
+        await page.keyboard.press(key)
+    raise AssertionError(f"{selector} not reached with {key} in {limit} presses: at {focus['what']}")
