@@ -123,19 +123,31 @@ async def test_a_whole_review_by_keyboard_alone_with_visible_focus_and_no_grave_
             await keys.press("Enter")
             await page.wait_for_selector("#queue button")
 
-            # 1. Approve, after redacting a finding in place and a typed name everywhere it occurs.
+            # 1. Approve, after redacting a selected range, a finding in place and a typed name
+            # everywhere it occurs.
             await press_until(page, "ArrowDown", f"#queue li[data-id='{sids['approve']}'] button")
             await keys.press("Enter")
             await page.wait_for_selector("#field-body mark.flag")
             assert await page.evaluate("document.activeElement.id") == "item-heading"
             assert await axe_violations(page) == []
+            # A range selected with the keyboard in the read-only body: caret to the start, Shift
+            # and the arrows over four characters, Enter.
+            await press_until(page, "Tab", "#field-body")
+            await keys.type("改")  # refused: the text is what the department submitted
+            await keys.press("Backspace")
+            await keys.press("Control+Home")
+            for _ in range(4):
+                await keys.press("Shift+ArrowRight")
+            await keys.press("Enter")
+            await page.wait_for_selector("#decision-result:has-text('已遮盖正文中的“供暖服务”')")
             await press_until(page, "Tab", "#findings button")
             await keys.press("Enter")
             await press_until(page, "Tab", "#redact-text")
             await keys.type("刘师傅")
             await keys.press("Enter")
             redacted = await page.locator("#field-body span.redacted").all_inner_texts()
-            assert sorted(redacted) == ["13912345678", "刘师傅", "刘师傅"]
+            assert sorted(redacted) == ["13912345678", "供暖服务", "刘师傅", "刘师傅"]
+            assert await page.inner_text("#field-body") == drafts["approve"]["body"]  # nothing typed in
             await press_until(page, "Tab", "#comment")
             await keys.type("电话、姓名已遮盖")
             await press_until(page, "Tab", "#submit-decision")
@@ -178,7 +190,7 @@ async def test_a_whole_review_by_keyboard_alone_with_visible_focus_and_no_grave_
 
         review = f"{system.urls['review']}/v1/reviews"
         [first] = (await http.get(f"{review}/{sids['approve']}", headers=reviewer)).json()["decisions"]
-        assert first["decision"] == "approve" and len(first["redactions"]) == 3
+        assert first["decision"] == "approve" and len(first["redactions"]) == 4
         await eventually(lambda: _is(http, system, sids["return"], clerk, "returned"), 30, "returned")
         await eventually(lambda: _is(http, system, sids["reject"], clerk, "rejected"), 30, "rejected")
         [last] = (await http.get(f"{review}/{sids['reject']}", headers=reviewer)).json()["decisions"]

@@ -299,6 +299,7 @@ function redactSelection() {
   window.getSelection().removeAllRanges();
   $("decision-result").textContent = "";
   addRedactions([span]);
+  $("decision-result").textContent = `已遮盖${labelOf(span.field)}中的“${Array.from(textOf(span.field)).slice(span.start, span.end).join("")}”。`;
 }
 
 async function submitDecision(event) {
@@ -327,6 +328,22 @@ $("sign-in-form").addEventListener("submit", (event) => { event.preventDefault()
 $("sign-out").addEventListener("click", () => { sessionStorage.removeItem("gongkai-token"); location.reload(); });
 $("refresh").addEventListener("click", loadQueue);
 $("redact").addEventListener("click", redactSelection);
+// The redactable fields are read-only text boxes: contenteditable gives the keyboard a caret, so
+// Shift and the arrows select as in any text, but no edit ever lands (beforeinput is refused, and
+// what an input method composes anyway is drawn over again). Enter redacts the selection.
+for (const name of REDACTABLE) {
+  const field = $(`field-${name}`);
+  field.contentEditable = "true";
+  field.spellcheck = false;
+  field.setAttribute("role", "textbox");
+  field.setAttribute("aria-readonly", "true");
+  field.addEventListener("beforeinput", (event) => event.preventDefault());
+  field.addEventListener("input", () => renderField(name));
+  field.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); redactSelection(); }
+  });
+  for (const kind of ["paste", "drop", "cut"]) field.addEventListener(kind, (event) => event.preventDefault());
+}
 $("redact-form").addEventListener("submit", redactTyped);
 $("queue").addEventListener("keydown", moveInQueue);
 $("decision").addEventListener("change", () => { $("reason-field").hidden = $("decision").value !== "reject"; });
