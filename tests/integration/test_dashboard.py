@@ -24,6 +24,7 @@ async def test_the_dashboard_charts_the_year_in_chinese(settings, tmp_path):
         # Every month has a bar per channel, as tall as its share of the busiest month.
         january = page.locator(".month").first
         assert "1月 统一平台 31条" == await january.locator(".bar.platform").get_attribute("title")
+        assert (await january.get_attribute("aria-label")).startswith("1月：统一平台31条")  # read aloud
         assert await page.locator(".month").count() == 12
         heights = [
             await b.evaluate("e => e.getBoundingClientRect().height")
