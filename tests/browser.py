@@ -69,3 +69,45 @@ async def axe_violations(page: Page, impacts: tuple[str, ...] = GRAVE) -> list[s
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+async def press_until(page: Page, key: str, selector: str, limit: int = 60) -> None:
+    """Press KEY until the focus is on SELECTOR (unless it is there already), as a keyboard user
+    moves; every control the focus rests on on the way must show it (see _focus)."""
+    for presses in range(limit + 1):
+        focus = await _focus(page, selector)
+        assert presses == 0 or focus["shown"], f"no visible focus on {focus['what']}"
+        if focus["there"]:
+            return
+        await page.keyboard.press(key)
+    raise AssertionError(f"{selector} not reached with {key} in {limit} presses: at {focus['what']}")
+
+
+async def tab_through(page: Page, presses: int = 40) -> int:
+    """Tab from the top of the page through its first stops, each of which must show the focus;
+    answers how many stops there were (the focus wraps to the top past the last)."""
+    await page.evaluate("document.activeElement?.blur()")
+    seen = set()
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        focus = await _focus(page, "*")
+        assert focus["shown"], f"no visible focus on {focus['what']}"
+        if focus["what"] in seen:
+            break
+        seen.add(focus["what"])
+    return len(seen)
+
+
+async def _focus(page: Page, selector: str) -> dict:
+    """Where the focus is, and whether it shows: an outline at least 2 px wide (Chromium's own
+    ring is 1 px). Past the last control the focus leaves the page: the body holds it, and Tab
+    then wraps to the first."""
+    return await page.evaluate(
+        """(selector) => {
+            const e = document.activeElement, style = getComputedStyle(e);
+            const shown = e === document.body
+                || (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2);
+            return { there: e.matches(selector), shown, what: e.outerHTML.slice(0, 80) };
+        }""",
+        selector,
+    )

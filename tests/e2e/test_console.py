@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.browser import ARTIFACTS, axe_violations, browser_page
+from tests.browser import ARTIFACTS, axe_violations, browser_page, press_until
 from tests.e2e.test_pipeline import _is, item
 from tests.support import eventually
 
@@ -195,23 +195,3 @@ async def test_a_whole_review_by_keyboard_alone_with_visible_focus_and_no_grave_
         await eventually(lambda: _is(http, system, sids["reject"], clerk, "rejected"), 30, "rejected")
         [last] = (await http.get(f"{review}/{sids['reject']}", headers=reviewer)).json()["decisions"]
         assert last["reason"] == "privacy"
-
-
-async def press_until(page, key: str, selector: str, limit: int = 60) -> None:
-    """Press KEY until the focus is on SELECTOR (unless it is there already), as a keyboard user
-    moves; every control the focus rests on on the way must show it (an outline at least 2 px
-    wide). Past the last control the focus leaves the page (the body holds it) before Tab wraps."""
-    for presses in range(limit + 1):
-        focus = await page.evaluate(
-            """(selector) => {
-                const e = document.activeElement, style = getComputedStyle(e);
-                return { there: e.matches(selector), shown: e === document.body || style.outlineStyle !== "none"
-                         && parseFloat(style.outlineWidth) >= 2, what: e.outerHTML.slice(0, 80) };
-            }""",
-            selector,
-        )
-        assert presses == 0 or focus["shown"], f"no visible focus on {focus['what']}"
-        if focus["there"]:
-            return
-        await page.keyboard.press(key)
-    raise AssertionError(f"{selector} not reached with {key} in {limit} presses: at {focus['what']}")

@@ -3,7 +3,7 @@
 import pytest
 
 from services.stats.app import build
-from tests.browser import ARTIFACTS, axe_violations, browser_page
+from tests.browser import ARTIFACTS, axe_violations, browser_page, tab_through
 from tests.conftest import serving
 from tests.integration.test_stats import SEED_CSV
 from tests.support import free_port, run_cli
@@ -33,6 +33,7 @@ async def test_the_dashboard_charts_the_year_in_chinese(settings, tmp_path):
         assert all(h > 0 for h in heights)
         assert "村务公开" in await page.inner_text("#categories + div, section[aria-labelledby=categories]")
         assert await axe_violations(page) == []
+        assert await tab_through(page) >= 5  # the text-size switch and the years
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
         await page.set_viewport_size({"width": 390, "height": 844})  # a phone

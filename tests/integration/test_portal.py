@@ -13,7 +13,7 @@ from services.publish.app import build
 from services.publish.caching import SETTLE
 from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
 from shared.settings import DEV_PLATFORM_SECRET
-from tests.browser import ARTIFACTS, axe_violations, browser_page
+from tests.browser import ARTIFACTS, axe_violations, browser_page, tab_through
 from tests.conftest import running, serving
 from tests.integration.test_publish import approved
 from tests.support import EventTap, eventually, free_port
@@ -118,6 +118,7 @@ async def test_every_portal_page_is_accessible_and_keeps_a_readers_font_size(por
         for path in (*pages, "/portal/items/pa-2"):
             await page.goto(f"{url}{path}")
             assert await axe_violations(page) == [], path
+            assert await tab_through(page) > 3, path  # the skip link, the site, the switch, …
         # The font-size switch (适老化): a reader's choice holds on every page, in this browser.
         await page.goto(f"{url}/portal/")
         standard = await _root_font_px(page)
