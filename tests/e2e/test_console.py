@@ -75,7 +75,7 @@ async def test_the_console_shows_every_part_of_an_attachment_with_its_findings(s
             "id"
         ]
         await eventually(lambda: _is(http, system, sid, clerk, "in_review"), 30, "the item in review")
-        async with browser_page() as page:
+        async with browser_page(axe=True) as page:
             await page.goto(f"{system.urls['review']}/console")
             await page.fill("#token", token)
             await page.click("#sign-in-form button")
@@ -87,6 +87,7 @@ async def test_the_console_shows_every_part_of_an_attachment_with_its_findings(s
                 "关于做好秋季森林防火工作的通知"
                 in await page.locator("[id='field-attachments.0.document']").inner_text()
             )
+            assert await axe_violations(page) == []  # each scrolling part reachable and named
 
 
 async def test_a_whole_review_by_keyboard_alone_with_visible_focus_and_no_grave_axe_violation(system):
