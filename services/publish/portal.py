@@ -20,6 +20,7 @@ from services.publish.caching import conditional
 from services.publish.items import plain_text
 from shared.domain import CATEGORY_LABELS, Category
 from shared.events import utcnow
+from shared.pages import text_size_script
 from shared.problems import Problem
 from shared.rendering import body_html
 
@@ -61,6 +62,10 @@ def routes() -> APIRouter:
             ),
         )
         return conditional(request, response, await store.portal_changed_at())
+
+    @router.get("/static/textsize.js", include_in_schema=False)
+    async def text_size():
+        return text_size_script()
 
     @router.get("/", response_class=HTMLResponse)
     async def index(request: Request, page: Page = 1):

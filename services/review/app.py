@@ -24,6 +24,7 @@ from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Role, Severity
 from shared.events import Attachment, Redaction, ScreeningFinding
 from shared.outbox import AUDIT, Relay
+from shared.pages import text_size_script
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -250,8 +251,10 @@ def console_routes() -> APIRouter:
         return HTMLResponse((WEB / "console.html").read_text(encoding="utf-8"))
 
     @router.get("/console/static/{name}", include_in_schema=False)
-    async def static(name: Annotated[str, Path(pattern=r"^console\.(js|css)$")]) -> FileResponse:
-        return FileResponse(WEB / name)
+    async def static(
+        name: Annotated[str, Path(pattern=r"^(console\.(js|css)|textsize\.js)$")],
+    ) -> FileResponse:
+        return text_size_script() if name == "textsize.js" else FileResponse(WEB / name)
 
     return router
 

@@ -17,6 +17,7 @@ from shared import problems
 from shared.auth import Principal, requires
 from shared.domain import DEPARTMENT_CODE, Category, Role, china_date
 from shared.events import utcnow
+from shared.pages import text_size_script
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 
@@ -184,6 +185,10 @@ def dashboard() -> APIRouter:
         page asks for no token."""
         figures = await handlers.figures_of(store, Scope(year or _this_year()), rules)
         return HTMLResponse(dashboard_html(figures))
+
+    @router.get("/dashboard/static/textsize.js", include_in_schema=False)
+    async def text_size():
+        return text_size_script()
 
     return router
 

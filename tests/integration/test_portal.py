@@ -13,7 +13,7 @@ from services.publish.app import build
 from services.publish.caching import SETTLE
 from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
 from shared.settings import DEV_PLATFORM_SECRET
-from tests.browser import ARTIFACTS, browser_page
+from tests.browser import ARTIFACTS, axe_violations, browser_page, tab_through
 from tests.conftest import running, serving
 from tests.integration.test_publish import approved
 from tests.support import EventTap, eventually, free_port
@@ -55,9 +55,10 @@ async def test_bodies_are_rendered_and_sanitised_and_listed_everywhere(portal):
     async with httpx.AsyncClient(base_url=url) as http:
         page = (await http.get("/portal/items/pt-1")).text
         assert "<strong>请注意</strong>" in page and "第一行<br" in page
-        assert "<script" not in page  # raw HTML is left out: at most its text shows, as text
+        article = page.split("<article", 1)[1]  # the site's own script file stands in <head>
+        assert "<script" not in article  # raw HTML is left out: at most its text shows, as text
         assert 'href="https://www.gov.cn"' in page
-        assert "<iframe" not in page  # never a frame
+        assert "<iframe" not in article  # never a frame
         assert not re.search(r"<a [^>]*onclick", page) and not re.search(r'href="javascript', page)
         for path in ("/portal/", "/portal/categories/budget", "/portal/departments/finance"):
             assert "/portal/items/pt-1" in (await http.get(path)).text
@@ -92,10 +93,62 @@ async def test_hostile_html_is_harmless_in_a_real_browser(portal):
             await page.goto(f"{url}{path}")
             await page.wait_for_load_state("networkidle")
             assert await page.evaluate("window.pwned") is None and dialogs == []
+            # The site's own script runs under the page's real Content-Security-Policy.
+            assert await page.evaluate("document.documentElement.dataset.textSize") == "standard"
         assert await page.locator("article h1").inner_text() == HOSTILE_TITLE  # shown as text, whole
         assert await page.locator("article iframe, article img, article script").count() == 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=ARTIFACTS / "portal-item.png", full_page=True)
+
+
+async def test_every_portal_page_is_accessible_and_keeps_a_readers_font_size(portal):
+    url, tap = portal
+    await tap.publish(
+        approved("pa-1", title="2026年预算公开", body=HOSTILE_BODY, category="budget", department="finance")
+    )
+    await tap.publish(approved("pa-2", title="关于冬季供暖的通知", channels=("portal",)))
+    await tap.wait_for("publication.published", "pa-2")
+    await tap.wait_for("publication.published", "pa-1", count=2)
+    await tap.publish(
+        new_event(SubmissionWithdrawn, "pa-2", "ingest", SubmissionWithdrawnData(withdrawn_by="office"))
+    )
+    await tap.wait_for("publication.withdrawn", "pa-2")
+    pages = ("/portal/", "/portal/categories/budget", "/portal/departments/finance", "/portal/items/pa-1")
+    async with browser_page(axe=True) as page:
+        for path in (*pages, "/portal/items/pa-2"):
+            await page.goto(f"{url}{path}")
+            assert await axe_violations(page) == [], path
+            assert await tab_through(page) > 3, path  # the skip link, the site, the switch, …
+        # The font-size switch (适老化): a reader's choice holds on every page, in this browser.
+        await page.goto(f"{url}/portal/")
+        standard = await _root_font_px(page)
+        switch = page.get_by_role("button", name="特大")
+        await switch.focus()
+        await page.keyboard.press("Enter")
+        assert await switch.get_attribute("aria-pressed") == "true"
+        assert await _root_font_px(page) >= 1.5 * standard
+        await page.goto(f"{url}/portal/items/pa-1")
+        assert await _root_font_px(page) >= 1.5 * standard
+        assert await axe_violations(page) == []
+        # At 200% zoom a 1280-pixel screen is 640 CSS pixels wide; with the largest type too,
+        # nothing may need a sideways scroll.
+        await page.set_viewport_size({"width": 640, "height": 400})
+        for path in pages:
+            await page.goto(f"{url}{path}")
+            assert not await _overflows(page), path
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=ARTIFACTS / "portal-200pct.png", full_page=True)
+        await page.get_by_role("button", name="标准").click()
+        await page.reload()
+        assert await _root_font_px(page) == standard
+
+
+async def _root_font_px(page) -> float:
+    return await page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+
+
+async def _overflows(page) -> bool:
+    return await page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
 
 
 async def test_feeds_page_cache_and_keep_their_ids_wherever_the_site_lives(portal, settings, monkeypatch):

@@ -42,6 +42,22 @@ async function signIn(token) {
   $("sign-in").hidden = true;
   $("workbench").hidden = false;
   $("sign-out").hidden = false;
+  focusQueue();
+}
+
+// Where the keyboard goes when a list changes under it: the first waiting item, else 刷新.
+function focusQueue() {
+  ($("queue").querySelector("button") || $("refresh")).focus();
+}
+
+// Up and down arrows (and Home, End) move between the queue's entries; Tab leaves the list.
+function moveInQueue(event) {
+  const buttons = [...$("queue").querySelectorAll("button")];
+  const at = buttons.indexOf(document.activeElement);
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: buttons.length - 1 }[event.key];
+  if (at < 0 || to === undefined || !buttons[to]) return;
+  event.preventDefault();
+  buttons[to].focus();
 }
 
 async function loadQueue() {
@@ -51,8 +67,12 @@ async function loadQueue() {
   for (const item of page.items) {
     const li = element("li");
     li.dataset.id = item.submission_id;
-    li.append(element("div", item.title), element("div", `${item.department_name} · 第${item.level}级 · 发现${item.findings.length}处`, "meta"));
-    li.addEventListener("click", () => openItem(item.submission_id));
+    const open = element("button");
+    open.type = "button";
+    open.append(element("span", item.title), element("span", `${item.department_name} · 第${item.level}级 · 发现${item.findings.length}处`, "meta"));
+    open.setAttribute("aria-current", String(state.item?.submission_id === item.submission_id && !$("item").hidden));
+    open.addEventListener("click", () => openItem(item.submission_id));
+    li.append(open);
     queue.append(li);
   }
   $("queue-empty").hidden = page.items.length > 0;
@@ -62,11 +82,18 @@ async function loadQueue() {
 async function openItem(id) {
   state.item = await api(`/v1/reviews/${encodeURIComponent(id)}`);
   state.redactions = [];
-  for (const li of $("queue").children) li.classList.toggle("current", li.dataset.id === id);
+  for (const li of $("queue").children) {
+    li.classList.toggle("current", li.dataset.id === id);
+    li.querySelector("button").setAttribute("aria-current", String(li.dataset.id === id));
+  }
   $("item").hidden = false;
   $("decision-result").textContent = "";
   $("item-meta").textContent = `${state.item.department_name} · 成文日期 ${state.item.formed_on} · 第${state.item.revision}稿 · 第${state.item.level}/${state.item.levels}级`;
+  $("decision-form").reset();
+  $("reason-field").hidden = true;
+  $("redact-form").reset();
   render();
+  $("item-heading").focus();  // the keyboard lands where the item begins
 }
 
 // What goes online, field by field, exactly as screening read it: the title, the body, the
@@ -133,6 +160,9 @@ function renderAttachments() {
       section.append(element("h5", field.label));
       const text = element("div", undefined, "attachment-text");
       text.id = `field-${field.name}`;
+      text.tabIndex = 0;  // it scrolls: the keyboard must be able to reach and scroll it
+      text.setAttribute("role", "region");
+      text.setAttribute("aria-label", `附件${n + 1} ${field.label}`);
       section.append(text);
     }
     list.append(section);
@@ -160,7 +190,10 @@ async function openAttachment(n, section) {
   }
 }
 
-function render() {
+// Redacting and undoing rebuild the lists; the keyboard stays on the control it used (by id),
+// or goes to the given fallback when that control is gone.
+function render(focus) {
+  const focused = focus?.id ?? document.activeElement?.id;
   renderField("title");
   renderField("body");
   renderField("document_number");
@@ -172,11 +205,22 @@ function render() {
     const li = element("li");
     const where = labelOf(f.field);
     li.append(element("strong", f.severity === "block" ? "禁止：" : "提示："), element("span", `${where}：${f.excerpt}（${f.message}）`));
+    const covered = [...state.item.redactions, ...state.redactions].some((r) => r.field === f.field && r.start <= f.start && f.end <= r.end);
+    if (REDACTABLE.has(f.field) && !covered) {
+      const redact = element("button", "遮盖此处");
+      redact.type = "button";
+      redact.id = `redact-finding-${f.id}`;
+      redact.setAttribute("aria-label", `遮盖此处：${f.excerpt}`);
+      redact.addEventListener("click", () => addRedactions([{ field: f.field, start: f.start, end: f.end }], $("redactions-heading")));
+      li.append(" ", redact);
+    }
     if (f.severity === "flag") {
       const accept = element("input");
-      accept.placeholder = "如无需遮盖，请填写接受理由";
+      accept.id = `accept-${f.id}`;
       accept.dataset.findingId = f.id;
-      li.append(element("br"), accept);
+      const label = element("label", "如无需遮盖，请填写接受理由");
+      label.htmlFor = accept.id;
+      li.append(label, accept);
     }
     findings.append(li);
   }
@@ -185,10 +229,49 @@ function render() {
   state.redactions.forEach((r, index) => {
     const li = element("li", `${labelOf(r.field)}：“${Array.from(textOf(r.field)).slice(r.start, r.end).join("")}”`);
     const undo = element("button", "撤销");
-    undo.addEventListener("click", () => { state.redactions.splice(index, 1); render(); });
+    undo.type = "button";
+    undo.id = `undo-${r.field}-${r.start}-${r.end}`;
+    undo.setAttribute("aria-label", `撤销遮盖：${Array.from(textOf(r.field)).slice(r.start, r.end).join("")}`);
+    undo.addEventListener("click", () => { state.redactions.splice(index, 1); render($("redactions-heading")); });
     li.append(" ", undo);
     redactions.append(li);
   });
+  $("redactions-empty").hidden = state.redactions.length > 0;
+  const again = focused && $(focused);
+  if (again && again.offsetParent !== null) again.focus();
+  else if (focus) focus.focus();
+}
+
+// Only these fields can be redacted: an attachment goes online whole (returned for changes).
+const REDACTABLE = new Set(["title", "body", "document_number"]);
+
+function addRedactions(spans, focus) {
+  const fresh = spans.filter((s) => !state.redactions.some((r) => r.field === s.field && r.start === s.start && r.end === s.end));
+  state.redactions.push(...fresh);
+  render(focus);
+  return fresh.length;
+}
+
+// A typed range: every place where the typed text occurs in the chosen field, in characters.
+function redactTyped(event) {
+  event.preventDefault();
+  const field = $("redact-field").value;
+  const wanted = Array.from($("redact-text").value.trim());
+  const text = Array.from(textOf(field));
+  const spans = [];
+  if (wanted.length) {
+    for (let at = 0; at + wanted.length <= text.length; at++) {
+      if (wanted.every((c, k) => text[at + k] === c)) spans.push({ field, start: at, end: at + wanted.length });
+    }
+  }
+  const where = $("redact-field").selectedOptions[0].textContent;
+  if (!spans.length) {
+    $("decision-result").textContent = wanted.length ? `${where}中没有“${wanted.join("")}”。` : "请输入要遮盖的文字。";
+    return;
+  }
+  addRedactions(spans, $("redact-text"));
+  $("decision-result").textContent = `已遮盖${where}中的“${wanted.join("")}”${spans.length}处。`;
+  $("redact-text").value = "";
 }
 
 // The selection's start and end as character offsets into one field's text.
@@ -213,10 +296,10 @@ function redactSelection() {
     $("decision-result").textContent = "请先在标题或正文中选中要遮盖的文字。";
     return;
   }
-  state.redactions.push(span);
   window.getSelection().removeAllRanges();
   $("decision-result").textContent = "";
-  render();
+  addRedactions([span]);
+  $("decision-result").textContent = `已遮盖${labelOf(span.field)}中的“${Array.from(textOf(span.field)).slice(span.start, span.end).join("")}”。`;
 }
 
 async function submitDecision(event) {
@@ -235,6 +318,7 @@ async function submitDecision(event) {
       ? `已提交，等待第${result.level}级审核。` : `已提交：${({ approved: "同意公开", rejected: "不予公开", returned: "退回修改" })[result.state]}。`;
     $("item").hidden = true;
     await loadQueue();
+    focusQueue();  // on to the next item; the result is announced (role=status)
   } catch (error) {
     $("decision-result").textContent = `未能提交：${error.message}`;
   }
@@ -244,6 +328,24 @@ $("sign-in-form").addEventListener("submit", (event) => { event.preventDefault()
 $("sign-out").addEventListener("click", () => { sessionStorage.removeItem("gongkai-token"); location.reload(); });
 $("refresh").addEventListener("click", loadQueue);
 $("redact").addEventListener("click", redactSelection);
-$("decision").addEventListener("change", () => { $("reason-label").hidden = $("decision").value !== "reject"; });
+// The redactable fields are read-only text boxes: contenteditable gives the keyboard a caret, so
+// Shift and the arrows select as in any text, but no edit ever lands (beforeinput is refused, and
+// what an input method composes anyway is drawn over again). Enter redacts the selection.
+for (const name of REDACTABLE) {
+  const field = $(`field-${name}`);
+  field.contentEditable = "true";
+  field.spellcheck = false;
+  field.setAttribute("role", "textbox");
+  field.setAttribute("aria-readonly", "true");
+  field.addEventListener("beforeinput", (event) => event.preventDefault());
+  field.addEventListener("input", () => renderField(name));
+  field.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); redactSelection(); }
+  });
+  for (const kind of ["paste", "drop", "cut"]) field.addEventListener(kind, (event) => event.preventDefault());
+}
+$("redact-form").addEventListener("submit", redactTyped);
+$("queue").addEventListener("keydown", moveInQueue);
+$("decision").addEventListener("change", () => { $("reason-field").hidden = $("decision").value !== "reject"; });
 $("decision-form").addEventListener("submit", submitDecision);
 if (state.token) signIn(state.token);
