@@ -111,14 +111,14 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         try:
             yield
         finally:
+            # A stop must end: what does not stop in time is named (with where it waits) and left behind.
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            try:  # a stop must end: a broker that does not answer is left behind, not waited for
-                await asyncio.wait_for(broker.stop(), STOP_SECONDS)
-            except TimeoutError:
-                log.warning("the broker connection did not close in time; leaving it", seconds=STOP_SECONDS)
-            await client.close()
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS) if tasks else (set(), set())
+            for task in stuck:
+                log.warning("a task did not stop in time; leaving it", task=task.get_name(), at=_where(task))
+            await _within(broker.stop(), "the broker connection")
+            await _within(client.close(), "the database client")
             if spec.teardown:
                 spec.teardown(app)
 
@@ -138,6 +138,18 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     if spec.handle:
         subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
     return app
+
+
+def _where(task: asyncio.Task) -> str:
+    frames = task.get_stack(limit=3)
+    return " < ".join(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno}" for f in frames)
+
+
+async def _within(stopping, what: str) -> None:
+    try:
+        await asyncio.wait_for(stopping, STOP_SECONDS)
+    except TimeoutError:
+        log.warning("did not close in time; leaving it", what=what, seconds=STOP_SECONDS)
 
 
 def _document(app: FastAPI, rate_limited: bool) -> None:
