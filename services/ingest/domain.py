@@ -203,6 +203,21 @@ class SubmissionDraft(BaseModel):
         return formed_on
 
 
+def catalogue_defaults(draft: SubmissionDraft) -> list[str]:
+    """The catalogue fields of `draft` that hold what they would hold had the clerk left them out."""
+    implied = {
+        "disclosure": Disclosure.PROACTIVE,
+        "disclosure_ground": None,
+        "theme": THEME_OF_CATEGORY[draft.category],
+        "validity": default_validity(draft.regulatory_document, draft.formed_on)
+        if draft.regulatory_document
+        else None,
+        "keywords": [],
+        "summary": None,
+    }
+    return [name for name, value in implied.items() if getattr(draft, name) == value]
+
+
 def default_validity(document: RegulatoryDocument, formed_on: date) -> Validity | None:
     """A normative document's validity when its clerk names none: in force from the day it was
     formed if issued, repealed that day if the item announces its repeal."""

@@ -1,6 +1,8 @@
 """The catalogue (政府信息公开目录, DOMAIN.md): what every item carries, validated at submission;
 only 主动公开 goes online; 索引号 as the settings write it."""
 
+import hashlib
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -25,6 +27,7 @@ from shared.settings import Settings
 from tests.unit.factories import approval, content
 
 NOW = datetime(2026, 12, 1, 4, tzinfo=UTC)
+CATALOGUE_FIELDS = {"disclosure", "disclosure_ground", "theme", "validity", "keywords", "summary"}
 DRAFT = {
     "title": "关于调整城乡居民最低生活保障标准的通知",
     "body": "各村（社区）：……",
@@ -214,3 +217,19 @@ def test_an_approval_of_a_withheld_item_is_still_a_valid_approval():
         approvals=(approval(1, "a"), approval(2, "b")),
     )
     assert data.content.disclosure == Disclosure.WITHHELD
+
+
+def test_an_idempotency_key_used_before_the_catalogue_still_matches_its_body():
+    from services.ingest.handlers import _fingerprint
+
+    plain = draft(category="notice")
+    legacy = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in plain.model_dump(mode="json").items() if k not in CATALOGUE_FIELDS},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    assert _fingerprint(plain) == legacy
+    assert _fingerprint(draft(category="notice", theme="general_affairs")) == legacy  # what it implied
+    assert _fingerprint(draft(category="notice", theme="finance")) != legacy
+    assert _fingerprint(draft(category="notice", keywords=["通知"])) != legacy
