@@ -22,7 +22,7 @@ from shared.domain import (
     Disclosure,
     Theme,
 )
-from shared.events import ItemContent, ReviewApprovedData
+from shared.events import ItemContent, ReviewApproved, ReviewApprovedData, new_event
 from shared.settings import Settings
 from tests.unit.factories import approval, content
 
@@ -233,3 +233,31 @@ def test_an_idempotency_key_used_before_the_catalogue_still_matches_its_body():
     assert _fingerprint(draft(category="notice", theme="general_affairs")) == legacy  # what it implied
     assert _fingerprint(draft(category="notice", theme="finance")) != legacy
     assert _fingerprint(draft(category="notice", keywords=["通知"])) != legacy
+
+
+def test_an_approved_item_not_disclosed_proactively_counts_as_approved_and_not_against_the_rate():
+    from services.stats.domain import tally
+
+    def approved_event(sid: str, **fields):
+        data = ReviewApprovedData(
+            revision=1, content=content(**fields), approvals=(approval(1, "a"), approval(2, "b"))
+        )
+        return new_event(ReviewApproved, sid, "review", data)
+
+    held = tally(approved_event("h-1", disclosure="on_request", disclosure_ground="第二十七条"))
+    proactive = tally(approved_event("p-1"))
+    [held_counts] = {f.counts.get("submissions.held") for f in held.firsts.values()}
+    assert held_counts == 1
+    assert all("submissions.held" not in f.counts for f in proactive.firsts.values())
+    assert all(
+        f.counts["submissions.approved"] == 1 for f in [*held.firsts.values(), *proactive.firsts.values()]
+    )
+    from services.stats.domain import RateRules, Scope, figures
+
+    counters = {
+        "published": {"total": 3, "items": 2, "by_channel": {"platform": 2, "portal": 1}},
+        "submissions": {"approved": 4, "received": 8, "held": 2},
+    }
+    f = figures(Scope(2026), counters)
+    assert f.submissions.held == 2 and f.rates.disclosure == 1.0  # 2 published of the 2 meant to be
+    assert figures(Scope(2026), counters, RateRules(disclosure_base="received")).rates.disclosure == 0.3333
