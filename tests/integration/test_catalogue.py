@@ -16,6 +16,7 @@ from shared.domain import Category, china_date
 from shared.events import ReviewApproved, ReviewApprovedData, new_event, utcnow
 from shared.mongo import connect
 from shared.settings import DEV_PLATFORM_SECRET
+from tests.browser import ARTIFACTS, browser_page
 from tests.conftest import running, serving
 from tests.integration.test_publish import approved
 from tests.support import EventTap, eventually, free_port
@@ -136,6 +137,16 @@ async def test_an_item_not_disclosed_proactively_never_reaches_a_channel(site):
             assert re.search(
                 rf"<th scope=\"row\">{label}</th><td[^>]*>(<a [^>]*>)?[^<]*{re.escape(value)}", table
             ), label
+
+        async with browser_page(width=390, height=844) as browser:  # a phone's screen
+            await browser.goto(f"{url}/portal/items/cat-open")
+            table = browser.locator("table.index")
+            assert await table.is_visible()
+            assert await browser.locator("table.index td.index-number").inner_text() == number
+            fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            assert await browser.evaluate(fits)  # the table never widens the page
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await browser.screenshot(path=ARTIFACTS / "portal-index-table.png", full_page=True)
 
         # A correction that marks the published item 依申请公开 takes it off every channel; its
         # number stays with it.
