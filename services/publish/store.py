@@ -41,6 +41,7 @@ from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 from shared.settings import Settings, get_settings
 
 STANDING_DONE = "~standing-publications-known"  # in `items`: the upgrade below has been done
+BACKFILL_DONE = "~backfilled"  # in `index_numbers`: items published before numbers have theirs
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
 
@@ -74,6 +75,7 @@ class PublicationStore:
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
         await self.feed.prepare()
         await self.items.know_standing(self.publications)
+        await self.index_numbers.backfill(self.items.items, self.portal_items)
 
     async def create(self, pub: Publication) -> bool:
         doc = {
@@ -272,6 +274,26 @@ class IndexNumbers:
         self.counters = db.index_counters
         self.numbers = db.index_numbers
         self.settings = settings or get_settings()
+
+    async def backfill(self, items, portal_items) -> None:
+        """Once, after an upgrade: every item published before numbers were assigned gets its
+        索引号, in the order and the year of its first publication, on its resource and on the
+        portal (an external channel gets it with the item's next update). Idempotent: replicas
+        starting together assign each item one number."""
+        if await self.numbers.find_one({"_id": BACKFILL_DONE}) is not None:
+            return
+        query = {"state": {"$in": ["published", "withdrawn"]}, "content.index_number": None}
+        async for doc in items.find(query, {"content.category": 1, "first_published_at": 1}).sort(
+            "first_published_at", ASCENDING
+        ):
+            at = doc["first_published_at"]
+            at = datetime.fromisoformat(at) if isinstance(at, str) else at
+            number = await self.assign(doc["_id"], doc["content"]["category"], at)
+            await update_document(
+                items, doc["_id"], {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
+            )
+            await update_document(portal_items, doc["_id"], {"$set": {"index_number": number}})
+        await update_document(self.numbers, BACKFILL_DONE, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def of(self, submission_id: str) -> str | None:
         doc = await self.numbers.find_one({"_id": submission_id})

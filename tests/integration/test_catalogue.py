@@ -11,7 +11,7 @@ import pytest
 from sandbox.platform import create_sandbox
 from services.ingest.app import build as ingest
 from services.publish.app import build as publish
-from services.publish.store import IndexNumbers
+from services.publish.store import IndexNumbers, PublicationStore
 from shared.domain import Category, china_date
 from shared.events import ReviewApproved, ReviewApprovedData, new_event, utcnow
 from shared.mongo import connect
@@ -211,3 +211,41 @@ async def test_submission_refusals_name_the_catalogue_field(settings, identities
             "general_affairs",
             ["说明"],
         )
+
+
+async def test_items_published_before_numbers_get_theirs_once_in_publication_order(settings):
+    settings = settings.model_copy(update={"organisation_code": ORG})
+    client = connect(settings)
+    try:
+        db = client[settings.database_name("publish")]
+        old = content().model_dump(mode="json")
+        old.pop("index_number")
+        for sid, at, state in (
+            ("old-2", "2025-03-02T02:00:00+00:00", "withdrawn"),
+            ("old-1", "2025-03-01T02:00:00+00:00", "published"),
+            ("old-3", "2025-12-31T17:00:00+00:00", "published"),  # 1 January 2026 in China
+        ):
+            await db.items.insert_one(
+                {
+                    "_id": sid,
+                    "state": state,
+                    "revision": 1,
+                    "first_published_at": at,
+                    "content": old,
+                    "version": 1,
+                }
+            )
+        await db.portal_items.insert_one({"_id": "old-1", **old, "state": "public"})
+        for _ in range(2):  # a second start (or replica) changes nothing
+            await PublicationStore(db, settings).prepare()
+        numbers = {
+            d["_id"]: d["content"]["index_number"] async for d in db.items.find({"state": {"$exists": True}})
+        }
+        assert numbers == {
+            "old-1": f"{ORG}-17-2025-0001",
+            "old-2": f"{ORG}-17-2025-0002",
+            "old-3": f"{ORG}-17-2026-0001",
+        }
+        assert (await db.portal_items.find_one({"_id": "old-1"}))["index_number"] == numbers["old-1"]
+    finally:
+        await client.close()
