@@ -20,6 +20,7 @@ from pydantic import (
 
 from shared.domain import (
     DECISIONS_OF_CATEGORY,
+    DISCLOSURE_LABELS,
     EACH_ONCE,
     ON_CHANNEL,
     THEME_OF_CATEGORY,
@@ -379,6 +380,14 @@ def _recorded(s: Submission, event: ReviewApproved) -> bool:
     return "approvals" in s.review and s.review.get("revision") == event.data.revision
 
 
+def _kept_offline(event: ReviewApproved) -> str:
+    """What the timeline says of an approval: an item not disclosed proactively stays offline."""
+    disclosure = event.data.content.disclosure
+    return (
+        "" if disclosure == Disclosure.PROACTIVE else f"{DISCLOSURE_LABELS[disclosure]}：登记备查，不上网发布"
+    )
+
+
 ReviewEvent = ReviewQueued | ReviewApproved | ReviewRejected | ReviewReturned
 
 
@@ -403,7 +412,7 @@ def _reviewed(s: Submission, event: ReviewEvent) -> str | None:
             s.stage, s.approved_revision = ReviewStage.APPROVED, event.data.revision
             s.approved_channels = list(event.data.content.channels)
             s.review = _approvals(event)
-            return ""
+            return _kept_offline(event)
         case ReviewRejected():
             s.stage = ReviewStage.REJECTED
             s.review = {

@@ -261,3 +261,17 @@ def test_an_approved_item_not_disclosed_proactively_counts_as_approved_and_not_a
     f = figures(Scope(2026), counters)
     assert f.submissions.held == 2 and f.rates.disclosure == 1.0  # 2 published of the 2 meant to be
     assert figures(Scope(2026), counters, RateRules(disclosure_base="received")).rates.disclosure == 0.3333
+
+
+def test_ingest_says_in_the_timeline_that_an_approved_item_not_proactive_stays_offline():
+    from services.ingest.domain import Submission, project, status_of
+
+    fresh = Submission(id="s1", department="office", status="received", stage="received", channels=["portal"])
+    data = ReviewApprovedData(
+        revision=1,
+        content=content(disclosure="on_request", disclosure_ground="第二十七条"),
+        approvals=(approval(1, "a"), approval(2, "b")),
+    )
+    after = project(fresh, new_event(ReviewApproved, "s1", "review", data))
+    assert status_of(after) == "approved"
+    assert after.timeline[-1].detail == "依申请公开：登记备查，不上网发布"
