@@ -232,6 +232,7 @@ class PublishedItem(ItemFacts):
     """What statistics need to know of a publication without reading another service's data."""
 
     title: str
+    index_number: str | None = None  # 索引号; None in events from before it was assigned
 
     @classmethod
     def of(cls, content: ItemContent) -> "PublishedItem":

@@ -351,6 +351,7 @@ def _on_channel_entry(
         "category": d.item.category.value,
         "department": d.item.department,
         "department_name": d.item.department_name,
+        "index_number": d.item.index_number,
     }
 
 

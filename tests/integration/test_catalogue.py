@@ -122,6 +122,13 @@ async def test_an_item_not_disclosed_proactively_never_reaches_a_channel(site):
         assert platform[0]["index_number"] == number  # every channel carries it
         assert item["theme_label"] == "民政、扶贫、救灾" and item["keywords"] == ["低保", "救助"]
         assert item["summary"] == "自2027年1月1日起提高城乡低保标准。"
+
+        async def feed_entry():
+            feed = (await http.get("/v1/published?types=publication.published")).json()["items"]
+            return [e for e in feed if e["submission_id"] == "cat-open"]
+
+        entries = await eventually(feed_entry, what="the pull feed's publication entries")
+        assert {e["data"]["index_number"] for e in entries} == {number}  # the pull feed carries it too
         page = (await http.get("/portal/items/cat-open")).text
         table = re.search(r'<table class="index".*?</table>', page, re.S).group()
         for label, value in (
