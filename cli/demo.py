@@ -22,13 +22,20 @@ SAMPLES = [
         "regulation",
         ["platform", "portal"],
         "各村（社区）、镇直各单位：\n现将《2026年政务公开工作要点》印发给你们，请结合实际认真贯彻落实。",
-        {"regulatory_document": {"kind": "normative", "action": "issued"}},
+        {
+            "regulatory_document": {"kind": "normative", "action": "issued"},
+            "document_number": "镇府办〔2026〕3号",
+            "theme": "general_affairs",
+            "keywords": ["政务公开", "工作要点"],
+            "summary": "印发本镇2026年政务公开工作要点，部署全年政务公开重点任务。",
+        },
     ),
     (
         "2026年镇级财政预算及“三公”经费预算公开",
         "budget",
         ["platform", "portal"],
         "根据预算法有关规定，现将本镇2026年财政预算及“三公”经费预算情况公开如下。",
+        {"theme": "finance", "keywords": ["预算", "三公经费"]},
     ),
     (
         "李庄村2026年第三季度村务公开",
@@ -56,6 +63,13 @@ SAMPLES = [
         {"decisions": {"kind": "punishment", "count": 3}},
     ),
     ("机密★1年 关于重点工程选址的内部意见", "projects", ["portal"], "本材料涉及国家秘密，不得上网。"),
+    (
+        "关于李庄村土地承包经营纠纷的调处意见",
+        "rural",
+        ["portal"],
+        "经调查核实，现就李庄村第三村民小组土地承包经营纠纷提出调处意见如下。",
+        {"disclosure": "on_request", "disclosure_ground": "《中华人民共和国政府信息公开条例》第二十七条"},
+    ),
 ]
 
 
@@ -116,7 +130,7 @@ def demo(
                 "category": category,
                 "channels": channels,
                 "formed_on": (date.today() - timedelta(days=3)).isoformat(),
-                **(table_a[0] if table_a else {}),  # what Table A of the annual report counts
+                **(table_a[0] if table_a else {}),  # catalogue fields, and what Table A counts
             }
             answer = http.post(f"{_url('ingest')}/v1/submissions", json=item, headers=auth["department"])
             answer.raise_for_status()
@@ -150,6 +164,8 @@ def demo(
 
             def settled(sid=sid):
                 status = http.get(f"{_url('ingest')}/v1/submissions/{sid}", headers=auth["department"]).json()
+                if status["status"] == "approved" and status.get("disclosure", "proactive") != "proactive":
+                    return "approved"  # 依申请公开: recorded, never published
                 return status["status"] if status["status"] in ("published", "rejected", "failed") else None
 
             outcomes.append({"id": sid, "title": title, "status": _poll(timeout, settled) or "in_progress"})

@@ -276,3 +276,115 @@ def holder_of(name: str) -> str:
     with one name then share an id (refused as one by four eyes, the safe side): give them
     `--holder` ids of their own."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+# Each category's two-digit code in an index number (索引号 机构代码-类别-年份-流水号): its place in
+# DOMAIN.md's table. Append new categories at the end; a code once used is never given to another.
+CATEGORY_CODES: dict[Category, int] = {category: number for number, category in enumerate(Category, 1)}
+
+
+class Disclosure(StrEnum):
+    """公开属性 (Art. 19–21, 27; DOMAIN.md "The catalogue"): marked on every document at drafting.
+    Only proactive items go online; the others are recorded, reviewed and counted, never published."""
+
+    PROACTIVE = "proactive"  # 主动公开
+    ON_REQUEST = "on_request"  # 依申请公开
+    WITHHELD = "withheld"  # 不予公开 (Art. 14, 15 or 16)
+
+
+DISCLOSURE_LABELS: dict[Disclosure, str] = {
+    Disclosure.PROACTIVE: "主动公开",
+    Disclosure.ON_REQUEST: "依申请公开",
+    Disclosure.WITHHELD: "不予公开",
+}
+
+
+class Theme(StrEnum):
+    """主题分类: the State Council's subject classification of government information, the
+    vocabulary of the 国务院政策文件库 and of the 政府信息公开目录 of provincial, municipal and county
+    portals (its 21 first-level subjects)."""
+
+    GENERAL_AFFAIRS = "general_affairs"  # 综合政务
+    ECONOMY = "economy"  # 国民经济管理、国有资产监管
+    FINANCE = "finance"  # 财政、金融、审计
+    LAND_ENERGY = "land_energy"  # 国土资源、能源
+    AGRICULTURE = "agriculture"  # 农业、林业、水利
+    INDUSTRY_TRANSPORT = "industry_transport"  # 工业、交通
+    COMMERCE = "commerce"  # 商贸、海关、旅游
+    MARKET_SAFETY = "market_safety"  # 市场监管、安全生产监管
+    URBAN_ENVIRONMENT = "urban_environment"  # 城乡建设、环境保护
+    SCIENCE_EDUCATION = "science_education"  # 科技、教育
+    CULTURE_MEDIA = "culture_media"  # 文化、广电、新闻出版
+    HEALTH_SPORTS = "health_sports"  # 卫生、体育
+    POPULATION_FAMILY = "population_family"  # 人口与计划生育、妇女儿童工作
+    LABOUR_PERSONNEL = "labour_personnel"  # 劳动、人事、监察
+    SECURITY_JUSTICE = "security_justice"  # 公安、安全、司法
+    CIVIL_AFFAIRS = "civil_affairs"  # 民政、扶贫、救灾
+    ETHNICITY_RELIGION = "ethnicity_religion"  # 民族、宗教
+    FOREIGN_AFFAIRS = "foreign_affairs"  # 对外事务
+    HMT_OVERSEAS = "hmt_overseas"  # 港澳台侨工作
+    DEFENCE = "defence"  # 国防
+    OTHER = "other"  # 其他
+
+
+THEME_LABELS: dict[Theme, str] = {
+    Theme.GENERAL_AFFAIRS: "综合政务",
+    Theme.ECONOMY: "国民经济管理、国有资产监管",
+    Theme.FINANCE: "财政、金融、审计",
+    Theme.LAND_ENERGY: "国土资源、能源",
+    Theme.AGRICULTURE: "农业、林业、水利",
+    Theme.INDUSTRY_TRANSPORT: "工业、交通",
+    Theme.COMMERCE: "商贸、海关、旅游",
+    Theme.MARKET_SAFETY: "市场监管、安全生产监管",
+    Theme.URBAN_ENVIRONMENT: "城乡建设、环境保护",
+    Theme.SCIENCE_EDUCATION: "科技、教育",
+    Theme.CULTURE_MEDIA: "文化、广电、新闻出版",
+    Theme.HEALTH_SPORTS: "卫生、体育",
+    Theme.POPULATION_FAMILY: "人口与计划生育、妇女儿童工作",
+    Theme.LABOUR_PERSONNEL: "劳动、人事、监察",
+    Theme.SECURITY_JUSTICE: "公安、安全、司法",
+    Theme.CIVIL_AFFAIRS: "民政、扶贫、救灾",
+    Theme.ETHNICITY_RELIGION: "民族、宗教",
+    Theme.FOREIGN_AFFAIRS: "对外事务",
+    Theme.HMT_OVERSEAS: "港澳台侨工作",
+    Theme.DEFENCE: "国防",
+    Theme.OTHER: "其他",
+}
+
+# The theme an item gets when its clerk names none: the subject its category usually falls under.
+THEME_OF_CATEGORY: dict[Category, Theme] = {
+    Category.ORGANIZATION: Theme.GENERAL_AFFAIRS,
+    Category.REGULATION: Theme.GENERAL_AFFAIRS,
+    Category.PLANNING: Theme.ECONOMY,
+    Category.STATISTICS: Theme.ECONOMY,
+    Category.LICENSE: Theme.GENERAL_AFFAIRS,
+    Category.PENALTY: Theme.MARKET_SAFETY,
+    Category.BUDGET: Theme.FINANCE,
+    Category.FEES: Theme.FINANCE,
+    Category.PROCUREMENT: Theme.FINANCE,
+    Category.PROJECTS: Theme.URBAN_ENVIRONMENT,
+    Category.LIVELIHOOD: Theme.CIVIL_AFFAIRS,
+    Category.EMERGENCY: Theme.SECURITY_JUSTICE,
+    Category.SUPERVISION: Theme.MARKET_SAFETY,
+    Category.PERSONNEL: Theme.LABOUR_PERSONNEL,
+    Category.RURAL: Theme.AGRICULTURE,
+    Category.WORK_NEWS: Theme.GENERAL_AFFAIRS,
+    Category.NOTICE: Theme.GENERAL_AFFAIRS,
+    Category.VILLAGE_AFFAIRS: Theme.CIVIL_AFFAIRS,
+    Category.OTHER: Theme.OTHER,
+}
+
+
+class ValidityStatus(StrEnum):
+    """有效性 of a 行政规范性文件 (Art. 18's 动态调整: documents are reviewed and marked)."""
+
+    VALID = "valid"  # 有效
+    EXPIRED = "expired"  # 失效 (its period ran out, or it was superseded)
+    REPEALED = "repealed"  # 废止
+
+
+VALIDITY_LABELS: dict[ValidityStatus, str] = {
+    ValidityStatus.VALID: "有效",
+    ValidityStatus.EXPIRED: "失效",
+    ValidityStatus.REPEALED: "废止",
+}

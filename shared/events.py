@@ -8,17 +8,20 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from shared.domain import (
     AttachmentPartKind,
     Category,
     Channel,
     DecisionKind,
+    Disclosure,
     DocumentAction,
     DocumentKind,
     RejectionReason,
     Severity,
+    Theme,
+    ValidityStatus,
 )
 
 
@@ -44,6 +47,46 @@ class Decisions(Contract):
 
     kind: DecisionKind
     count: int = Field(ge=1, le=1_000_000)
+
+
+class Validity(Contract):
+    """有效性 of a 行政规范性文件 and the dates of its changes: in force from `effective_from`, until
+    `expires_on` (its period, if it has one; the day it lapsed once 失效), or repealed (废止) on
+    `repealed_on`. A change of validity is a revision of the item (Art. 18, 动态调整)."""
+
+    status: ValidityStatus
+    effective_from: date | None = Field(None, description="施行日期")
+    expires_on: date | None = Field(
+        None, validate_default=True, description="有效期至; for an expired document, the day it lapsed"
+    )
+    repealed_on: date | None = Field(
+        None, validate_default=True, description="废止日期; required when the status is repealed"
+    )
+
+    @field_validator("expires_on")
+    @classmethod
+    def _expiry(cls, expires_on: date | None, info: ValidationInfo) -> date | None:
+        if expires_on is None and info.data.get("status") == ValidityStatus.EXPIRED:
+            raise ValueError("an expired (失效) document says the day it lapsed")
+        _not_before_effect(expires_on, info)
+        return expires_on
+
+    @field_validator("repealed_on")
+    @classmethod
+    def _repeal(cls, repealed_on: date | None, info: ValidationInfo) -> date | None:
+        status = info.data.get("status")
+        if repealed_on is None and status == ValidityStatus.REPEALED:
+            raise ValueError("a repealed (废止) document says the day it was repealed")
+        if repealed_on is not None and status != ValidityStatus.REPEALED:
+            raise ValueError("only a repealed (废止) document has a day of repeal")
+        _not_before_effect(repealed_on, info)
+        return repealed_on
+
+
+def _not_before_effect(day: date | None, info: ValidationInfo) -> None:
+    start = info.data.get("effective_from")
+    if day is not None and start is not None and day < start:
+        raise ValueError(f"cannot be before the document took effect ({start.isoformat()})")
 
 
 class ItemFacts(Contract):
@@ -93,15 +136,25 @@ class ItemContent(ItemFacts):
     channels: tuple[Channel, ...]
     document_number: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # The catalogue (政府信息公开目录, DOMAIN.md): events written before it parse with these defaults.
+    disclosure: Disclosure = Disclosure.PROACTIVE  # 公开属性: only proactive items go online
+    disclosure_ground: str | None = None  # its legal ground when not proactive (Art. 14, 15, 16…)
+    theme: Theme | None = None  # 主题分类; None in events from before it was kept
+    validity: Validity | None = None  # 有效性, for normative documents
+    keywords: tuple[str, ...] = ()  # 关键词
+    summary: str | None = None  # 内容概述
+    index_number: str | None = None  # 索引号: assigned by publish at first publication, never by a clerk
 
 
 class ScreeningFinding(Contract):
     id: str
     rule: str
     severity: Severity
-    # A published field: title, body, document_number; of the Nth attachment, its filename or a
+    # A published field: title, body, document_number, the catalogue's texts; of the Nth attachment, its filename or a
     # part of its text (attachments.N.<part kind>), or the file as a whole (attachments.N: unread).
-    field: str = Field(pattern=r"^(title|body|document_number|attachments\.[0-9]+(\.[a-z_]+)?)$")
+    field: str = Field(
+        pattern=r"^(title|body|document_number|summary|keywords|disclosure_ground|attachments\.[0-9]+(\.[a-z_]+)?)$"
+    )
     start: int
     end: int
     excerpt: str
@@ -182,6 +235,7 @@ class PublishedItem(ItemFacts):
     """What statistics need to know of a publication without reading another service's data."""
 
     title: str
+    index_number: str | None = None  # 索引号; None in events from before it was assigned
 
     @classmethod
     def of(cls, content: ItemContent) -> "PublishedItem":

@@ -1,17 +1,21 @@
 """Settings of every gongkai process, read from `GONGKAI_*` environment variables."""
 
 import json
+import string
 from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, IPvAnyNetwork
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Category, OfficeLevel
 
 # A development secret so that `make up` works out of the box; every real deployment sets its own.
+# 索引号 (DOMAIN.md "The catalogue"): the common scheme 机构代码-类别-年份-流水号.
+PLACEHOLDER_ORGANISATION_CODE = "000000000000000000"
+DEFAULT_INDEX_NUMBER_FORMAT = "{organisation}-{category:02d}-{year}-{serial:04d}"
 DEV_PLATFORM_SECRET = "whsec_Z29uZ2thaS1kZXZlbG9wbWVudC1wbGF0Zm9ybS1zZWNyZXQ="
 
 
@@ -140,6 +144,17 @@ class Settings(BaseSettings):
         description="How long before its expiry a token is warned of: answers to it carry "
         "Gongkai-Token-Expires and `gongkai admin list` marks it",
     )
+    organisation_code: str = Field(
+        PLACEHOLDER_ORGANISATION_CODE,
+        pattern=r"^[0-9A-Z]{1,30}$",
+        description="The organ's code (its 统一社会信用代码, e.g. 11440300MB2C92345X) that begins every 索引号",
+    )
+    index_number_format: str = Field(
+        DEFAULT_INDEX_NUMBER_FORMAT,
+        max_length=100,
+        description="How an 索引号 is written (str.format) from organisation, category (its two-digit code), "
+        "year (of first publication) and serial (per category and year); category, year and serial are required",
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="How often the outbox relay looks for events")
     host: str = Field("127.0.0.1", description="Address the HTTP servers bind to")
     ingest_port: int = 8081
@@ -148,6 +163,25 @@ class Settings(BaseSettings):
     stats_port: int = 8084
     sandbox_port: int = 8090
     log_level: str = Field("INFO", description="Log level of every process")
+
+    @field_validator("index_number_format")
+    @classmethod
+    def _index_numbers_stay_unique(cls, template: str) -> str:
+        """Without its category, year and serial two items could be given one number."""
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            template.format(organisation="X", category=1, year=2026, serial=1)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"not a format of organisation, category, year and serial: {exc}") from exc
+        if missing := {"category", "year", "serial"} - names:
+            raise ValueError(f"an 索引号 must name {', '.join(sorted(missing))} to stay unique")
+        return template
+
+    def index_number(self, category_code: int, year: int, serial: int) -> str:
+        """The 索引号 of the item first published in `year` as the `serial`-th of its category."""
+        return self.index_number_format.format(
+            organisation=self.organisation_code, category=category_code, year=year, serial=serial
+        )
 
     def database_name(self, owner: str) -> str:
         return f"{self.namespace}_{owner}"
@@ -167,6 +201,8 @@ class Settings(BaseSettings):
             found.append("GONGKAI_PLATFORM_SECRET is the development secret, which anyone can read")
         if self.portal_push_url and self.portal_push_secret == DEV_PLATFORM_SECRET:
             found.append("GONGKAI_PORTAL_PUSH_SECRET is the development secret, which anyone can read")
+        if self.organisation_code == PLACEHOLDER_ORGANISATION_CODE:
+            found.append("GONGKAI_ORGANISATION_CODE is a placeholder: every 索引号 would begin with it")
         if urlsplit(self.rabbitmq_url).username == "guest":
             found.append(
                 "GONGKAI_RABBITMQ_URL logs in as RabbitMQ's guest: give the services a user of their own"

@@ -30,10 +30,12 @@ from shared.domain import (
     AttachmentPartKind,
     Category,
     Channel,
+    Disclosure,
     Role,
     SubmissionStatus,
+    Theme,
 )
-from shared.events import Attachment, Decisions, RegulatoryDocument
+from shared.events import Attachment, Decisions, RegulatoryDocument, Validity
 from shared.problems import Problem
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -109,6 +111,12 @@ class SubmissionView(BaseModel):
     document_number: str | None = None
     regulatory_document: RegulatoryDocument | None = None
     decisions: Decisions | None = None
+    disclosure: Disclosure = Disclosure.PROACTIVE
+    disclosure_ground: str | None = None
+    theme: Theme | None = None
+    validity: Validity | None = None
+    keywords: list[str] = []
+    summary: str | None = None
     attachments: list[AttachmentView] = []
     created_at: datetime
     publications: list[ChannelReceipt] = []
@@ -138,6 +146,12 @@ def view(doc: dict) -> SubmissionView:
         document_number=content.get("document_number"),
         regulatory_document=content.get("regulatory_document"),
         decisions=content.get("decisions"),
+        disclosure=content.get("disclosure", Disclosure.PROACTIVE),
+        disclosure_ground=content.get("disclosure_ground"),
+        theme=content.get("theme"),
+        validity=content.get("validity"),
+        keywords=content.get("keywords", []),
+        summary=content.get("summary"),
         attachments=[AttachmentView.of(a) for a in content.get("attachments", [])],
         created_at=doc["created_at"],
         publications=list(doc.get("publications", {}).values()),

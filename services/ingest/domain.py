@@ -20,14 +20,21 @@ from pydantic import (
 
 from shared.domain import (
     DECISIONS_OF_CATEGORY,
+    DISCLOSURE_LABELS,
     EACH_ONCE,
     ON_CHANNEL,
+    THEME_OF_CATEGORY,
     Category,
     Channel,
     ChannelState,
     CleanText,
+    Disclosure,
+    DocumentAction,
+    DocumentKind,
     FilledText,
     SubmissionStatus,
+    Theme,
+    ValidityStatus,
     china_date,
     each_once,
 )
@@ -43,11 +50,14 @@ from shared.events import (
     ReviewQueued,
     ReviewRejected,
     ReviewReturned,
+    Validity,
     utcnow,
 )
 
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENTS = 10
+MAX_KEYWORDS = 10
+MAX_SUMMARY_CHARS = 500
 # An attachment's id: 128 random bits in hex; 24 hex digits for files stored before (ObjectIds).
 ATTACHMENT_ID = r"^([0-9a-f]{32}|[0-9a-f]{24})$"
 
@@ -61,7 +71,15 @@ def _what_the_category_allows() -> list[dict]:
     report a regulatory document and which kind of decisions, and clients see it before they send."""
     nothing = {"type": "null"}
     others = set(Category) - {Category.REGULATION}
-    rules = [{"if": _category_is(others), "then": {"properties": {"regulatory_document": nothing}}}]
+    not_regulation = {"properties": {"regulatory_document": nothing, "validity": nothing}}
+    rules = [{"if": _category_is(others), "then": not_regulation}]
+    # Not proactive: the legal ground is required (the validator below says the same).
+    not_proactive = {
+        "properties": {"disclosure": {"enum": sorted(set(Disclosure) - {Disclosure.PROACTIVE})}},
+        "required": ["disclosure"],
+    }
+    grounded = {"properties": {"disclosure_ground": {"type": "string", "minLength": 1}}}
+    rules.append({"if": not_proactive, "then": {**grounded, "required": ["disclosure_ground"]}})
     for category in Category:
         kinds = DECISIONS_OF_CATEGORY.get(category)
         decisions = (
@@ -101,6 +119,64 @@ class SubmissionDraft(BaseModel):
         max_length=MAX_ATTACHMENTS,
         description="Ids of files uploaded beforehand with POST /v1/attachments; screened with the item",
     )
+    # The catalogue (政府信息公开目录, DOMAIN.md): what every item carries beside its text.
+    disclosure: Disclosure = Field(
+        Disclosure.PROACTIVE,
+        description="公开属性, marked at drafting: proactive (主动公开) items go online; on_request (依申请公开) "
+        "and withheld (不予公开) items are reviewed and counted but never published",
+    )
+    disclosure_ground: CleanText | None = Field(
+        None,
+        max_length=200,
+        validate_default=True,
+        description="The legal ground of the 公开属性, required unless proactive "
+        "(e.g. 《中华人民共和国政府信息公开条例》第十六条: 过程性信息)",
+    )
+    theme: Theme | None = Field(
+        None,
+        description="主题分类 (the State Council's list); when left out, the usual theme of the category",
+    )
+    validity: Validity | None = Field(
+        None,
+        description="有效性 of a normative document (regulation items only); when left out for a 行政规范性文件, "
+        "valid from formed_on if issued, repealed on formed_on if repealed",
+    )
+    keywords: Annotated[
+        list[Annotated[FilledText, Field(max_length=20)]], AfterValidator(each_once), EACH_ONCE
+    ] = Field([], max_length=MAX_KEYWORDS, description="关键词")
+    summary: CleanText | None = Field(
+        None,
+        max_length=MAX_SUMMARY_CHARS,
+        description="内容概述; the catalogue shows the text's beginning without it",
+    )
+
+    @field_validator("disclosure_ground")
+    @classmethod
+    def _grounded(cls, ground: str | None, info: ValidationInfo) -> str | None:
+        ground = ground or None
+        disclosure = info.data.get("disclosure")
+        if ground is None and disclosure not in (None, Disclosure.PROACTIVE):
+            raise ValueError(
+                "an item not disclosed proactively states its legal ground "
+                "(e.g. 《中华人民共和国政府信息公开条例》第十四条、第十五条或第十六条)"
+            )
+        return ground
+
+    @field_validator("validity")
+    @classmethod
+    def _validity_of_regulations(cls, validity: Validity | None, info: ValidationInfo):
+        if validity and info.data.get("category") != Category.REGULATION:
+            raise ValueError("belongs to items of category regulation only (行政规范性文件)")
+        return validity
+
+    @model_validator(mode="after")
+    def _catalogued(self) -> "SubmissionDraft":
+        """Every item carries a theme and every normative document a validity, named or derived."""
+        if self.theme is None:
+            self.theme = THEME_OF_CATEGORY[self.category]
+        if self.validity is None and self.regulatory_document is not None:
+            self.validity = default_validity(self.regulatory_document, self.formed_on)
+        return self
 
     @field_validator("regulatory_document")
     @classmethod
@@ -126,6 +202,31 @@ class SubmissionDraft(BaseModel):
         if formed_on > china_date(now):
             raise ValueError("cannot be in the future (days are China's, UTC+8)")
         return formed_on
+
+
+def catalogue_defaults(draft: SubmissionDraft) -> list[str]:
+    """The catalogue fields of `draft` that hold what they would hold had the clerk left them out."""
+    implied = {
+        "disclosure": Disclosure.PROACTIVE,
+        "disclosure_ground": None,
+        "theme": THEME_OF_CATEGORY[draft.category],
+        "validity": default_validity(draft.regulatory_document, draft.formed_on)
+        if draft.regulatory_document
+        else None,
+        "keywords": [],
+        "summary": None,
+    }
+    return [name for name, value in implied.items() if getattr(draft, name) == value]
+
+
+def default_validity(document: RegulatoryDocument, formed_on: date) -> Validity | None:
+    """A normative document's validity when its clerk names none: in force from the day it was
+    formed if issued, repealed that day if the item announces its repeal."""
+    if document.kind != DocumentKind.NORMATIVE:
+        return None
+    if document.action == DocumentAction.REPEALED:
+        return Validity(status=ValidityStatus.REPEALED, repealed_on=formed_on)
+    return Validity(status=ValidityStatus.VALID, effective_from=formed_on)
 
 
 class ReviewStage(StrEnum):
@@ -279,6 +380,14 @@ def _recorded(s: Submission, event: ReviewApproved) -> bool:
     return "approvals" in s.review and s.review.get("revision") == event.data.revision
 
 
+def _kept_offline(event: ReviewApproved) -> str:
+    """What the timeline says of an approval: an item not disclosed proactively stays offline."""
+    disclosure = event.data.content.disclosure
+    return (
+        "" if disclosure == Disclosure.PROACTIVE else f"{DISCLOSURE_LABELS[disclosure]}：登记备查，不上网发布"
+    )
+
+
 ReviewEvent = ReviewQueued | ReviewApproved | ReviewRejected | ReviewReturned
 
 
@@ -303,7 +412,7 @@ def _reviewed(s: Submission, event: ReviewEvent) -> str | None:
             s.stage, s.approved_revision = ReviewStage.APPROVED, event.data.revision
             s.approved_channels = list(event.data.content.channels)
             s.review = _approvals(event)
-            return ""
+            return _kept_offline(event)
         case ReviewRejected():
             s.stage = ReviewStage.REJECTED
             s.review = {

@@ -15,6 +15,7 @@ from services.ingest.domain import (
     TimelineEntry,
     can_revise,
     can_withdraw,
+    catalogue_defaults,
     correction_dated_before,
     dropped_channels,
     project,
@@ -48,7 +49,12 @@ PRODUCER = "ingest"
 
 
 def _fingerprint(draft: SubmissionDraft) -> str:
-    return hashlib.sha256(json.dumps(draft.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    """The body an Idempotency-Key was first used with. Catalogue fields that say what a body
+    without them means are left out, so that a key used before they existed still matches."""
+    body = draft.model_dump(mode="json")
+    for name in catalogue_defaults(draft):
+        body.pop(name)
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 async def upload_attachments(

@@ -68,7 +68,7 @@ def build(settings: Settings) -> FastAPI:
         ServiceSpec(
             name="publish",
             settings=settings,
-            store=PublicationStore,
+            store=lambda db: PublicationStore(db, settings),
             routers=[
                 portal.routes(),
                 republishing.item_routes(),

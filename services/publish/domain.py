@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, model_validator
 
-from shared.domain import ON_CHANNEL, Channel, ChannelState
+from shared.domain import ON_CHANNEL, Channel, ChannelState, Disclosure, china_date
 from shared.events import (
     Approval,
     Contract,
@@ -42,6 +42,18 @@ def complete_approval(approvals: tuple[Approval, ...], levels: int) -> bool:
     signed = {a.level for a in approvals}
     people = {a.reviewer for a in approvals}
     return signed >= set(range(1, levels + 1)) and len(people) == len(approvals)
+
+
+def goes_online(content: ItemContent) -> bool:
+    """公开属性 decides: only an item marked 主动公开 (proactive) is ever put on a channel. One marked
+    依申请公开 or 不予公开 is reviewed and counted like any other, and stays off every channel
+    whatever it asked for; a correction that marks a published item so takes it off them."""
+    return content.disclosure == Disclosure.PROACTIVE
+
+
+def index_year(first_published_at: datetime) -> int:
+    """The 年份 of an 索引号: the year, in China, of the item's first publication."""
+    return china_date(first_published_at).year
 
 
 class Wanted(StrEnum):
@@ -120,6 +132,8 @@ class Publication(BaseModel):
         if self.wanted == Wanted.WITHDRAWN:
             return Step.WITHDRAW if self.state in ON_CHANNEL else None
         if self.given_up:
+            return None
+        if not goes_online(self.content):  # never pushed, whatever was asked
             return None
         if self.state == ChannelState.NEVER_PUBLISHED:
             return Step.PUBLISH
@@ -337,6 +351,7 @@ def _on_channel_entry(
         "category": d.item.category.value,
         "department": d.item.department,
         "department_name": d.item.department_name,
+        "index_number": d.item.index_number,
     }
 
 

@@ -11,8 +11,8 @@ import structlog
 
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
 from services.publish.destinations import Network, closed_to
-from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval
-from services.publish.store import ItemStore, PublicationStore, SubscriptionStore
+from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval, goes_online
+from services.publish.store import IndexNumbers, ItemStore, PublicationStore, SubscriptionStore
 from services.publish.subscriptions import (
     DeliveryRecord,
     Subscription,
@@ -52,6 +52,9 @@ async def on_approved(store: PublicationStore, settings: Settings, event: Review
         return
     if await store.is_withdrawn(event.submission_id):
         return
+    if not goes_online(event.data.content):
+        await hold(store, event)
+        return
     for channel in event.data.content.channels:
         pub = Publication(
             submission_id=event.submission_id,
@@ -70,6 +73,15 @@ async def on_approved(store: PublicationStore, settings: Settings, event: Review
         await on_withdrawn_id(store, event.submission_id)
 
 
+async def hold(store: PublicationStore, event: ReviewApproved) -> None:
+    """An approved item not disclosed proactively (依申请公开, 不予公开): recorded, and kept off
+    every channel; if a revision of it had been published, it is taken off again."""
+    content = event.data.content
+    log.info("approved item kept off the channels", disclosure=content.disclosure)
+    await store.record_held(event.submission_id, event.data.revision, content.disclosure)
+    await on_withdrawn_id(store, event.submission_id)
+
+
 async def on_withdrawn(store: PublicationStore, event: SubmissionWithdrawn) -> None:
     await store.record_withdrawal(event.submission_id, event.occurred_at)
     await on_withdrawn_id(store, event.submission_id)
@@ -80,13 +92,20 @@ async def on_withdrawn_id(store: PublicationStore, submission_id: str) -> None:
         await store.want_withdrawn(submission_id, pub.channel)
 
 
-async def process(pub: Publication, channel: ChannelAdapter) -> Attempt | None:
+async def process(
+    pub: Publication, channel: ChannelAdapter, numbers: IndexNumbers | None = None
+) -> Attempt | None:
     """The step due for the publication as claimed, taken on its channel; its outcome is applied
-    to the publication as stored by then (domain.settled). None when nothing was due."""
+    to the publication as stored by then (domain.settled). None when nothing was due. What goes
+    online carries the item's 索引号, assigned at its first publication on any channel."""
     attempt = attempt_of(pub)
     if attempt is None:
         return None
     try:
+        if numbers is not None and attempt.step in (Step.PUBLISH, Step.UPDATE):
+            number = await numbers.assign(pub.submission_id, pub.content.category, utcnow())
+            content = pub.content.model_copy(update={"index_number": number})
+            pub, attempt = pub.model_copy(update={"content": content}), replace(attempt, content=content)
         match attempt.step:
             case Step.PUBLISH:
                 return replace(attempt, receipt=await channel.publish(pub))
@@ -144,7 +163,7 @@ async def _claim(store: PublicationStore, slots: asyncio.Semaphore) -> tuple[Pub
 async def _run_one(store, channels, settings, pub: Publication, hint: dict, on_settled) -> None:
     with structlog.contextvars.bound_contextvars(submission_id=pub.submission_id, channel=pub.channel):
         try:
-            attempt = await process(pub, channels[pub.channel])
+            attempt = await process(pub, channels[pub.channel], store.index_numbers)
             if await store.settle(attempt, hint, settings.publish_max_attempts):
                 on_settled()
         except Exception:

@@ -23,7 +23,15 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from shared.domain import CATEGORY_LABELS, Category, Channel
+from shared.domain import (
+    CATEGORY_LABELS,
+    THEME_LABELS,
+    VALIDITY_LABELS,
+    Category,
+    Channel,
+    Theme,
+    ValidityStatus,
+)
 from shared.events import (
     Envelope,
     ItemContent,
@@ -35,7 +43,7 @@ from shared.rendering import body_html, visible_text
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "urn:gongkai:schema:item:1"  # the same wherever it is served from
-SUMMARY_LENGTH = 120  # characters of the text a summary shows, until items carry a 内容概述 of their own
+SUMMARY_LENGTH = 120  # characters of the text a summary shows for an item without a 内容概述 of its own
 ITEM_EVENTS = ("item.published", "item.updated", "item.withdrawn")
 
 
@@ -63,6 +71,23 @@ class ItemAttachment(Resource):
     url: str = Field(description="Where anybody downloads it while the item is published")
 
 
+class ItemValidity(Resource):
+    """有效性 of a normative document (行政规范性文件), and the dates of its changes."""
+
+    status: ValidityStatus
+    status_label: str = Field(description="有效 / 失效 / 废止")
+    effective_from: date | None = Field(description="施行日期")
+    expires_on: date | None = Field(description="有效期至, or the day it lapsed (失效)")
+    repealed_on: date | None = Field(description="废止日期")
+
+
+INDEX_NUMBER = Field(
+    description="索引号 (机构代码-类别-年份-流水号): assigned once, at the item's first publication, kept "
+    "across corrections and withdrawal and never given to another item; null for items published "
+    "before numbers were assigned"
+)
+
+
 class Item(Resource):
     """A published item (`state`: published), at its newest revision."""
 
@@ -75,9 +100,19 @@ class Item(Resource):
     title: str
     body_html: str = Field(description="The text as the portal shows it: rendered, sanitised HTML")
     body_text: str = Field(description="The text a reader of that HTML sees, line breaks included")
-    summary: str = Field(description=f"The text's first {SUMMARY_LENGTH} characters, white space folded")
+    summary: str = Field(
+        description=f"内容概述: the department's own, else the text's first {SUMMARY_LENGTH} characters, "
+        "white space folded"
+    )
+    index_number: str | None = INDEX_NUMBER
     category: Category
-    category_label: str = Field(description="类别, as the catalogue names it")
+    category_label: str = Field(description="信息分类 (类别), as the catalogue names it")
+    theme: Theme | None = Field(
+        description="主题分类 (the State Council's list); null for items from before it"
+    )
+    theme_label: str | None
+    keywords: list[str] = Field(description="关键词")
+    validity: ItemValidity | None = Field(description="有效性, for normative documents")
     department: str = Field(description="The publishing department's code (发布机构)")
     department_name: str
     document_number: str | None = Field(description="文号, if the item has one")
@@ -111,6 +146,7 @@ class WithdrawnItem(Resource):
     state: Literal["withdrawn"]
     id: str
     revision: int = Field(ge=1)
+    index_number: str | None = INDEX_NUMBER
     category: Category
     department: str
     department_name: str
@@ -261,6 +297,19 @@ def _attachment(a: dict, files_url: str) -> dict:
     }
 
 
+def _validity(validity: dict | None) -> ItemValidity | None:
+    if not validity:
+        return None
+    status = ValidityStatus(validity["status"])
+    return ItemValidity(
+        status=status,
+        status_label=VALIDITY_LABELS[status],
+        effective_from=validity.get("effective_from"),
+        expires_on=validity.get("expires_on"),
+        repealed_on=validity.get("repealed_on"),
+    )
+
+
 def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
     """The item document as republishers see it; None while no channel has shown it."""
     if doc.get("state") not in ("published", "withdrawn"):
@@ -271,6 +320,7 @@ def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
         "schema_version": SCHEMA_VERSION,
         "id": doc["_id"],
         "revision": doc["revision"],
+        "index_number": content.get("index_number"),
         "category": content["category"],
         "department": content["department"],
         "department_name": content["department_name"],
@@ -300,8 +350,12 @@ def resource_of(doc: dict, files_url: str) -> Item | WithdrawnItem | None:
         title=content["title"],
         body_html=str(body_html(content["body"])),
         body_text=text,
-        summary=summary_of(text),
+        summary=content.get("summary") or summary_of(text),
         category_label=CATEGORY_LABELS[Category(content["category"])],
+        theme=content.get("theme"),
+        theme_label=THEME_LABELS[Theme(content["theme"])] if content.get("theme") else None,
+        keywords=list(content.get("keywords") or ()),
+        validity=_validity(content.get("validity")),
         document_number=content.get("document_number"),
         formed_on=content["formed_on"],
         channels=live,

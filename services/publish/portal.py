@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from services.publish.caching import conditional
 from services.publish.items import plain_text
-from shared.domain import CATEGORY_LABELS, Category
+from shared.domain import CATEGORY_LABELS, THEME_LABELS, VALIDITY_LABELS, Category, Theme, ValidityStatus
 from shared.events import utcnow
 from shared.pages import text_size_script
 from shared.problems import Problem
@@ -37,6 +37,23 @@ FEED_TAG_DATE = "2019-05-15"  # the feed's own tag date: the day the revised Reg
 def tag_uri(authority: str, day: str, specific: str) -> str:
     """A tag URI (RFC 4151): tag:<authority>,<day>:<specific>, independent of where the site lives."""
     return f"tag:{authority},{day}:{specific}"
+
+
+def validity_text(validity: dict | None) -> str | None:
+    """有效性 as the 信息索引 table writes it: the status, and the day of its last change."""
+    if not validity:
+        return None
+    status = ValidityStatus(validity["status"])
+    day = {
+        ValidityStatus.VALID: ("effective_from", "起施行"),
+        ValidityStatus.EXPIRED: ("expires_on", ""),
+        ValidityStatus.REPEALED: ("repealed_on", ""),
+    }[status]
+    when = validity.get(day[0])
+    text = VALIDITY_LABELS[status] + (f"（{when}{day[1]}）" if when else "")
+    if status == ValidityStatus.VALID and validity.get("expires_on"):
+        text += f"，有效期至{validity['expires_on']}"
+    return text
 
 
 def routes() -> APIRouter:
@@ -103,6 +120,8 @@ def routes() -> APIRouter:
                 item=doc,
                 body=body_html(doc["body"]),
                 category=CATEGORY_LABELS[Category(doc["category"])],
+                theme=THEME_LABELS[Theme(doc["theme"])] if doc.get("theme") else None,
+                validity=validity_text(doc.get("validity")),
             ),
         )
         return conditional(request, page, doc["updated_at"])

@@ -1,19 +1,22 @@
 """Publish's MongoDB adapter: one `publications` document per (item, channel), the portal's
 `portal_items`, and the `withdrawals` that must win over approvals arriving late."""
 
+import asyncio
 from datetime import datetime, timedelta
 from functools import partial
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.publish.channels import ChannelError
 from services.publish.domain import (
     Attempt,
     Publication,
     dead_letter,
     feed_entry,
+    index_year,
     reapproved,
     settled,
     withdrawal_wanted,
@@ -29,14 +32,16 @@ from services.publish.items import (
 )
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
-from shared.domain import ON_CHANNEL
+from shared.domain import CATEGORY_CODES, ON_CHANNEL, Category
 from shared.events import ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS
+from shared.settings import Settings, get_settings
 
 STANDING_DONE = "~standing-publications-known"  # in `items`: the upgrade below has been done
+BACKFILL_DONE = "~backfilled"  # in `index_numbers`: items published before numbers have theirs
 LEASE = timedelta(seconds=60)  # a claim outlives any push; a crashed worker's claim simply expires
 
 
@@ -49,7 +54,7 @@ def _id(submission_id: str, channel: str) -> str:
 
 
 class PublicationStore:
-    def __init__(self, db: AsyncDatabase):
+    def __init__(self, db: AsyncDatabase, settings: Settings | None = None):
         self.publications = db.publications
         self.portal_items = db.portal_items
         self.withdrawals = db.withdrawals
@@ -57,8 +62,10 @@ class PublicationStore:
         # Publications that need the worker: small, so the worker never scans `publications`.
         self.due = HintBoard(db.publications_due)
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
+        self.held = db.held  # approved items not disclosed proactively: never on a channel
         self.subscriptions = SubscriptionStore(db)
         self.items = ItemStore(db)
+        self.index_numbers = IndexNumbers(db, settings)
 
     async def prepare(self) -> None:
         # One publication per (item, channel): a duplicate approval can never publish twice.
@@ -68,6 +75,7 @@ class PublicationStore:
         await self.portal_items.create_index([("state", ASCENDING), ("published_at", DESCENDING)])
         await self.feed.prepare()
         await self.items.know_standing(self.publications)
+        await self.index_numbers.backfill(self.items.items, self.portal_items)
 
     async def create(self, pub: Publication) -> bool:
         doc = {
@@ -93,6 +101,10 @@ class PublicationStore:
     async def record_refusal(self, submission_id: str, event_id: str, reason: str) -> None:
         update = {"$setOnInsert": {"submission_id": submission_id, "reason": reason, "at": utcnow()}}
         await update_document(self.refusals, event_id, update, upsert=True)
+
+    async def record_held(self, submission_id: str, revision: int, disclosure: str) -> None:
+        update = {"$set": {"revision": revision, "disclosure": disclosure, "at": utcnow()}}
+        await update_document(self.held, submission_id, update, upsert=True)
 
     async def of_submission(self, submission_id: str) -> list[Publication]:
         docs = await self.publications.find({"submission_id": submission_id}).to_list()
@@ -232,6 +244,125 @@ class ItemStore:
     async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
         doc = await self.get(submission_id)
         return resource_of(doc, files_url) if doc else None
+
+
+class IndexNumberPending(ChannelError):
+    """Another worker is assigning the item's 索引号 right now: the step is tried again shortly."""
+
+    def __init__(self, submission_id: str):
+        super().__init__(
+            f"the 索引号 of {submission_id} is being assigned by another worker", retry_after=1.0
+        )
+
+
+class IndexNumbers:
+    """索引号 (机构代码-类别-年份-流水号), one per item, assigned at its first publication on any
+    channel and kept for good (across corrections and withdrawal; a withdrawn item's number is
+    never given to another).
+
+    The 流水号 comes from one counter document per (category, year), advanced by a single `$inc`
+    (findAndModify): the server's single-document atomicity hands every caller, on every replica,
+    a value of its own. So that two channels of one item first published at the same moment do
+    not both take a serial (leaving a gap), the item's number document is claimed first by
+    inserting it (its `_id` is the item's id, so one insert wins); the winner takes the serial
+    and writes it into its claim. A claim whose worker died is taken over once its lease
+    expires; the serial that worker may have taken is skipped, never reused."""
+
+    LEASE = timedelta(seconds=30)
+
+    def __init__(self, db: AsyncDatabase, settings: Settings | None = None):
+        self.counters = db.index_counters
+        self.numbers = db.index_numbers
+        self.settings = settings or get_settings()
+
+    async def backfill(self, items, portal_items) -> None:
+        """Once, after an upgrade: every item published before numbers were assigned gets its
+        索引号, in the order and the year of its first publication, on its resource and on the
+        portal (an external channel gets it with the item's next update). Idempotent: replicas
+        starting together assign each item one number."""
+        if await self.numbers.find_one({"_id": BACKFILL_DONE}) is not None:
+            return
+        query = {"state": {"$in": ["published", "withdrawn"]}, "content.index_number": None}
+        async for doc in items.find(query, {"content.category": 1, "first_published_at": 1}).sort(
+            "first_published_at", ASCENDING
+        ):
+            at = doc["first_published_at"]
+            at = datetime.fromisoformat(at) if isinstance(at, str) else at
+            number = await self.assign(doc["_id"], doc["content"]["category"], at)
+            await update_document(
+                items, doc["_id"], {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
+            )
+            await update_document(portal_items, doc["_id"], {"$set": {"index_number": number}})
+        await update_document(self.numbers, BACKFILL_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+
+    async def of(self, submission_id: str) -> str | None:
+        doc = await self.numbers.find_one({"_id": submission_id})
+        return doc.get("index_number") if doc else None
+
+    async def assign(self, submission_id: str, category: Category, at: datetime) -> str:
+        """The item's 索引号, assigned now if it has none yet."""
+        doc = await self.numbers.find_one({"_id": submission_id})
+        if doc and doc.get("index_number"):
+            return doc["index_number"]
+        claim = str(ObjectId())
+        now = utcnow()
+        if doc is None:
+            try:
+                await self.numbers.insert_one(
+                    {"_id": submission_id, "claim": claim, "lease_until": now + self.LEASE}
+                )
+            except DuplicateKeyError:
+                return await self._awaited(submission_id)
+        else:  # a claim left by a worker that died: take it over once its lease is over
+            taken = await self.numbers.find_one_and_update(
+                {
+                    "_id": submission_id,
+                    "index_number": None,
+                    "claim": doc.get("claim"),
+                    "lease_until": {"$lt": now},
+                },
+                {"$set": {"claim": claim, "lease_until": now + self.LEASE}},
+            )
+            if taken is None:
+                return await self._awaited(submission_id)
+        code, year = CATEGORY_CODES[Category(category)], index_year(at)
+        serial = await self.next_serial(code, year)
+        number = self.settings.index_number(code, year, serial)
+        fields = {
+            "index_number": number,
+            "category_code": code,
+            "year": year,
+            "serial": serial,
+            "assigned_at": at,
+        }
+        written = await self.numbers.update_one({"_id": submission_id, "claim": claim}, {"$set": fields})
+        if written.matched_count == 0:  # our lease ran out and another took over: its number stands
+            return await self._awaited(submission_id)
+        return number
+
+    async def next_serial(self, category_code: int, year: int) -> int:
+        """The next 流水号 of (category, year): one atomic `$inc` of its counter document."""
+        key = f"{category_code:02d}-{year}"
+        for _ in range(5):
+            try:
+                doc = await self.counters.find_one_and_update(
+                    {"_id": key},
+                    {"$inc": {"serial": 1}, "$setOnInsert": {"category_code": category_code, "year": year}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                return doc["serial"]
+            except DuplicateKeyError:  # two upserts created it at once: the other won, $inc again
+                continue
+        raise RuntimeError(f"the 索引号 counter {key} could not be advanced")
+
+    async def _awaited(self, submission_id: str) -> str:
+        """The number another worker is assigning, once it has written it."""
+        for _ in range(20):
+            if number := await self.of(submission_id):
+                return number
+            await asyncio.sleep(0.1)
+        raise IndexNumberPending(submission_id)
 
 
 class SubscriptionStore:

@@ -65,6 +65,7 @@ class ChannelEventData(BaseModel):
     category: str | None = None
     department: str | None = None
     department_name: str | None = None
+    index_number: str | None = None  # 索引号
 
 
 CHANNEL_FIELDS = tuple(ChannelEventData.model_fields)

@@ -21,7 +21,7 @@ from services.review.screener import Screener
 from services.review.store import TaskStore
 from shared.audit import AuditEntry
 from shared.auth import Principal, requires
-from shared.domain import Category, Channel, Role, Severity
+from shared.domain import Category, Channel, Disclosure, Role, Severity, Theme
 from shared.events import Attachment, Redaction, ScreeningFinding
 from shared.outbox import AUDIT, Relay
 from shared.pages import text_size_script
@@ -62,6 +62,8 @@ class ReviewSummary(BaseModel):
 class ReviewView(ReviewSummary):
     body: str
     document_number: str | None
+    disclosure: Disclosure  # 公开属性: only a proactive item goes online once approved
+    theme: Theme | None
     channels: list[Channel]
     attachments: list[Attachment]
     fields: list[FieldView]
@@ -97,6 +99,8 @@ def view(task: ReviewTask) -> ReviewView:
         **summary(task).model_dump(),
         body=c.body,
         document_number=c.document_number,
+        disclosure=c.disclosure,
+        theme=c.theme,
         channels=list(c.channels),
         attachments=list(c.attachments),
         fields=[

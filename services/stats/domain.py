@@ -24,7 +24,7 @@ from math import ceil
 import chinese_calendar
 from pydantic import BaseModel
 
-from shared.domain import Category, china_date
+from shared.domain import Category, Disclosure, china_date
 from shared.events import (
     Event,
     ItemSubject,
@@ -229,6 +229,8 @@ def tally(event: Event) -> Tally | None:
         case ReviewApproved():  # once per item: a correction is approved again, but one item
             counted = Tally(day.year, day.month, {}, _subject(event))
             once = {"submissions.approved": 1}
+            if event.data.content.disclosure != Disclosure.PROACTIVE:
+                once["submissions.held"] = 1  # approved, and by its 公开属性 never published
             return _in_each_window(
                 counted, event.submission_id, APPROVED, event.occurred_at, once, str(event.event_id)
             )
@@ -391,6 +393,7 @@ class Published(BaseModel):
 class Submissions(BaseModel):
     received: int = 0
     approved: int = 0
+    held: int = 0  # of the approved, those marked 依申请公开 or 不予公开: never to go online
     rejected: int = 0
     returned: int = 0
     withdrawn: int = 0
@@ -556,7 +559,10 @@ def figures(scope: Scope, counters: dict, rules: RateRules = RateRules()) -> Fig
         timeliness=timeliness,
         time_to_publication=_time_to_publication(counters.get("latency", {}).get("minutes", {})),
         rates=Rates(
-            disclosure=_ratio(published.items, getattr(submissions, rules.disclosure_base)),
+            # 公开率 over what was to go online: an item not disclosed proactively never is.
+            disclosure=_ratio(
+                published.items, max(getattr(submissions, rules.disclosure_base) - submissions.held, 0)
+            ),
             timeliness=timeliness.rate,
             accuracy=_ratio(max(published.items - published.items_amended, 0), published.items),
         ),

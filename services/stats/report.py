@@ -527,8 +527,14 @@ def _overview(org: str, f: Figures, as_of: date) -> list[str]:
     s, r, t = f.submissions, f.review, f.timeliness
     # Not 不予公开: that is Table B's outcome for refused applications, not for drafts held back.
     paragraphs.append(
-        f"全年共收到各部门报送的公开信息{s.received}件，经保密审查和发布审核同意公开{s.approved}件，"
-        f"审查未通过{s.rejected}件（其中自动拦截涉密标识{r.auto_blocked}件），退回修改{s.returned}件，"
+        f"全年共收到各部门报送的公开信息{s.received}件，经保密审查和发布审核"
+        # The 公开属性 of the approved: those not proactive are recorded, never put online.
+        + (
+            f"同意{s.approved}件（其中主动公开{s.approved - s.held}件，依申请公开等不主动公开的{s.held}件不上网发布）"
+            if s.held
+            else f"同意公开{s.approved}件"
+        )
+        + f"，审查未通过{s.rejected}件（其中自动拦截涉密标识{r.auto_blocked}件），退回修改{s.returned}件，"
         f"撤回{s.withdrawn}件。"
     )
     changes = t.changes.on_time + t.changes.late

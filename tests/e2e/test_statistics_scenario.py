@@ -82,6 +82,7 @@ async def test_the_statistics_of_a_scenario_match_it_exactly(system):
         assert figures["submissions"] == {
             "received": 7,
             "approved": 5,
+            "held": 0,
             "rejected": 2,
             "returned": 0,
             "withdrawn": 1,

@@ -170,6 +170,7 @@ async def test_figures_narrow_to_a_department_a_category_and_a_month(settings):
     assert finance["submissions"] == {
         "received": 1,
         "approved": 0,
+        "held": 0,
         "rejected": 1,
         "returned": 0,
         "withdrawn": 0,

@@ -35,7 +35,7 @@ EXCERPT_CHARS = 100
 class PublishedField:
     """One field that goes online, as screening sees it and the reviewer is shown it."""
 
-    name: str  # title, body, document_number, attachments.N.filename, attachments.N.<part kind>
+    name: str  # title, body, document_number, summary, keywords, attachments.N.filename, attachments.N.<part kind>
     label: str
     text: str
     markdown: bool = False  # rendered from Markdown on the portal (the body)
@@ -47,6 +47,10 @@ def published_fields(content: ItemContent) -> list[PublishedField]:
         PublishedField("title", "标题", content.title, redactable=True),
         PublishedField("body", "正文", content.body, markdown=True, redactable=True),
         PublishedField("document_number", "文号", content.document_number or ""),
+        # The catalogue's texts go online in the 信息索引 table (DOMAIN.md "The catalogue").
+        PublishedField("summary", "内容概述", content.summary or ""),
+        PublishedField("keywords", "关键词", "；".join(content.keywords)),
+        PublishedField("disclosure_ground", "公开属性依据", content.disclosure_ground or ""),
     ]
     for number, attachment in enumerate(content.attachments):
         prefix, label = f"attachments.{number}", f"附件{number + 1}"

@@ -198,6 +198,13 @@ function render(focus) {
   renderField("body");
   renderField("document_number");
   $("document-number-line").hidden = !textOf("document_number");
+  // 公开属性: only a proactive item goes online once approved; the others are recorded.
+  const DISCLOSURES = { proactive: "主动公开", on_request: "依申请公开（批准后不上网）", withheld: "不予公开（批准后不上网）" };
+  $("item-disclosure").textContent = DISCLOSURES[state.item.disclosure] ?? state.item.disclosure;
+  for (const name of ["disclosure_ground", "summary", "keywords"]) renderField(name);
+  $("disclosure-ground-line").hidden = !textOf("disclosure_ground");
+  $("summary-line").hidden = !textOf("summary");
+  $("keywords-line").hidden = !textOf("keywords");
   renderAttachments();
   const findings = $("findings");
   findings.replaceChildren();
