@@ -162,13 +162,6 @@ class SubmissionDraft(BaseModel):
             )
         return ground
 
-    @field_validator("validity")
-    @classmethod
-    def _validity_of_regulations(cls, validity: Validity | None, info: ValidationInfo):
-        if validity and info.data.get("category") != Category.REGULATION:
-            raise ValueError("belongs to items of category regulation only (行政规范性文件)")
-        return validity
-
     @model_validator(mode="after")
     def _catalogued(self) -> "SubmissionDraft":
         """Every item carries a theme and every normative document a validity, named or derived."""
@@ -178,12 +171,12 @@ class SubmissionDraft(BaseModel):
             self.validity = default_validity(self.regulatory_document, self.formed_on)
         return self
 
-    @field_validator("regulatory_document")
+    @field_validator("regulatory_document", "validity")
     @classmethod
-    def _regulation_only(cls, document: RegulatoryDocument | None, info: ValidationInfo):
-        if document and info.data.get("category") != Category.REGULATION:
+    def _regulation_only(cls, value: RegulatoryDocument | Validity | None, info: ValidationInfo):
+        if value and info.data.get("category") != Category.REGULATION:
             raise ValueError("belongs to items of category regulation only")
-        return document
+        return value
 
     @field_validator("decisions")
     @classmethod

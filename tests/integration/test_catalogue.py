@@ -8,40 +8,19 @@ import re
 import httpx
 import pytest
 
-from sandbox.platform import create_sandbox
 from services.ingest.app import build as ingest
-from services.publish.app import build as publish
 from services.publish.store import IndexNumbers, PublicationStore
 from shared.domain import Category, china_date
 from shared.events import ReviewApproved, ReviewApprovedData, new_event, utcnow
 from shared.mongo import connect
-from shared.settings import DEV_PLATFORM_SECRET
 from tests.browser import ARTIFACTS, browser_page
-from tests.conftest import running, serving
+from tests.conftest import running
 from tests.integration.test_publish import approved
-from tests.support import EventTap, eventually, free_port
+from tests.support import eventually
 from tests.unit.factories import approval, content
 
 pytestmark = pytest.mark.integration
 ORG = "11440300MB2C92345X"
-
-
-@pytest.fixture
-async def site(settings):
-    """Publish on a real port, pushing to a sandbox platform: (portal URL, tap, platform URL, settings)."""
-    sandbox_port, publish_port = free_port(), free_port()
-    settings = settings.model_copy(
-        update={
-            "platform_url": f"http://127.0.0.1:{sandbox_port}",
-            "portal_base_url": f"http://127.0.0.1:{publish_port}",
-        }
-    )
-    async with (
-        serving(create_sandbox(DEV_PLATFORM_SECRET, settings.platform_url), sandbox_port),
-        EventTap(settings) as tap,
-        serving(publish(settings), publish_port) as url,
-    ):
-        yield url, tap, settings.platform_url, settings
 
 
 async def test_concurrent_first_publications_get_distinct_consecutive_index_numbers(settings):

@@ -8,15 +8,13 @@ import feedparser
 import httpx
 import pytest
 
-from sandbox.platform import create_sandbox
 from services.publish.app import build
 from services.publish.caching import SETTLE
 from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
-from shared.settings import DEV_PLATFORM_SECRET
 from tests.browser import ARTIFACTS, axe_violations, browser_page, tab_through
-from tests.conftest import running, serving
+from tests.conftest import running
 from tests.integration.test_publish import approved
-from tests.support import EventTap, eventually, free_port
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -29,21 +27,10 @@ HOSTILE_BODY = (
 
 
 @pytest.fixture
-async def portal(settings):
-    """Publish on a real port, pushing to a sandbox platform; yields its URL and an event tap."""
-    sandbox_port, publish_port = free_port(), free_port()
-    settings = settings.model_copy(
-        update={
-            "platform_url": f"http://127.0.0.1:{sandbox_port}",
-            "portal_base_url": f"http://127.0.0.1:{publish_port}",
-        }
-    )
-    async with (
-        serving(create_sandbox(DEV_PLATFORM_SECRET, settings.platform_url), sandbox_port),
-        EventTap(settings) as tap,
-        serving(build(settings), publish_port) as url,
-    ):
-        yield url, tap
+def portal(site):
+    """The site's portal URL and its event tap."""
+    url, tap, _, _ = site
+    return url, tap
 
 
 async def test_bodies_are_rendered_and_sanitised_and_listed_everywhere(portal):
