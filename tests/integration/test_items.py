@@ -73,8 +73,13 @@ async def test_an_item_reads_the_same_whole_resource_through_its_life(settings, 
             new_event(SubmissionWithdrawn, "i-1", "ingest", SubmissionWithdrawnData(withdrawn_by="office"))
         )
         await tap.wait_for("publication.withdrawn", "i-1", count=2)
-        gone = await http.get("/v1/items/i-1")
-        assert gone.status_code == 410 and gone.headers["content-type"] == "application/problem+json"
+
+        async def withdrawn_item():  # the item is folded from its channels' changes just after them
+            answer = await http.get("/v1/items/i-1")
+            return answer if answer.status_code == 410 else None
+
+        gone = await eventually(withdrawn_item, 10, "the item withdrawn")
+        assert gone.headers["content-type"] == "application/problem+json"
         withdrawn = gone.json()["item"]
         jsonschema.validate(withdrawn, schema, cls=jsonschema.Draft202012Validator)
         assert sorted(withdrawn["remove"]["urls"]) == sorted(c["url"] for c in item["channels"])
