@@ -49,10 +49,34 @@ class Decisions(Contract):
     count: int = Field(ge=1, le=1_000_000)
 
 
+def _needs_day(status: ValidityStatus, field: str) -> dict:
+    day = {"type": "string", "format": "date"}
+    return {
+        "if": {"properties": {"status": {"const": status.value}}, "required": ["status"]},
+        "then": {"required": [field], "properties": {field: day}},
+    }
+
+
 class Validity(Contract):
     """有效性 of a 行政规范性文件 and the dates of its changes: in force from `effective_from`, until
     `expires_on` (its period, if it has one; the day it lapsed once 失效), or repealed (废止) on
     `repealed_on`. A change of validity is a revision of the item (Art. 18, 动态调整)."""
+
+    # The validators' rules on which day a status needs, as the schema says them.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "allOf": [
+                _needs_day(ValidityStatus.EXPIRED, "expires_on"),
+                _needs_day(ValidityStatus.REPEALED, "repealed_on"),
+                {
+                    "if": {"properties": {"status": {"not": {"const": ValidityStatus.REPEALED.value}}}},
+                    "then": {"properties": {"repealed_on": {"type": "null"}}},
+                },
+            ]
+        },
+    )
 
     status: ValidityStatus
     effective_from: date | None = Field(None, description="施行日期")

@@ -114,7 +114,11 @@ UNSTATED_RULES = [
     (r"attachments\.\d+", "no such upload"),  # ids must name uploads that exist
     # the report form's cross-checks (勾稽关系), and figures that depend on what was published
     (r"table_[abc]\..+", "must equal|makes no 规章|现行有效件数"),
-    (r"regulatory_document\.kind", "makes no 规章"),  # the office's level is the deployment's setting
+    (r"regulatory_document\.kind", "makes no 规章"),
+    (
+        r"validity\.(expires_on|repealed_on)",
+        "before the document took effect",
+    ),  # two dates' order  # the office's level is the deployment's setting
 ]
 
 
