@@ -3,6 +3,7 @@ the MongoDB client, the outbox relay, health and metrics, problem+json errors, a
 consumer through which events enter a service."""
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -341,7 +342,20 @@ def _health_router() -> APIRouter:
 
 
 def run(name: str, build: Callable[[Settings], FastAPI], settings: Settings) -> None:
-    """The entry point of a service process: `python -m services.NAME`."""
+    """The entry point of a service process: `python -m services.NAME`. Its port is bound with
+    SO_REUSEPORT, so that several replicas of a service on one machine all serve it (the kernel
+    spreads connections over them) and any one of them can die without the port going dark."""
     configure(name, settings.log_level)
     app = build(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port_of(name), log_config=None, access_log=False)
+    config = uvicorn.Config(app, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[shared_port(settings.host, settings.port_of(name))])
+
+
+def shared_port(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind to the same address too."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
