@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Category, OfficeLevel
@@ -17,6 +17,34 @@ from shared.domain import Category, OfficeLevel
 PLACEHOLDER_ORGANISATION_CODE = "000000000000000000"
 DEFAULT_INDEX_NUMBER_FORMAT = "{organisation}-{category:02d}-{year}-{serial:04d}"
 DEV_PLATFORM_SECRET = "whsec_Z29uZ2thaS1kZXZlbG9wbWVudC1wbGF0Zm9ybS1zZWNyZXQ="
+
+
+class OfficeContact(BaseModel):
+    """How the public reaches the office's disclosure work: what Art. 12 requires the 公开指南 to
+    say (its name, address, hours, telephone, fax and internet contact)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disclosure_office: str = Field("", max_length=100)  # 政府信息公开工作机构, e.g. 楠杆镇党政办公室
+    address: str = Field("", max_length=200)
+    postcode: str = Field("", pattern=r"^([0-9]{6})?$")
+    hours: str = Field("", max_length=200)  # 办公时间
+    phone: str = Field("", max_length=50)
+    fax: str = Field("", max_length=50)
+    email: str = Field("", max_length=100)
+
+    def missing(self) -> list[str]:
+        return [name for name, value in self.model_dump().items() if not value]
+
+
+class SiteIdentity(BaseModel):
+    """What a government website shows in its footer (政府网站发展指引, 国办发〔2017〕47号)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_code: str = Field("", pattern=r"^([0-9A-Z]{10})?$")  # 网站标识码, given by the 全国政府网站信息报送系统
+    icp_record: str = Field("", max_length=50)  # ICP备案编号
+    police_record: str = Field("", max_length=50)  # 公安机关备案号
 
 
 class Settings(BaseSettings):
@@ -128,6 +156,15 @@ class Settings(BaseSettings):
         max_length=100,
         description="The office whose disclosure work this is, e.g. 楠杆镇人民政府: the annual report's title names it",
     )
+    office_contact: OfficeContact = Field(
+        default_factory=OfficeContact,
+        description="The office's contact for the portal's 公开指南 and footer, as JSON: disclosure_office, "
+        "address, postcode, hours, phone, fax, email",
+    )
+    site_identity: SiteIdentity = Field(
+        default_factory=SiteIdentity,
+        description="The portal's footer identity, as JSON: site_code (网站标识码), icp_record, police_record",
+    )
     office_level: OfficeLevel = Field(
         OfficeLevel.TOWNSHIP,
         description="The office's level: a township or county makes no 规章, so Table A refuses them",
@@ -203,6 +240,8 @@ class Settings(BaseSettings):
             found.append("GONGKAI_PORTAL_PUSH_SECRET is the development secret, which anyone can read")
         if self.organisation_code == PLACEHOLDER_ORGANISATION_CODE:
             found.append("GONGKAI_ORGANISATION_CODE is a placeholder: every 索引号 would begin with it")
+        if missing := self.office_contact.missing():
+            found.append(f"GONGKAI_OFFICE_CONTACT lacks {', '.join(missing)}: the 公开指南 cannot say them")
         if urlsplit(self.rabbitmq_url).username == "guest":
             found.append(
                 "GONGKAI_RABBITMQ_URL logs in as RabbitMQ's guest: give the services a user of their own"

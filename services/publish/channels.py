@@ -54,7 +54,12 @@ class PortalSite:
             self._items,
             pub.submission_id,
             {
-                "$set": {**public_content(pub.content, self._files_url), "state": "public", "updated_at": at},
+                "$set": {
+                    **public_content(pub.content, self._files_url),
+                    "revision": pub.revision,  # a corrected item's page says when it was corrected
+                    "state": "public",
+                    "updated_at": at,
+                },
                 "$setOnInsert": {"published_at": at},
             },
             upsert=True,

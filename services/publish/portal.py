@@ -7,6 +7,7 @@ feeds are paged (Atom: RFC 5005 `next`/`previous` links; JSON Feed: `next_url`),
 a tag URI (RFC 4151) made of GONGKAI_PORTAL_TAG_AUTHORITY, the day the item was first published
 and its id: the site may move (GONGKAI_PORTAL_BASE_URL) and no reader sees an entry as new."""
 
+import string
 from pathlib import Path
 from typing import Annotated
 
@@ -17,19 +18,34 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from services.publish.caching import conditional
+from services.publish.catalogue import CatalogueQuery
 from services.publish.items import plain_text
-from shared.domain import CATEGORY_LABELS, THEME_LABELS, VALIDITY_LABELS, Category, Theme, ValidityStatus
+from shared.domain import (
+    CATEGORY_LABELS,
+    THEME_LABELS,
+    VALIDITY_LABELS,
+    Category,
+    Theme,
+    ValidityStatus,
+    china_date,
+)
 from shared.events import utcnow
 from shared.pages import text_size_script
 from shared.problems import Problem
 from shared.rendering import body_html
+from shared.settings import Settings
 
 PAGE_SIZE = 20
 FEED_SIZE = 50
-SITE_NAME = "政府信息公开门户"
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"), autoescape=True)
 )
+templates.env.filters["china_day"] = lambda at: china_date(
+    at
+).isoformat()  # the day a reader's calendar shows
+# The column's sections, as county portals' 政府信息公开 columns order them.
+SCHEME_NAMES = {"organisation": "机构代码", "category": "类别代码", "year": "年份", "serial": "流水号"}
+SECTIONS = (("", "政府信息公开"), ("guide", "政府信息公开指南"), ("catalogue", "政府信息公开目录"))
 Page = Annotated[int, Query(ge=1, le=10_000)]
 FEED_TAG_DATE = "2019-05-15"  # the feed's own tag date: the day the revised Regulations took effect
 
@@ -37,6 +53,16 @@ FEED_TAG_DATE = "2019-05-15"  # the feed's own tag date: the day the revised Reg
 def tag_uri(authority: str, day: str, specific: str) -> str:
     """A tag URI (RFC 4151): tag:<authority>,<day>:<specific>, independent of where the site lives."""
     return f"tag:{authority},{day}:{specific}"
+
+
+def site_name(settings: Settings) -> str:
+    return settings.office_name or "政府信息公开门户"
+
+
+def index_scheme(template: str) -> str:
+    """The 索引号 scheme as the guide explains it, e.g. 机构代码-类别代码-年份-流水号."""
+    parts = string.Formatter().parse(template)
+    return "".join(literal + (SCHEME_NAMES[name] if name else "") for literal, name, _, _ in parts)
 
 
 def validity_text(validity: dict | None) -> str | None:
@@ -59,10 +85,19 @@ def validity_text(validity: dict | None) -> str | None:
 def routes() -> APIRouter:
     router = APIRouter(prefix="/portal", tags=["portal"])
 
-    def context(request: Request, **extra) -> dict:
-        base_url = request.app.state.settings.portal_base_url.rstrip("/")
-        categories = [(c.value, label) for c, label in CATEGORY_LABELS.items()]
-        return {"site_name": SITE_NAME, "base_url": base_url, "categories": categories, **extra}
+    def context(request: Request, section: str = "", **extra) -> dict:
+        settings = request.app.state.settings
+        return {
+            "site_name": site_name(settings),
+            "office_name": settings.office_name,
+            "contact": settings.office_contact,
+            "identity": settings.site_identity,
+            "base_url": settings.portal_base_url.rstrip("/"),
+            "categories": [(c.value, label) for c, label in CATEGORY_LABELS.items()],
+            "sections": SECTIONS,
+            "section": section,
+            **extra,
+        }
 
     async def listing(request: Request, query: dict, page: int, heading: str) -> Response:
         store = request.app.state.store
@@ -102,13 +137,57 @@ def routes() -> APIRouter:
         name = items[0]["department_name"] if items else department
         return await listing(request, {"department": department}, page, f"{name} · 主动公开信息")
 
+    @router.get("/guide", response_class=HTMLResponse)
+    async def guide(request: Request):
+        """政府信息公开指南 (Art. 12): the office's contact from settings, its deadlines and 索引号 scheme."""
+        settings = request.app.state.settings
+        deadlines = [(CATEGORY_LABELS[c], days) for c, days in settings.stats_deadlines.items()]
+        page = context(
+            request,
+            "guide",
+            trail=[("", "政府信息公开指南")],
+            default_deadline=settings.stats_on_time_working_days,
+            deadlines=deadlines,
+            index_scheme=index_scheme(settings.index_number_format),
+        )
+        return templates.TemplateResponse(request, "guide.html", page)
+
+    @router.get("/catalogue", response_class=HTMLResponse)
+    async def catalogue(request: Request, query: Annotated[CatalogueQuery, Query()], page: Page = 1):
+        """政府信息公开目录: the public items narrowed by category, theme, department and year of
+        publication, and searched in title, text, 文号 and 索引号."""
+        store = request.app.state.store
+        found = query.filter()
+        items = await store.portal_page(found, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+        first = await store.portal_first_published()
+        years = range(china_date(utcnow()).year, china_date(first).year - 1, -1) if first else ()
+        departments = sorted((await store.portal_departments()).items(), key=lambda d: d[1])
+        response = templates.TemplateResponse(
+            request,
+            "catalogue.html",
+            context(
+                request,
+                "catalogue",
+                trail=[("", "政府信息公开目录")],
+                query=query,
+                items=items[:PAGE_SIZE],
+                total=await store.portal_count(found),
+                page=page,
+                has_next=len(items) > PAGE_SIZE,
+                themes=[(t.value, label) for t, label in THEME_LABELS.items()],
+                departments=departments,
+                years=years,
+            ),
+        )
+        return conditional(request, response, await store.portal_changed_at())
+
     @router.get("/items/{submission_id}", response_class=HTMLResponse)
     async def item(request: Request, submission_id: str):
         doc = await request.app.state.store.portal_item(submission_id)
         if doc is None:
             raise Problem(404, "Not found", "No such item on the portal.")
         if doc["state"] == "withdrawn":
-            withdrawn_at = doc["withdrawn_at"].strftime("%Y-%m-%d")
+            withdrawn_at = china_date(doc["withdrawn_at"]).isoformat()
             return templates.TemplateResponse(
                 request, "gone.html", context(request, withdrawn_at=withdrawn_at), 410
             )
@@ -117,6 +196,12 @@ def routes() -> APIRouter:
             "item.html",
             context(
                 request,
+                "catalogue",
+                trail=[
+                    ("catalogue", "政府信息公开目录"),
+                    (f"catalogue?category={doc['category']}", CATEGORY_LABELS[Category(doc["category"])]),
+                    ("", "正文"),
+                ],
                 item=doc,
                 body=body_html(doc["body"]),
                 category=CATEGORY_LABELS[Category(doc["category"])],
@@ -140,7 +225,7 @@ def routes() -> APIRouter:
         items, has_next = await feed_page(request, page)
         feed = {
             "version": "https://jsonfeed.org/version/1.1",
-            "title": SITE_NAME,
+            "title": site_name(request.app.state.settings),
             "home_page_url": f"{base}/portal/",
             "feed_url": f"{base}/portal/feed.json",
             "language": "zh-CN",

@@ -179,6 +179,23 @@ class PublicationStore:
         cursor = self.portal_items.find({**query, "state": "public"}).sort("published_at", DESCENDING)
         return await cursor.skip(skip).limit(limit).to_list()
 
+    async def portal_count(self, query: dict) -> int:
+        return await self.portal_items.count_documents({**query, "state": "public"})
+
+    async def portal_departments(self) -> dict[str, str]:
+        """Every department with a public item, and its name as last published."""
+        cursor = self.portal_items.find({"state": "public"}, {"department": 1, "department_name": 1})
+        return {d["department"]: d["department_name"] async for d in cursor}
+
+    async def portal_first_published(self) -> datetime | None:
+        oldest = (
+            await self.portal_items.find({"state": "public"}, {"published_at": 1})
+            .sort("published_at", ASCENDING)
+            .limit(1)
+            .to_list()
+        )
+        return oldest[0]["published_at"] if oldest else None
+
     async def portal_item(self, submission_id: str) -> dict | None:
         return await self.portal_items.find_one({"_id": submission_id})
 

@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 
 from sandbox.platform import create_sandbox
@@ -12,6 +14,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def site(settings):
     """Publish on a real port, pushing to a sandbox platform: (portal URL, tap, platform URL, settings)."""
+    async with site_for(settings) as running_site:
+        yield running_site
+
+
+@contextlib.asynccontextmanager
+async def site_for(settings):
     sandbox_port, publish_port = free_port(), free_port()
     settings = settings.model_copy(
         update={

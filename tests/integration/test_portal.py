@@ -10,9 +10,12 @@ import pytest
 
 from services.publish.app import build
 from services.publish.caching import SETTLE
-from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event
+from shared.domain import china_date
+from shared.events import SubmissionWithdrawn, SubmissionWithdrawnData, new_event, utcnow
+from shared.settings import OfficeContact, SiteIdentity
 from tests.browser import ARTIFACTS, axe_violations, browser_page, tab_through
 from tests.conftest import running
+from tests.integration.conftest import site_for
 from tests.integration.test_publish import approved
 from tests.support import eventually
 
@@ -206,3 +209,123 @@ async def test_feeds_page_cache_and_keep_their_ids_wherever_the_site_lives(porta
 async def _feed_has(http: httpx.AsyncClient, submission_id: str) -> bool:
     entries = (await http.get("/v1/published")).json()["items"]
     return any(e["submission_id"] == submission_id for e in entries)
+
+
+CONTACT = {
+    "disclosure_office": "楠杆镇党政综合办公室",
+    "address": "罗山县楠杆镇人民路1号",
+    "postcode": "464200",
+    "hours": "工作日 8:30—12:00，14:30—17:30",
+    "phone": "0376-2100000",
+    "fax": "0376-2100001",
+    "email": "ngzf@example.gov.cn",
+}
+IDENTITY = {
+    "site_code": "4115210001",
+    "icp_record": "豫ICP备00000000号",
+    "police_record": "豫公网安备41152102000001号",
+}
+
+
+@pytest.fixture
+async def office_site(settings):
+    """A site configured as an office would configure it, with items to find."""
+    settings = settings.model_copy(
+        update={
+            "office_name": "楠杆镇人民政府",
+            "office_contact": OfficeContact(**CONTACT),
+            "site_identity": SiteIdentity(**IDENTITY),
+        }
+    )
+    async with site_for(settings) as (url, tap, _, _):
+        items = {
+            "ca-1": dict(
+                title="2026年楠杆镇财政预算公开", category="budget", department="finance", theme="finance"
+            ),
+            "ca-2": dict(
+                title="关于冬季供暖的通知",
+                body="请各村做好供暖保障，确保居民温暖过冬。",
+                document_number="楠政〔2026〕3号",
+                department="office",
+                theme="urban_environment",
+            ),
+            "ca-3": dict(title="楠杆镇道路维修(一期)工程公示", body="维修 .* 路段。", department="office"),
+        }
+        for sid, fields in items.items():
+            await tap.publish(approved(sid, channels=("portal",), **fields))
+        for sid in items:
+            await tap.wait_for("publication.published", sid)
+        yield url
+
+
+async def test_the_guide_says_what_art_12_asks_and_every_page_names_the_office(office_site):
+    async with httpx.AsyncClient(base_url=office_site) as http:
+        guide = (await http.get("/portal/guide")).text
+        for said in (
+            *CONTACT.values(),
+            "20个工作日",
+            "行政许可信息自作出决定之日起7个工作日",
+            "机构代码-类别代码-年份-流水号",
+        ):
+            assert said in guide, said
+        for path in ("/portal/", "/portal/guide", "/portal/catalogue", "/portal/items/ca-1"):
+            page = (await http.get(path)).text
+            assert "主办单位：楠杆镇人民政府" in page, path
+            assert all(v in page for v in IDENTITY.values()), path
+            assert "政府信息公开指南" in page and "政府信息公开目录" in page, path
+
+
+async def test_the_catalogue_narrows_and_searches_what_was_typed(office_site):
+    year = str(china_date(utcnow()).year)
+
+    async def found(**query) -> list[str]:
+        async with httpx.AsyncClient(base_url=office_site) as http:
+            response = await http.get("/portal/catalogue", params=query)
+        assert response.status_code == 200, response.text
+        return sorted(re.findall(r'/portal/items/(ca-[0-9])"', response.text))
+
+    assert await found() == ["ca-1", "ca-2", "ca-3"]
+    assert await found(category="budget") == ["ca-1"]
+    assert await found(theme="urban_environment") == ["ca-2"]
+    assert await found(department="office") == ["ca-2", "ca-3"]
+    assert await found(year=year) == ["ca-1", "ca-2", "ca-3"]
+    assert await found(year="2019") == []
+    assert await found(q="供暖") == ["ca-2"]  # title
+    assert await found(q="温暖过冬") == ["ca-2"]  # body
+    assert await found(q="〔2026〕3号") == ["ca-2"]  # a 文号 fragment
+    assert await found(q="楠杆镇 维修") == ["ca-3"]  # every term
+    assert await found(q=".*") == ["ca-3"]  # literally, not as a pattern
+    assert await found(q="(一期") == ["ca-3"]
+    assert await found(q="楠杆镇", department="finance") == ["ca-1"]
+    async with httpx.AsyncClient(base_url=office_site) as http:
+        item = (await http.get("/portal/items/ca-1")).text
+        number = re.search(r'class="index-number">([^<]+)<', item).group(1)
+        assert await found(q=number) == ["ca-1"]  # the 索引号
+        for bad in ({"q": "长" * 101}, {"year": "1999"}, {"category": "secret"}, {"department": "../x"}):
+            response = await http.get("/portal/catalogue", params=bad)
+            assert response.status_code == 422, bad
+            assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_catalogue_and_guide_are_accessible_and_print_as_documents(office_site):
+    async with browser_page(axe=True) as page:
+        for path in (
+            "/portal/guide",
+            "/portal/catalogue",
+            "/portal/catalogue?q=供暖",
+            "/portal/catalogue?q=无此信息",
+        ):
+            await page.goto(f"{office_site}{path}")
+            assert await axe_violations(page) == [], path
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.goto(f"{office_site}/portal/catalogue?department=office")
+        await page.screenshot(path=ARTIFACTS / "portal-catalogue.png", full_page=True)
+        await page.goto(f"{office_site}/portal/guide")
+        await page.screenshot(path=ARTIFACTS / "portal-guide.png", full_page=True)
+        await page.goto(f"{office_site}/portal/items/ca-2")
+        crumbs = await page.get_by_role("navigation", name="当前位置").inner_text()
+        assert "首页" in crumbs and "政府信息公开目录" in crumbs and "正文" in crumbs
+        await page.emulate_media(media="print")
+        assert not await page.get_by_role("navigation", name="政府信息公开栏目").is_visible()
+        assert await page.get_by_role("table", name="信息索引").is_visible()
+        await page.screenshot(path=ARTIFACTS / "portal-item-print.png", full_page=True)

@@ -33,10 +33,9 @@ async def test_a_call_answers_its_result(pool):
 
 
 async def test_work_over_its_time_is_stopped_and_the_pool_goes_on(pool):
-    started = time.monotonic()
+    # Work that would outlast the suite's timeout (180 s) many times over: only its stop ends the test.
     with pytest.raises(OverBudget, match="longer than"):
-        await pool.run(sleep_for, 30)
-    assert time.monotonic() - started < 5
+        await pool.run(sleep_for, 3600)
     assert await pool.run(sleep_for, 0.01) == 0.01
 
 
