@@ -311,6 +311,18 @@ class PublicationWithdrawnData(Contract):
     sequence: int | None = Field(None, ge=1)
 
 
+class ReportPublishedData(Contract):
+    """A final annual report (年报), exactly as stats froze it, for the portal's 年报 page."""
+
+    year: int = Field(ge=2008, le=2100)
+    title: str
+    organisation: str
+    finalised_at: AwareDatetime
+    html: str  # the frozen report as a whole HTML document
+    markdown: str
+    docx: str  # the frozen Word file, base64
+
+
 class Envelope(Contract):
     event_id: UUID = Field(default_factory=uuid4)
     schema_version: int = 1
@@ -379,6 +391,14 @@ class PublicationWithdrawn(Envelope):
     data: PublicationWithdrawnData
 
 
+class ReportPublished(Envelope):
+    """A year's annual report made final (an extension: its `submission_id` is `report-<year>`,
+    since a report belongs to no submission)."""
+
+    type: Literal["report.published"] = "report.published"
+    data: ReportPublishedData
+
+
 Event = Annotated[
     SubmissionReceived
     | SubmissionRevised
@@ -390,7 +410,8 @@ Event = Annotated[
     | PublicationPublished
     | PublicationUpdated
     | PublicationFailed
-    | PublicationWithdrawn,
+    | PublicationWithdrawn
+    | ReportPublished,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -42,7 +42,8 @@ class SiteIdentity(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site_code: str = Field("", pattern=r"^([0-9A-Z]{10})?$")  # 网站标识码, given by the 全国政府网站信息报送系统
+    # 网站标识码, given by the 全国政府网站信息报送系统
+    site_code: str = Field("", pattern=r"^([0-9A-Z]{10})?$")
     icp_record: str = Field("", max_length=50)  # ICP备案编号
     police_record: str = Field("", max_length=50)  # 公安机关备案号
 

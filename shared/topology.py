@@ -11,6 +11,7 @@ from shared.events import (
     PublicationPublished,
     PublicationUpdated,
     PublicationWithdrawn,
+    ReportPublished,
     ReviewApproved,
     ReviewQueued,
     ReviewRejected,
@@ -26,12 +27,12 @@ ANNOUNCES: dict[str, tuple[type[Envelope], ...]] = {
     "ingest": (SubmissionReceived, SubmissionRevised, SubmissionWithdrawn),
     "review": (ReviewQueued, ReviewApproved, ReviewRejected, ReviewReturned),
     "publish": (PublicationPublished, PublicationUpdated, PublicationFailed, PublicationWithdrawn),
-    "stats": (),
+    "stats": (ReportPublished,),
 }
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("review.*", "publication.*"),
     "review": ("submission.*",),
-    "publish": ("review.approved", "submission.withdrawn"),
+    "publish": ("review.approved", "submission.withdrawn", "report.published"),
     "stats": ("#",),
 }
 

@@ -23,7 +23,7 @@ from services.publish.subscriptions import (
     passed,
     webhook_id,
 )
-from shared.events import Event, ReviewApproved, SubmissionWithdrawn, utcnow
+from shared.events import Event, ReportPublished, ReviewApproved, SubmissionWithdrawn, utcnow
 from shared.settings import Settings
 from shared.wakeup import Wakeup
 
@@ -38,6 +38,9 @@ async def on_event(store: PublicationStore, settings: Settings, wake: Wakeup, ev
             await on_approved(store, settings, event)
         case SubmissionWithdrawn():
             await on_withdrawn(store, event)
+        case ReportPublished():
+            await store.keep_report(event.data)  # the portal's 年报 page; no channel is involved
+            return
         case _:
             return
     wake.set()

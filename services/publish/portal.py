@@ -7,9 +7,10 @@ feeds are paged (Atom: RFC 5005 `next`/`previous` links; JSON Feed: `next_url`),
 a tag URI (RFC 4151) made of GONGKAI_PORTAL_TAG_AUTHORITY, the day the item was first published
 and its id: the site may move (GONGKAI_PORTAL_BASE_URL) and no reader sees an entry as new."""
 
+import base64
 import string
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -45,7 +46,14 @@ templates.env.filters["china_day"] = lambda at: china_date(
 ).isoformat()  # the day a reader's calendar shows
 # The column's sections, as county portals' 政府信息公开 columns order them.
 SCHEME_NAMES = {"organisation": "机构代码", "category": "类别代码", "year": "年份", "serial": "流水号"}
-SECTIONS = (("", "政府信息公开"), ("guide", "政府信息公开指南"), ("catalogue", "政府信息公开目录"))
+SECTIONS = (
+    ("", "政府信息公开"),
+    ("guide", "政府信息公开指南"),
+    ("catalogue", "政府信息公开目录"),
+    ("reports", "政府信息公开年报"),
+)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ReportYear = Annotated[int, PathParam(ge=2008, le=2100)]
 Page = Annotated[int, Query(ge=1, le=10_000)]
 FEED_TAG_DATE = "2019-05-15"  # the feed's own tag date: the day the revised Regulations took effect
 
@@ -180,6 +188,31 @@ def routes() -> APIRouter:
             ),
         )
         return conditional(request, response, await store.portal_changed_at())
+
+    @router.get("/reports", response_class=HTMLResponse)
+    async def reports(request: Request):
+        """政府信息公开年报: every final annual report, newest year first, as stats made it final."""
+        found = await request.app.state.store.annual_report_list()
+        page = context(request, "reports", trail=[("", "政府信息公开年报")], reports=found)
+        return templates.TemplateResponse(request, "reports.html", page)
+
+    @router.get(
+        "/reports/{year}",
+        response_class=HTMLResponse,
+        responses={200: {"content": {"text/markdown": {}, DOCX: {}}}},
+    )
+    async def report(request: Request, year: ReportYear, format: Literal["html", "md", "docx"] = "html"):
+        """A year's final report exactly as it was frozen: the HTML document (A4 print style), its
+        Markdown, or its Word file."""
+        found = await request.app.state.store.annual_report(year)
+        if found is None:
+            raise Problem(404, "Not found", f"No annual report for {year} has been published.")
+        if format == "docx":
+            headers = {"Content-Disposition": f"attachment; filename={year}-annual-report.docx"}
+            return Response(base64.b64decode(found.docx), media_type=DOCX, headers=headers)
+        if format == "md":
+            return Response(found.markdown, media_type="text/markdown; charset=utf-8")
+        return HTMLResponse(found.html)
 
     @router.get("/items/{submission_id}", response_class=HTMLResponse)
     async def item(request: Request, submission_id: str):

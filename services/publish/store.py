@@ -33,7 +33,7 @@ from services.publish.items import (
 from services.publish.subscriptions import DeliveryRecord, Subscription, SubscriptionState
 from shared.documents import Change, change_document
 from shared.domain import CATEGORY_CODES, ON_CHANNEL, Category
-from shared.events import ReviewApproved, utcnow
+from shared.events import ReportPublishedData, ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
 from shared.locks import document_lock, update_document
@@ -57,6 +57,7 @@ class PublicationStore:
     def __init__(self, db: AsyncDatabase, settings: Settings | None = None):
         self.publications = db.publications
         self.portal_items = db.portal_items
+        self.annual_reports = db.annual_reports
         self.withdrawals = db.withdrawals
         self.refusals = db.refusals
         # Publications that need the worker: small, so the worker never scans `publications`.
@@ -178,6 +179,21 @@ class PublicationStore:
     async def portal_page(self, query: dict, skip: int, limit: int) -> list[dict]:
         cursor = self.portal_items.find({**query, "state": "public"}).sort("published_at", DESCENDING)
         return await cursor.skip(skip).limit(limit).to_list()
+
+    async def keep_report(self, report: ReportPublishedData) -> None:
+        """A final annual report for the 年报 page: frozen once, so a redelivery writes the same."""
+        await self.annual_reports.replace_one({"_id": report.year}, report.model_dump(), upsert=True)
+
+    async def annual_report(self, year: int) -> ReportPublishedData | None:
+        doc = await self.annual_reports.find_one({"_id": year}, {"_id": 0})
+        return ReportPublishedData.model_validate(doc) if doc else None
+
+    async def annual_report_list(self) -> list[dict]:
+        """Each final report's year, title and when it was made final, newest year first."""
+        found = self.annual_reports.find({}, {"year": 1, "title": 1, "finalised_at": 1}).sort(
+            "_id", DESCENDING
+        )
+        return await found.to_list()
 
     async def portal_count(self, query: dict) -> int:
         return await self.portal_items.count_documents({**query, "state": "public"})

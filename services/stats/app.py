@@ -200,6 +200,7 @@ def build(settings: Settings) -> FastAPI:
             settings=settings,
             store=StatsStore,
             routers=[routes(), dashboard()],
+            outbox=lambda db: [db.report_inputs],  # a final report's report.published
             handle=lambda app, event: handlers.on_event(app.state.store, event),
         )
     )

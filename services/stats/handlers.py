@@ -3,6 +3,7 @@ report inputs; write the annual report as a draft, make it final (frozen as rend
 the final ones to anyone (the portal's 年报 page)."""
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -24,7 +25,7 @@ from services.stats.report import (
 )
 from services.stats.store import FINAL, ReportFinal, StatsStore
 from shared.domain import OfficeLevel
-from shared.events import Event
+from shared.events import Event, ReportPublished, ReportPublishedData, new_event
 from shared.problems import FieldError, Problem
 
 Format = Literal["json", "md", "html", "docx"]
@@ -192,7 +193,7 @@ async def finalise(
         "html": await rendered(report, "html"),
         "docx": Binary(await rendered(report, "docx")),
     }
-    if not await store.finalise_report(year, doc.get("version") if doc else None, final):
+    if not await store.finalise_report(year, doc.get("version") if doc else None, final, announced(final)):
         raise Problem(
             409,
             "Report changed",
@@ -200,6 +201,21 @@ async def finalise(
             "read it again.",
         )
     return report
+
+
+def announced(final: dict) -> ReportPublished:
+    """The event that takes a final report to the portal's 年报 page, with its frozen files."""
+    meta = final["meta"]
+    data = ReportPublishedData(
+        year=meta["year"],
+        title=meta["title"],
+        organisation=meta["organisation"],
+        finalised_at=meta["finalised_at"],
+        html=final["html"],
+        markdown=final["md"],
+        docx=base64.b64encode(bytes(final["docx"])).decode("ascii"),
+    )
+    return new_event(ReportPublished, f"report-{meta['year']}", "stats", data)
 
 
 async def final_report(store: StatsStore, year: int, fmt: Format) -> tuple[AnnualReport, str | bytes | None]:

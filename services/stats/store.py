@@ -27,7 +27,8 @@ from services.stats.domain import (
     nested,
 )
 from shared.domain import china_date
-from shared.events import Event, parse_event, utcnow
+from shared.events import Envelope, Event, parse_event, utcnow
+from shared.outbox import EVENTS, hint, staged_list
 
 REBUILD_BATCH = 5_000
 # Counting one event takes milliseconds; a lease this long runs out only when its holder died.
@@ -247,12 +248,13 @@ class StatsStore:
         except DuplicateKeyError:  # the year's document exists and is final: the filter left it out
             raise ReportFinal(year) from None
 
-    async def finalise_report(self, year: int, version: int | None, final: dict) -> bool:
-        """Freeze the report rendered from inputs of `version`; False when they changed meanwhile
-        or it was made final already."""
+    async def finalise_report(self, year: int, version: int | None, final: dict, event: Envelope) -> bool:
+        """Freeze the report rendered from inputs of `version`, with the event that publishes it
+        staged in the same write; False when they changed meanwhile or it was made final already."""
+        await hint(self.report_inputs, year)
         frozen = await self.report_inputs.update_one(
             {"_id": year, "version": version, "state": {"$ne": FINAL}},
-            {"$set": {"state": FINAL, "final": final}},
+            {"$set": {"state": FINAL, "final": final}, "$push": {EVENTS: {"$each": staged_list(event)}}},
         )
         return frozen.matched_count == 1
 

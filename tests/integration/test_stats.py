@@ -5,6 +5,7 @@ import io
 import random
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 from docx import Document
 
@@ -31,6 +32,7 @@ from shared.events import (
 )
 from shared.mongo import connect, database_of
 from tests.conftest import running
+from tests.integration.conftest import site_for
 from tests.support import EventTap, eventually, run_cli
 from tests.unit.factories import content
 
@@ -300,6 +302,10 @@ async def test_an_imported_seed_shaped_year_gives_the_seed_reports_figures(setti
     assert "共更新和发布信息443条" in html and "<h2>三、收到和处理政府信息公开申请情况</h2>" in html
 
 
+async def _listed_on(site: httpx.AsyncClient, year: int) -> bool:
+    return f"/portal/reports/{year}" in (await site.get("/portal/reports")).text
+
+
 def published_in(sid: str, day: date, **facts):
     """A publication on the portal at noon (China) of `day`, with the item's Table A facts."""
     item = PublishedItem(
@@ -325,7 +331,7 @@ async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identit
     }
     base = f"/v1/reports/annual/{year}"
     app = build(settings)
-    async with EventTap(settings) as tap, running(app) as http:
+    async with EventTap(settings) as tap, running(app) as http, site_for(settings) as (portal, *_):
         await tap.publish(published_in("p-1", date(year, 6, 1), decisions={"kind": "punishment", "count": 4}))
 
         async def counted(total: int):
@@ -369,6 +375,14 @@ async def test_a_final_report_is_frozen_as_rendered_and_public(settings, identit
         listed = (await http.get("/v1/reports/published")).json()
         word = await http.get(f"{base}/final?format=docx")
         this_year = await http.post(f"/v1/reports/annual/{year + 1}/final", headers=operator)
+
+        # The portal's 年报 page has it, exactly as frozen, from report.published alone.
+        await tap.wait_for("report.published", f"report-{year}")
+        async with httpx.AsyncClient(base_url=portal) as site:
+            await eventually(lambda: _listed_on(site, year), 20, "the report on the 年报 page")
+            for f, body in frozen.items():
+                assert (await site.get(f"/portal/reports/{year}?format={f}")).content == body, f
+            assert (await site.get(f"/portal/reports/{year + 1}")).status_code == 404
 
     assert listed["items"] == [
         {
