@@ -22,6 +22,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 from starlette.datastructures import MutableHeaders
 
 from shared import problems
@@ -40,6 +41,9 @@ log = structlog.get_logger(__name__)
 EventHandler = Callable[[Event], Awaitable[None]]
 RESTART_PAUSE_SECONDS = 5
 STOP_SECONDS = 10
+# Seconds between tries while a server is out of reach. Short: a try itself waits for the server
+# (pymongo selects one for 5 s), so a longer pause would only delay the recovery.
+OUTAGE_FIRST_PAUSE, OUTAGE_LONGEST_PAUSE = 0.5, 5.0
 QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # polled constantly; their lines would drown the rest
 
 
@@ -75,12 +79,39 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
             submission_id=event.submission_id, event_type=event.type, event_id=str(event.event_id)
         ):
             try:
-                await handle(event)
+                await through_outages(handle, event)
             except Exception as exc:
                 EVENTS_CONSUMED.labels(service, event.type, "retried").inc()
                 log.exception("event handling failed; requeued")
                 raise RejectMessage(requeue=True) from exc
             EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
+
+
+async def through_outages(handle: EventHandler, event: Event) -> None:
+    """Handle the event, waiting out a database out of reach: the message stays with this consumer
+    (unacknowledged, so nothing is lost if the process dies) and is tried again when the database
+    answers, instead of burning its deliveries and landing in the DLQ within seconds."""
+    pause = OUTAGE_FIRST_PAUSE
+    while True:
+        try:
+            return await handle(event)
+        except ConnectionFailure as exc:
+            log.warning("database out of reach; holding the event", seconds=pause, error=str(exc)[:200])
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, OUTAGE_LONGEST_PAUSE)
+
+
+async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]]) -> None:
+    """Run `attempt` until the server it needs answers: a service started while its database or
+    broker is down waits for it (saying so) instead of exiting with nothing to restart it."""
+    pause = OUTAGE_FIRST_PAUSE
+    while True:
+        try:
+            return await attempt()
+        except (ConnectionFailure, OSError) as exc:  # the broker's connection errors are OSErrors
+            log.warning("out of reach at start; trying again", what=what, seconds=pause, error=str(exc)[:200])
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, OUTAGE_LONGEST_PAUSE)
 
 
 def create_app(spec: ServiceSpec) -> FastAPI:
@@ -93,19 +124,24 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.mongo = client
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
-        # fails fast when the database is unreachable; upgrades tokens issued before expiry existed
-        await prepare_identity(app.state.identity, settings.token_lifetime)
+        # upgrades tokens issued before expiry existed; the first call that needs the database
+        await when_reachable(
+            "the database", lambda: prepare_identity(app.state.identity, settings.token_lifetime)
+        )
         app.state.store = spec.store(app.state.db)
         await app.state.store.prepare()
         if spec.prepare:
             await spec.prepare(app)
-        await broker.connect()
+        await when_reachable("the broker", broker.connect)
         if spec.handle:
             await declare(broker, topology_of(spec.name, settings))
         await broker.start()
         app.state.relay = event_relay(publishers, spec.outbox(app.state.db), settings.outbox_poll_seconds)
-        tasks = [asyncio.create_task(app.state.relay.run(), name="outbox-relay")]
-        tasks += [asyncio.create_task(_supervised(work, app), name=work.__name__) for work in spec.workers]
+        # Supervised too: a database out of reach while the relay starts must not end it for good.
+        tasks = [
+            asyncio.create_task(_supervised(work, app), name=work.__name__)
+            for work in (_outbox_relay, *spec.workers)
+        ]
         log.info("service started", port=settings.port_of(spec.name))
         for default in settings.development_defaults():  # said at every start, never silently
             log.warning("a development default is in use", setting=default)
@@ -222,6 +258,10 @@ def _replay(body: bytes):
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+async def _outbox_relay(app: FastAPI) -> None:
+    await app.state.relay.run()
 
 
 async def _supervised(work: Callable[[FastAPI], Awaitable[None]], app: FastAPI) -> None:
