@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.datastructures import MutableHeaders
@@ -27,10 +27,11 @@ from starlette.datastructures import MutableHeaders
 from shared import problems
 from shared.auth import EXPIRES_HEADER, prepare_identity
 from shared.broker import create_broker, event_publishers
-from shared.events import Event
+from shared.events import Event, utcnow
 from shared.logging import configure
-from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
+from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
 from shared.mongo import connect, database_of
+from shared.observability import QueueProbe, Source, outbox, scrape
 from shared.outbox import event_relay
 from shared.settings import Settings
 from shared.topology import ANNOUNCES, declare, topology_of
@@ -59,6 +60,7 @@ class ServiceSpec:
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
     rate_limited: bool = False  # its authenticated writes can be refused with 429
+    figures: list[Source] = field(default_factory=list)  # its own figures read at each scrape of /metrics
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -71,6 +73,7 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
         topology.queue, topology.events, ack_policy=AckPolicy.REJECT_ON_ERROR, title=f"{service}:events"
     )
     async def on_event(event: Event) -> None:
+        CONSUMER_LAG.labels(service, event.type).observe((utcnow() - event.occurred_at).total_seconds())
         with structlog.contextvars.bound_contextvars(
             submission_id=event.submission_id, event_type=event.type, event_id=str(event.event_id)
         ):
@@ -86,6 +89,8 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     broker = create_broker(settings)
+    probe = QueueProbe(spec.name, settings)
+    sources = [outbox(spec.name), *([probe.queue_depths] if spec.handle else []), *spec.figures]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -119,6 +124,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             for task in stuck:
                 log.warning("a task did not stop in time; leaving it", task=task.get_name(), at=_where(task))
             await _within(broker.stop(), "the broker connection")
+            await _within(probe.close(), "the connection reading queue depths")
             await _within(client.close(), "the database client")
             if spec.teardown:
                 spec.teardown(app)
@@ -132,7 +138,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     _instrument(app, spec.name)
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
     _protect(app)
-    app.include_router(_health_router())
+    app.include_router(_health_router(spec.name, sources))
     for router in spec.routers:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
     _document(app, spec.rate_limited)
@@ -313,7 +319,7 @@ def _instrument(app: FastAPI, service: str) -> None:
         return response
 
 
-def _health_router() -> APIRouter:
+def _health_router(service: str, sources: list[Source]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -334,9 +340,9 @@ def _health_router() -> APIRouter:
         return {"status": "ready", "database": database, "broker": broker}
 
     @router.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        """Prometheus metrics, in its text exposition format."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, in its text exposition format (shared.observability)."""
+        return Response(await scrape(request.app, service, sources), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
