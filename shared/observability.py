@@ -107,19 +107,24 @@ class QueueProbe:
             await self._connection.close()
 
 
+# The hint boards: the outbox's (`<collection>_<field>`, shared.outbox) and publish's publications
+# due on a channel, whose hints wait until the next attempt is due.
+BOARD_SUFFIXES = (*(f"_{field}" for field in STAGED), "publications_due")
+
+
 def outbox(service: str) -> Source:
-    """Per hint board (`<collection>_<field>`): how many documents wait for its relay, and how long
-    the oldest has waited (0 when none does)."""
+    """Per hint board: how many documents wait for a relay or worker, and how long the oldest of
+    those already due has waited (0 when none is)."""
 
     async def outbox_backlog(app: FastAPI) -> list[Figure]:
-        db = app.state.db
-        boards = [n for n in await db.list_collection_names() if n.endswith(tuple(f"_{f}" for f in STAGED))]
+        db, now = app.state.db, utcnow()
+        boards = [n for n in await db.list_collection_names() if n.endswith(BOARD_SUFFIXES)]
         figures = []
         for board in sorted(boards):
             labels = {"service": service, "board": board}
             waiting = await db[board].count_documents({})
-            oldest = await db[board].find({}, {"at": 1}).sort("at", 1).limit(1).to_list()
-            age = max(0.0, (utcnow() - oldest[0]["at"]).total_seconds()) if oldest else 0.0
+            oldest = await db[board].find({"at": {"$lte": now}}, {"at": 1}).sort("at", 1).limit(1).to_list()
+            age = (now - oldest[0]["at"]).total_seconds() if oldest else 0.0
             figures.append(
                 Figure(OUTBOX_BACKLOG, "Documents whose staged items wait for a relay", labels, waiting)
             )

@@ -14,6 +14,7 @@ from services.publish.app import build as publish
 from services.stats.app import build as stats
 from shared import observability
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event, utcnow
+from shared.hints import HintBoard
 from shared.outbox import board_of
 from shared.settings import DEV_PLATFORM_SECRET
 from tests.conftest import running, serving
@@ -95,10 +96,15 @@ async def test_the_outbox_backlog_counts_hinted_documents_and_the_oldest_age(set
         board = board_of(app.state.db.parked)  # a board no relay of stats reads
         for n in range(3):
             await board.mark(f"d-{n}", at=utcnow() - timedelta(seconds=10 * (n + 1)))
+        retry = HintBoard(app.state.db.publications_due)  # publish's board of publications due
+        await retry.mark("p-1", at=utcnow() + timedelta(minutes=5))  # a retry, not due yet
         samples = await scraped(http)
         labels = {"service": "stats", "board": "parked_pending_events"}
         assert figure(samples, "gongkai_outbox_backlog", **labels) == 3
         assert 30 <= figure(samples, "gongkai_outbox_oldest_seconds", **labels) < 60
+        labels = {"service": "stats", "board": "publications_due"}
+        assert figure(samples, "gongkai_outbox_backlog", **labels) == 1
+        assert figure(samples, "gongkai_outbox_oldest_seconds", **labels) == 0
 
 
 async def test_a_figure_not_read_in_time_is_absent_and_counted(settings, monkeypatch):
