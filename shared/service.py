@@ -24,7 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.datastructures import MutableHeaders
 
-from shared import problems
+from shared import problems, tracing
 from shared.auth import EXPIRES_HEADER, prepare_identity
 from shared.broker import create_broker, event_publishers
 from shared.events import Event, utcnow
@@ -74,6 +74,7 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
     )
     async def on_event(event: Event) -> None:
         CONSUMER_LAG.labels(service, event.type).observe((utcnow() - event.occurred_at).total_seconds())
+        tracing.tag(event.submission_id)
         with structlog.contextvars.bound_contextvars(
             submission_id=event.submission_id, event_type=event.type, event_id=str(event.event_id)
         ):
@@ -136,6 +137,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
+    tracing.instrument(app, settings)
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
     _protect(app)
     app.include_router(_health_router(spec.name, sources))
@@ -305,6 +307,8 @@ def _instrument(app: FastAPI, service: str) -> None:
         response = await call_next(request)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
+        submission_id = request.scope.get("path_params", {}).get("submission_id")
+        tracing.tag(submission_id)
         HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
         HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
         if route not in QUIET_ROUTES:
@@ -314,7 +318,7 @@ def _instrument(app: FastAPI, service: str) -> None:
                 route=route,
                 status=response.status_code,
                 ms=round(elapsed * 1000, 1),
-                submission_id=request.scope.get("path_params", {}).get("submission_id"),
+                submission_id=submission_id,
             )
         return response
 
@@ -352,6 +356,7 @@ def run(name: str, build: Callable[[Settings], FastAPI], settings: Settings) -> 
     SO_REUSEPORT, so that several replicas of a service on one machine all serve it (the kernel
     spreads connections over them) and any one of them can die without the port going dark."""
     configure(name, settings.log_level)
+    tracing.configure(name, settings)
     app = build(settings)
     config = uvicorn.Config(app, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[shared_port(settings.host, settings.port_of(name))])
