@@ -8,7 +8,7 @@ from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from shared.events import Envelope
 from shared.settings import Settings
 from shared.topology import events_exchange, topology_of
-from shared.tracing import SUBMISSION_ID, tracer
+from shared.tracing import about
 
 # Why a message that the service itself gave up on (not the broker) is in its DLQ.
 REASON_HEADER = "x-gongkai-reason"
@@ -48,7 +48,7 @@ def event_publishers(
 
 async def publish_event(publishers: dict[str, RabbitPublisher], event: Envelope) -> None:
     """Published in a span of its own that names the item (the relay's publish starts a trace)."""
-    with tracer.start_as_current_span(f"relay {event.type}", attributes={SUBMISSION_ID: event.submission_id}):
+    with about(f"relay {event.type}", event.submission_id):
         await publishers[event.type].publish(
             event.model_dump(mode="json"), correlation_id=event.correlation_id, message_id=str(event.event_id)
         )

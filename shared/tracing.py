@@ -39,6 +39,12 @@ def instrument(app: FastAPI, settings: Settings) -> None:
         FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_ROUTES)
 
 
+def about(name: str, submission_id: str, **attributes: str):
+    """A span of gongkai's own about one item, `gongkai.`-prefixed attributes beside its id."""
+    named = {SUBMISSION_ID: submission_id, **{f"gongkai.{key}": value for key, value in attributes.items()}}
+    return tracer.start_as_current_span(name, attributes=named)
+
+
 def tag(submission_id: str | None) -> None:
     """Name the item the current span is about."""
     if submission_id:

@@ -37,6 +37,7 @@ from shared.events import Event, ReviewApproved, SubmissionWithdrawn, utcnow
 from shared.metrics import CHANNEL_PUSH
 from shared.observability import Figure
 from shared.settings import Settings
+from shared.tracing import about
 from shared.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
@@ -127,18 +128,13 @@ async def process(
 
 
 async def _on_channel(step: Step, pub: Publication, channel: ChannelAdapter) -> ChannelReceipt | None:
-    """The step taken on the channel (a withdrawal has no receipt), timed per channel and outcome:
-    ok, retryable (tried again later), refused (for good) or error (a fault of gongkai's)."""
+    """The step taken on the channel (a withdrawal has no receipt), in a span of its own, timed per
+    channel and outcome: ok, retryable (tried again later), refused (for good) or error (a fault of
+    gongkai's)."""
     started, outcome = time.perf_counter(), "error"
     try:
-        match step:
-            case Step.PUBLISH:
-                receipt = await channel.publish(pub)
-            case Step.UPDATE:
-                receipt = await channel.update(pub)
-            case Step.WITHDRAW:
-                await channel.withdraw(pub)
-                receipt = None
+        with about(f"{step} on {pub.channel}", pub.submission_id, channel=pub.channel):
+            receipt = await _take(step, pub, channel)
         outcome = "ok"
         return receipt
     except ChannelError as error:
@@ -146,6 +142,17 @@ async def _on_channel(step: Step, pub: Publication, channel: ChannelAdapter) -> 
         raise
     finally:
         CHANNEL_PUSH.labels(pub.channel, step, outcome).observe(time.perf_counter() - started)
+
+
+async def _take(step: Step, pub: Publication, channel: ChannelAdapter) -> ChannelReceipt | None:
+    match step:
+        case Step.PUBLISH:
+            return await channel.publish(pub)
+        case Step.UPDATE:
+            return await channel.update(pub)
+        case Step.WITHDRAW:
+            await channel.withdraw(pub)
+            return None
 
 
 async def work(

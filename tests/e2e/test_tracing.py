@@ -1,6 +1,7 @@
-"""Traces, on by one setting: ingest and review as processes export OTLP (protobuf over HTTP) to a
-real receiver; an item's spans carry its submission id, and review's consumer span continues the
-trace of the message ingest's relay published (its context travels in the message headers)."""
+"""Traces, on by one setting: ingest, review and publish as processes export OTLP (protobuf over
+HTTP) to a real receiver; an item's spans carry its submission id, review's consumer span
+continues the trace of the message ingest's relay published (its context travels in the message
+headers), and publish's step on a channel is a span of its own."""
 
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tests.conftest import Identities, remove_namespace, serving
 from tests.e2e.conftest import _start, _wait_ready
 from tests.e2e.test_pipeline import item
-from tests.support import eventually, free_port, isolated_settings, settings_env
+from tests.integration.test_publish import approved
+from tests.support import EventTap, eventually, free_port, isolated_settings, settings_env
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +47,7 @@ def _span(service: str, span) -> dict:
 
 async def test_an_items_spans_carry_its_id_across_http_and_the_broker(servers):
     spans: list[dict] = []
-    otlp_port, ports = free_port(), {"ingest": free_port(), "review": free_port()}
+    otlp_port, ports = free_port(), {name: free_port() for name in ("ingest", "review", "publish")}
     settings = isolated_settings(
         servers, otlp_endpoint=f"http://127.0.0.1:{otlp_port}", **{f"{n}_port": p for n, p in ports.items()}
     )
@@ -64,13 +66,13 @@ async def test_an_items_spans_carry_its_id_across_http_and_the_broker(servers):
                 )
             sid = answer.json()["id"]
 
-            def of(service: str, name: str) -> list[dict]:
+            def of(service: str, name: str, submission_id: str = sid) -> list[dict]:
                 return [
                     s
                     for s in spans
                     if s["service"] == service
                     and s["name"] == name
-                    and s["attributes"].get("gongkai.submission_id") == sid
+                    and s["attributes"].get("gongkai.submission_id") == submission_id
                 ]
 
             consumed = f"{settings.namespace}.events.submission.received process"
@@ -79,6 +81,10 @@ async def test_an_items_spans_carry_its_id_across_http_and_the_broker(servers):
             [relayed] = of("gongkai-ingest", "relay submission.received")
             assert of("gongkai-review", consumed)[0]["trace"] == relayed["trace"]
             assert not [s for s in spans if s["name"].startswith("GET /readyz")]
+
+            async with EventTap(settings) as tap:
+                await tap.publish(approved("traced", channels=["portal"]))  # as review would announce it
+            await eventually(lambda: of("gongkai-publish", "publish on portal", "traced"), 20, "the push")
         finally:
             for process in processes.values():
                 process.terminate()
