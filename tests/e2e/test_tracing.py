@@ -58,7 +58,7 @@ async def test_an_items_spans_carry_its_id_across_http_and_the_broker(servers):
         try:
             for name in ports:
                 processes[name] = _start(f"tracing-{name}", [sys.executable, "-m", f"services.{name}"], env)
-            _wait_ready(urls, processes)
+            _wait_ready(urls, processes, 120)  # three services starting on a busy machine
             department = await Identities(settings).department()
             async with httpx.AsyncClient() as http:
                 answer = await http.post(

@@ -68,14 +68,14 @@ async def test_queue_and_dlq_depths_and_consumer_lag_are_what_the_broker_holds(s
             counted = figure(samples, "gongkai_consumer_lag_seconds_count", **lag)
             return counted and figure(samples, "gongkai_consumer_lag_seconds_sum", **lag) >= 90
 
-        await eventually(lag_seen, 10, "the consumer lag of m-1")
+        await eventually(lag_seen, 20, "the consumer lag of m-1")
 
         await tap.exchange.publish(aio_pika.Message(b"not an event"), routing_key="submission.received")
 
         async def dlq_depth():
             return figure(await scraped(http), "gongkai_queue_messages", service="stats", queue=dlq)
 
-        assert await eventually(dlq_depth, 10, "the poison message in the DLQ") == 1
+        assert await eventually(dlq_depth, 20, "the poison message in the DLQ") == 1
 
         for subscriber in app.state.broker.subscribers:
             await subscriber.stop()  # the consumer gone: what arrives now waits in the queue
@@ -85,7 +85,7 @@ async def test_queue_and_dlq_depths_and_consumer_lag_are_what_the_broker_holds(s
         async def depth():
             return figure(await scraped(http), "gongkai_queue_messages", service="stats", queue=queue) == 7
 
-        await eventually(depth, 10, "seven messages ready in the queue")
+        await eventually(depth, 20, "seven messages ready in the queue")
         samples = await scraped(http)
         assert figure(samples, "gongkai_queue_consumers", service="stats", queue=queue) == 0
 
