@@ -19,19 +19,20 @@ from fastapi_offline import FastAPIOffline
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 from starlette.datastructures import MutableHeaders
 
-from shared import problems
+from shared import problems, tracing
 from shared.auth import EXPIRES_HEADER, prepare_identity
 from shared.broker import create_broker, event_publishers
-from shared.events import Event
+from shared.events import Event, utcnow
 from shared.logging import configure
-from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
+from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
 from shared.mongo import connect, database_of
+from shared.observability import QueueProbe, Source, outbox, scrape
 from shared.outbox import event_relay
 from shared.settings import Settings
 from shared.topology import ANNOUNCES, declare, topology_of
@@ -63,6 +64,7 @@ class ServiceSpec:
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
     rate_limited: bool = False  # its authenticated writes can be refused with 429
+    figures: list[Source] = field(default_factory=list)  # its own figures read at each scrape of /metrics
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -75,6 +77,8 @@ def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: Ev
         topology.queue, topology.events, ack_policy=AckPolicy.REJECT_ON_ERROR, title=f"{service}:events"
     )
     async def on_event(event: Event) -> None:
+        CONSUMER_LAG.labels(service, event.type).observe((utcnow() - event.occurred_at).total_seconds())
+        tracing.tag(event.submission_id)
         with structlog.contextvars.bound_contextvars(
             submission_id=event.submission_id, event_type=event.type, event_id=str(event.event_id)
         ):
@@ -117,6 +121,8 @@ async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]]) -> No
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     broker = create_broker(settings)
+    probe = QueueProbe(spec.name, settings)
+    sources = [outbox(spec.name), *([probe.queue_depths] if spec.handle else []), *spec.figures]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -155,6 +161,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             for task in stuck:
                 log.warning("a task did not stop in time; leaving it", task=task.get_name(), at=_where(task))
             await _within(broker.stop(), "the broker connection")
+            await _within(probe.close(), "the connection reading queue depths")
             await _within(client.close(), "the database client")
             if spec.teardown:
                 spec.teardown(app)
@@ -166,9 +173,10 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.broker = broker
     problems.install(app)
     _instrument(app, spec.name)
+    tracing.instrument(app, settings)
     app.add_middleware(BodyGuard, max_body_size=spec.max_body_size, uploads=spec.uploads)
     _protect(app)
-    app.include_router(_health_router())
+    app.include_router(_health_router(spec.name, sources))
     for router in spec.routers:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
     _document(app, spec.rate_limited)
@@ -339,6 +347,8 @@ def _instrument(app: FastAPI, service: str) -> None:
         response = await call_next(request)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
+        submission_id = request.scope.get("path_params", {}).get("submission_id")
+        tracing.tag(submission_id)
         HTTP_REQUESTS.labels(service, request.method, route, response.status_code).inc()
         HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
         if route not in QUIET_ROUTES:
@@ -348,12 +358,12 @@ def _instrument(app: FastAPI, service: str) -> None:
                 route=route,
                 status=response.status_code,
                 ms=round(elapsed * 1000, 1),
-                submission_id=request.scope.get("path_params", {}).get("submission_id"),
+                submission_id=submission_id,
             )
         return response
 
 
-def _health_router() -> APIRouter:
+def _health_router(service: str, sources: list[Source]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -374,9 +384,9 @@ def _health_router() -> APIRouter:
         return {"status": "ready", "database": database, "broker": broker}
 
     @router.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        """Prometheus metrics, in its text exposition format."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, in its text exposition format (shared.observability)."""
+        return Response(await scrape(request.app, service, sources), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -386,6 +396,7 @@ def run(name: str, build: Callable[[Settings], FastAPI], settings: Settings) -> 
     SO_REUSEPORT, so that several replicas of a service on one machine all serve it (the kernel
     spreads connections over them) and any one of them can die without the port going dark."""
     configure(name, settings.log_level)
+    tracing.configure(name, settings)
     app = build(settings)
     config = uvicorn.Config(app, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[shared_port(settings.host, settings.port_of(name))])

@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     stats_port: int = 8084
     sandbox_port: int = 8090
     log_level: str = Field("INFO", description="Log level of every process")
+    otlp_endpoint: str = Field(
+        "",
+        description="Base URL of an OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318): "
+        "when set, every process exports its traces there; empty, nothing is traced",
+    )
 
     @field_validator("index_number_format")
     @classmethod

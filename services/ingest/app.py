@@ -24,6 +24,7 @@ from services.ingest.domain import (
 )
 from services.ingest.reader import AttachmentReader
 from services.ingest.store import SubmissionStore
+from shared import tracing
 from shared.auth import Principal, bearer_principal, requires
 from shared.domain import (
     ATTACHMENT_PART_LABELS,
@@ -182,6 +183,7 @@ def routes() -> APIRouter:
         doc, created = await handlers.submit(
             store, clerk, draft, idempotency_key, request.app.state.settings.idempotency_hours
         )
+        tracing.tag(doc["_id"])
         if created:
             request.app.state.relay.wake()
         replayed = {} if created else {"Idempotent-Replayed": "true"}

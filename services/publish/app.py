@@ -8,6 +8,7 @@ from services.publish import handlers, portal, republishing
 from services.publish.channels import configured_channels
 from services.publish.store import PublicationStore
 from shared.broker import dead_letter
+from shared.observability import Figure
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS, Relay
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -55,6 +56,9 @@ def build(settings: Settings) -> FastAPI:
         app.state.feed_relay = Relay(FEED, append, publications + items, settings.outbox_poll_seconds)
         app.state.dead_letter_relay = Relay(DEAD_LETTERS, give_up, publications, settings.outbox_poll_seconds)
 
+    async def subscriber_lag(app: FastAPI) -> list[Figure]:
+        return await handlers.subscriber_lag(app.state.store)
+
     async def item_relay(app: FastAPI) -> None:
         await app.state.item_relay.run()
 
@@ -79,6 +83,7 @@ def build(settings: Settings) -> FastAPI:
             prepare=create_relays,
             workers=[item_relay, feed_relay, dead_letter_relay, publication_worker, subscription_worker],
             handle=lambda app, event: handlers.on_event(app.state.store, settings, wake, event),
+            figures=[subscriber_lag],
         )
     )
     republishing.document_webhooks(app)

@@ -5,17 +5,27 @@ import asyncio
 import json
 import time
 from dataclasses import replace
+from datetime import datetime
 
 import httpx
 import structlog
 
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
 from services.publish.destinations import Network, closed_to
-from services.publish.domain import Attempt, Publication, Step, attempt_of, complete_approval, goes_online
+from services.publish.domain import (
+    Attempt,
+    ChannelReceipt,
+    Publication,
+    Step,
+    attempt_of,
+    complete_approval,
+    goes_online,
+)
 from services.publish.store import IndexNumbers, ItemStore, PublicationStore, SubscriptionStore
 from services.publish.subscriptions import (
     DeliveryRecord,
     Subscription,
+    entry_time,
     event_type,
     failed,
     feed_event,
@@ -24,12 +34,17 @@ from services.publish.subscriptions import (
     webhook_id,
 )
 from shared.events import Event, ReportPublished, ReviewApproved, SubmissionWithdrawn, utcnow
+from shared.metrics import CHANNEL_PUSH
+from shared.observability import Figure
 from shared.settings import Settings
+from shared.tracing import about
 from shared.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
 CONCURRENT_STEPS = 32
 DELIVERY_BATCH = 50  # feed entries a subscription is brought forward by per pass
+SUBSCRIPTION_BEHIND = "gongkai_subscription_entries_behind"
+SUBSCRIPTION_OLDEST = "gongkai_subscription_oldest_seconds"
 
 
 async def on_event(store: PublicationStore, settings: Settings, wake: Wakeup, event: Event) -> None:
@@ -109,17 +124,38 @@ async def process(
             number = await numbers.assign(pub.submission_id, pub.content.category, utcnow())
             content = pub.content.model_copy(update={"index_number": number})
             pub, attempt = pub.model_copy(update={"content": content}), replace(attempt, content=content)
-        match attempt.step:
-            case Step.PUBLISH:
-                return replace(attempt, receipt=await channel.publish(pub))
-            case Step.UPDATE:
-                return replace(attempt, receipt=await channel.update(pub))
-            case Step.WITHDRAW:
-                await channel.withdraw(pub)
-                return attempt
+        return replace(attempt, receipt=await _on_channel(attempt.step, pub, channel))
     except ChannelError as error:
         log.warning("channel attempt failed", channel=pub.channel, error=str(error), attempt=pub.attempts + 1)
         return replace(attempt, error=str(error), retryable=error.retryable, retry_after=error.retry_after)
+
+
+async def _on_channel(step: Step, pub: Publication, channel: ChannelAdapter) -> ChannelReceipt | None:
+    """The step taken on the channel (a withdrawal has no receipt), in a span of its own, timed per
+    channel and outcome: ok, retryable (tried again later), refused (for good) or error (a fault of
+    gongkai's)."""
+    started, outcome = time.perf_counter(), "error"
+    try:
+        with about(f"{step} on {pub.channel}", pub.submission_id, channel=pub.channel):
+            receipt = await _take(step, pub, channel)
+        outcome = "ok"
+        return receipt
+    except ChannelError as error:
+        outcome = "retryable" if error.retryable else "refused"
+        raise
+    finally:
+        CHANNEL_PUSH.labels(pub.channel, step, outcome).observe(time.perf_counter() - started)
+
+
+async def _take(step: Step, pub: Publication, channel: ChannelAdapter) -> ChannelReceipt | None:
+    match step:
+        case Step.PUBLISH:
+            return await channel.publish(pub)
+        case Step.UPDATE:
+            return await channel.update(pub)
+        case Step.WITHDRAW:
+            await channel.withdraw(pub)
+            return None
 
 
 async def work(
@@ -246,3 +282,25 @@ async def _deliver(
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return record, error
+
+
+async def subscriber_lag(store: PublicationStore) -> list[Figure]:
+    """Per webhook subscription: the feed entries after its cursor (delivered to it or passed over
+    as not wanted), and how long the first of them has waited (0 when it is up to date)."""
+    head = await store.feed.head()
+    last = head["seq"] if head else 0
+    figures = []
+    for subscription in await store.subscriptions.all():
+        labels = {"subscription": subscription.id, "state": subscription.state.value}
+        waiting = await store.feed.after(subscription.cursor, 1) if subscription.cursor < last else []
+        age = (utcnow() - datetime.fromisoformat(entry_time(waiting[0]))).total_seconds() if waiting else 0.0
+        figures.append(
+            Figure(
+                SUBSCRIPTION_BEHIND,
+                "Feed entries the subscription has yet to take",
+                labels,
+                last - subscription.cursor,
+            )
+        )
+        figures.append(Figure(SUBSCRIPTION_OLDEST, "Age of the first of them", labels, max(0.0, age)))
+    return figures
