@@ -199,12 +199,14 @@ async def test_withdrawal_is_announced_and_final(settings, identities):
 
 
 async def test_a_department_over_its_rate_is_told_when_to_come_back(settings, identities):
-    limited = settings.model_copy(update={"ingest_writes_per_minute": 6, "ingest_write_burst": 2})
+    # One write a minute after a burst of two: the third is told to wait the rest of that minute,
+    # however long the first two took on a loaded machine (the arithmetic: tests/unit's RateLimiter).
+    limited = settings.model_copy(update={"ingest_writes_per_minute": 1, "ingest_write_burst": 2})
     clerk, other = await identities.department(), await identities.department("water", "水利站")
     async with running(build(limited)) as http:
         answers = [await http.post("/v1/submissions", json=ITEM, headers=clerk) for _ in range(3)]
         assert [a.status_code for a in answers] == [202, 202, 429]
-        assert int(answers[2].headers["retry-after"]) == 10
+        assert 0 < int(answers[2].headers["retry-after"]) <= 60
         assert answers[2].headers["content-type"].startswith("application/problem+json")
         assert (await http.post("/v1/submissions", json=ITEM, headers=other)).status_code == 202
 
