@@ -152,7 +152,7 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
         env=settings_env(settings),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=150,  # a guard against a hang, not a speed check: a loaded machine runs the CLI slowly
     )
 
 
