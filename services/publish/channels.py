@@ -10,6 +10,7 @@ from typing import Protocol
 
 import httpx
 
+from services.publish.destinations import Destination
 from services.publish.domain import ChannelReceipt, Publication, public_content
 from shared.domain import Channel
 from shared.events import utcnow
@@ -127,16 +128,25 @@ async def signed_request(
     secret: str,
     webhook_id: str,
     gone_is_fine: bool = False,
+    to: Destination | None = None,
 ) -> httpx.Response:
-    """A request signed per Standard Webhooks. A timeout, 429 or 5xx raises a retryable
-    ChannelError (with the Retry-After asked for); another refusal a final one."""
+    """A request signed per Standard Webhooks, to `url` or to the address it was judged at (`to`).
+    A timeout, 429 or 5xx raises a retryable ChannelError (with the Retry-After asked for);
+    another refusal a final one."""
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         **signed_headers(secret, webhook_id, body, utcnow()),
     }
+    sent_to, extensions = url, {}
+    if to is not None:
+        sent_to, headers["host"] = to.url, to.host
+        if to.server_name:
+            extensions["sni_hostname"] = to.server_name
     try:
-        response = await client.request(method, url, content=body.encode(), headers=headers)
+        response = await client.request(
+            method, sent_to, content=body.encode(), headers=headers, extensions=extensions
+        )
     except httpx.HTTPError as exc:
         raise ChannelError(f"{type(exc).__name__}: {exc}") from exc
     if response.is_success or (gone_is_fine and response.status_code in (404, 410)):

@@ -11,7 +11,7 @@ import httpx
 import structlog
 
 from services.publish.channels import ChannelAdapter, ChannelError, signed_request
-from services.publish.destinations import Network, closed_to
+from services.publish.destinations import Network, Unreachable, destination
 from services.publish.domain import (
     Attempt,
     ChannelReceipt,
@@ -261,12 +261,16 @@ async def _deliver(
     hook = webhook_id(subscription, entry["seq"])
     started, error, status = time.perf_counter(), None, None
     try:
-        # Judged again at each delivery: a host may have been pointed inside since it subscribed.
-        if why := await closed_to(subscription.url, trusted):
-            raise ChannelError(why)
+        # Judged again at each delivery (a host may have been pointed inside since it subscribed),
+        # and sent to the address judged.
+        target = await destination(subscription.url, trusted)
+        if isinstance(target, str):
+            raise ChannelError(target)
         status = (
-            await signed_request(http, "POST", subscription.url, body, subscription.secret, hook)
+            await signed_request(http, "POST", subscription.url, body, subscription.secret, hook, to=target)
         ).status_code
+    except Unreachable as unresolved:
+        error = ChannelError(str(unresolved))
     except ChannelError as refused:
         error, status = refused, refused.status
     record = DeliveryRecord(

@@ -1,7 +1,10 @@
 """Webhook subscriptions of republishing platforms, against the real broker and database, with a
 real HTTP receiver (the sandbox, which checks every signature)."""
 
+import asyncio
+import itertools
 import json
+import socket
 
 import httpx
 import jsonschema
@@ -243,6 +246,39 @@ async def test_a_destination_no_longer_trusted_receives_nothing(settings, identi
         [first, *_] = await eventually(refused, 20, "a delivery refused")
         assert first["outcome"] == "failed" and "not a public address" in first["error"]
         assert (await peer.get(f"{receiver}/items")).json()["items"] == []
+
+
+async def test_a_delivery_goes_to_the_address_judged_not_to_a_second_lookup(
+    settings, identities, platform, receiver, monkeypatch
+):
+    """DNS rebinding: a name server that answers a trusted address and then an internal one, in
+    turn. A delivery judged on the first answer must connect there, never look the name up again."""
+    port = int(receiver.rsplit(":", 1)[1])
+    answers = itertools.cycle(["127.0.0.1", "10.255.255.1"])  # only 127.0.0.0/8 is trusted here
+    loop = asyncio.get_running_loop()
+    resolve = loop.getaddrinfo
+
+    async def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return await resolve(host, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    operator = await identities.operator()
+    url = f"http://rebind.example:{port}/items"
+    wanted = {"url": url, "events": ["publication.published"], "secret": RECEIVER_SECRET}
+    settings = settings.model_copy(update={"platform_url": platform})
+    async with EventTap(settings) as tap, running(build(settings)) as http, httpx.AsyncClient() as peer:
+        assert (await http.post("/v1/subscriptions", json=wanted, headers=operator)).status_code == 201
+        await tap.publish(approved("dns-1"))
+
+        async def delivered():
+            return (await peer.get(f"{receiver}/deliveries")).json()["items"] or None
+
+        [delivery] = await eventually(delivered, 30, "the delivery, at the address judged")
+        assert delivery["headers"]["host"] == f"rebind.example:{port}"
+        log = (await http.get("/v1/subscriptions", headers=operator)).json()["items"][0]
+        assert log["state"] == "active"
 
 
 def apply(store: dict, event: dict) -> None:
