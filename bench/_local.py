@@ -18,9 +18,9 @@ def env_of(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running(settings: Settings, *command: str, ready: str):
-    """`command` as a process with `settings`, once `gongkai ready <ready>` answers."""
-    env = env_of(settings)
+def running(settings: Settings, *command: str, ready: str, env: dict[str, str] | None = None):
+    """`command` as a process with `settings` (and `env`), once `gongkai ready <ready>` answers."""
+    env = {**env_of(settings), **(env or {})}
     process = subprocess.Popen(
         list(command), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
