@@ -8,6 +8,8 @@ on the same broker, and their ratio; then p50/p99 submission-to-published latenc
 measured rate, database writes per item and each process's RSS.
 
     .venv/bin/python bench/pipeline.py [--items 200] [--paced-items 50] [--replicas 1 3]
+
+GONGKAI_MONGODB_URL and GONGKAI_RABBITMQ_URL choose the servers, as for the services.
 """
 
 import argparse
@@ -30,7 +32,10 @@ import aio_pika
 import httpx
 
 from bench._counted import WRITES
-from bench._local import GONGKAI, drop_databases, env_of, running
+from bench._local import GONGKAI, drop_databases, remove_topology, started, wait_ready
+from shared.auth import Principal, add_department, issue_token
+from shared.domain import Role
+from shared.mongo import connect, database_of
 from shared.settings import Settings
 from shared.topology import topology_of
 
@@ -91,19 +96,18 @@ def bench_settings() -> Settings:
     )
 
 
-def add_identity(settings: Settings, *command: str) -> str:
-    env = env_of(settings)
-    added = subprocess.run([GONGKAI, "admin", *command], env=env, capture_output=True, text=True, check=True)
-    return added.stdout.split()[-1]
-
-
-def identities(settings: Settings) -> dict[str, str]:
+async def identities(settings: Settings) -> dict[str, str]:
     """A department and one reviewer per level, each a holder of its own (four eyes)."""
-    return {
-        "department": add_identity(settings, "department", "add", DEPARTMENT, "--name", "压测"),
-        "level1": add_identity(settings, "reviewer", "add", "压测审查员", "--level", "1"),
-        "level2": add_identity(settings, "reviewer", "add", "压测审核员", "--level", "2"),
-    }
+    client = connect(settings)
+    try:
+        identity = database_of(client, settings, "identity")
+        tokens = {"department": await add_department(identity, DEPARTMENT, "压测")}
+        for level, name in ((1, "压测审查员"), (2, "压测审核员")):
+            reviewer = Principal(name=name, role=Role.REVIEWER, level=level)
+            tokens[f"level{level}"] = await issue_token(identity, reviewer)
+        return tokens
+    finally:
+        await client.close()
 
 
 async def consumers_ready(settings: Settings, replicas: int) -> None:
@@ -125,19 +129,76 @@ async def consumers_ready(settings: Settings, replicas: int) -> None:
 
 @contextlib.contextmanager
 def system(settings: Settings, replicas: int):
+    """The sandbox and `replicas` processes of each service, all started at once."""
     counts = Path(tempfile.mkdtemp(prefix="gongkai-counts-"))
-    env = {"GONGKAI_BENCH_COUNTS": str(counts)}
+    counted_env = {"GONGKAI_BENCH_COUNTS": str(counts)}
     with contextlib.ExitStack() as stack:
-        started = {name: [] for name in ("sandbox", *SERVICES)}
-        started["sandbox"].append(
-            stack.enter_context(running(settings, GONGKAI, "sandbox", "platform", ready="sandbox"))
-        )
+        processes = {"sandbox": [stack.enter_context(started(settings, GONGKAI, "sandbox", "platform"))]}
         for name in SERVICES:
-            for _ in range(replicas):
-                command = (sys.executable, "-m", "bench._counted", name)
-                started[name].append(stack.enter_context(running(settings, *command, ready=name, env=env)))
+            command = (sys.executable, "-m", "bench._counted", name)
+            processes[name] = [
+                stack.enter_context(started(settings, *command, env=counted_env)) for _ in range(replicas)
+            ]
+        wait_ready(settings, "sandbox", *SERVICES, seconds=120)
         asyncio.run(consumers_ready(settings, replicas))
-        yield System(settings, started, counts, identities(settings))
+        yield System(settings, processes, counts, asyncio.run(identities(settings)))
+
+
+# --- what the processes tell ------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one service's processes did: database commands by command and collection, the
+    milliseconds they took to be answered, and CPU seconds (its children's included)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    milliseconds: Counter[str] = field(default_factory=Counter)
+    cpu: float = 0.0
+
+    def add(self, counted: dict, cpu: float) -> None:
+        self.counts.update(counted["counts"])
+        self.milliseconds.update(counted["milliseconds"])
+        self.cpu += cpu
+
+    def __sub__(self, other: "Tally") -> "Tally":
+        return Tally(self.counts - other.counts, self.milliseconds - other.milliseconds, self.cpu - other.cpu)
+
+    @property
+    def writes(self) -> int:
+        return sum(n for key, n in self.counts.items() if key.split()[0] in WRITES)
+
+
+def snapshot(system: System) -> dict[str, Tally]:
+    """What each service has done so far."""
+    for name in SERVICES:
+        for process in system.processes[name]:
+            os.kill(process.pid, signal.SIGUSR1)
+    time.sleep(0.3)
+    tallies = {name: Tally() for name in SERVICES}
+    for name in SERVICES:
+        for process in system.processes[name]:
+            counted = json.loads((system.counts / f"{process.pid}.json").read_text())
+            tallies[name].add(counted, cpu_seconds(process.pid))
+    return tallies
+
+
+def difference(after: dict[str, Tally], before: dict[str, Tally]) -> dict[str, Tally]:
+    return {name: after[name] - before[name] for name in after}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and of its children that have ended."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and of its children (ingest's file readers), in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(rss_kib(int(child)) for child in children)
 
 
 # --- driving it -------------------------------------------------------------------------------
@@ -253,7 +314,9 @@ async def run_phase(http, system: System, items: int, rate: float | None) -> Thr
     return Throughput(items, finished - started, latencies)
 
 
-async def drive(system: System, items: int, paced_items: int) -> tuple[Throughput, Throughput, dict]:
+async def drive(
+    system: System, items: int, paced_items: int
+) -> tuple[Throughput, Throughput, dict[str, Tally]]:
     tap = await tap_publications(system)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     try:
@@ -262,44 +325,21 @@ async def drive(system: System, items: int, paced_items: int) -> tuple[Throughpu
             try:
                 before = snapshot(system)
                 full = await run_phase(http, system, items, None)
-                writes = difference(snapshot(system), before)
+                tallies = difference(snapshot(system), before)
+                progress(f"{items} items at full speed: {full.per_second:.1f}/s")
                 paced = await run_phase(http, system, paced_items, full.per_second / 2)
+                progress(f"{paced_items} items paced at {full.per_second / 2:.1f}/s")
             finally:
                 for task in reviewers:
                     task.cancel()
                 await asyncio.gather(*reviewers, return_exceptions=True)
     finally:
         await tap.close()
-    return full, paced, writes
+    return full, paced, tallies
 
 
-# --- what the processes tell ------------------------------------------------------------------
-
-
-def snapshot(system: System) -> dict[str, Counter[str]]:
-    """The database commands each service has sent so far, by command and collection."""
-    for processes in list(system.processes.values())[1:]:
-        for process in processes:
-            os.kill(process.pid, signal.SIGUSR1)
-    time.sleep(0.3)
-    counts = {}
-    for name in SERVICES:
-        counts[name] = Counter()
-        for process in system.processes[name]:
-            counts[name].update(json.loads((system.counts / f"{process.pid}.json").read_text()))
-    return counts
-
-
-def difference(after: dict, before: dict) -> dict[str, Counter[str]]:
-    return {name: after[name] - before[name] for name in after}
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and of its children (ingest's file readers), in KiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(rss_kib(int(child)) for child in children)
+def progress(line: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
 # --- the raw chain ----------------------------------------------------------------------------
@@ -361,28 +401,26 @@ class Result:
     replicas: int
     full: Throughput
     paced: Throughput
-    writes: dict[str, Counter[str]]
+    tallies: dict[str, Tally]  # of the run at full speed
     rss: dict[str, list[int]]
 
 
 def measure(replicas: int, items: int, paced_items: int) -> Result:
     settings = bench_settings()
+    progress(f"{replicas} replica(s) of each service starting, namespace {settings.namespace}")
     try:
         with system(settings, replicas) as running_system:
             httpx.put(
                 f"{running_system.url('sandbox')}/behaviour", json={"delay_seconds": 0.02}
             ).raise_for_status()
-            full, paced, writes = asyncio.run(drive(running_system, items, paced_items))
+            full, paced, tallies = asyncio.run(drive(running_system, items, paced_items))
             rss = {n: [rss_kib(p.pid) for p in ps] for n, ps in running_system.processes.items()}
             if running_system.refused:
                 print(f"  decisions refused ({replicas} replicas): {dict(running_system.refused)}")
     finally:
         drop_databases(settings, *SERVICES, "identity")
-    return Result(replicas, full, paced, writes, rss)
-
-
-def writes_of(counts: Counter[str]) -> int:
-    return sum(n for key, n in counts.items() if key.split()[0] in WRITES)
+        remove_topology(settings, *SERVICES)
+    return Result(replicas, full, paced, tallies, rss)
 
 
 def print_table(results: list[Result], chain_rate: float, items: int) -> None:
@@ -393,30 +431,42 @@ def print_table(results: list[Result], chain_rate: float, items: int) -> None:
         f"{'writes/item':>12} {'commands/item':>14}"
     )
     for r in results:
-        writes = sum(writes_of(c) for c in r.writes.values()) / items
-        commands = sum(sum(c.values()) for c in r.writes.values()) / items
+        writes = sum(t.writes for t in r.tallies.values()) / items
+        commands = sum(t.counts.total() for t in r.tallies.values()) / items
         print(
             f"{r.replicas:>8} {r.full.per_second:>8.1f} {r.full.per_second / chain_rate:>7.4f} "
             f"{percentile(r.paced.latencies, 50):>8.0f} {percentile(r.paced.latencies, 99):>8.0f} "
             f"{r.paced.items / r.paced.seconds:>8.1f} {writes:>12.1f} {commands:>14.1f}"
         )
     for r in results:
+        print_services(r, items)
+
+
+def print_services(r: Result, items: int) -> None:
+    print(f"\n{r.replicas} replica(s), per item, all of a service's replicas together:")
+    print(
+        f"  {'service':<8} {'writes':>7} {'commands':>9} {'db ms':>7} {'cpu ms':>7}  RSS MiB of each process"
+    )
+    for name in SERVICES:
+        t = r.tallies[name]
+        rss = " ".join(f"{kib / 1024:.0f}" for kib in r.rss[name])
         print(
-            f"\n{r.replicas} replica(s): per service, per item (all its replicas together); RSS MiB per process"
+            f"  {name:<8} {t.writes / items:>7.1f} {t.counts.total() / items:>9.1f} "
+            f"{t.milliseconds.total() / items:>7.0f} {t.cpu * 1000 / items:>7.0f}  {rss}"
         )
-        for name in SERVICES:
-            counts = r.writes[name]
-            rss = " ".join(f"{kib / 1024:.0f}" for kib in r.rss[name])
-            print(
-                f"  {name:<8} writes {writes_of(counts) / items:5.1f}  commands {sum(counts.values()) / items:5.1f}"
-                f"  RSS {rss}"
-            )
-        print(f"  sandbox  RSS {r.rss['sandbox'][0] / 1024:.0f}")
-        top = sum(r.writes.values(), Counter()).most_common(8)
-        print("  most sent: " + "; ".join(f"{key} {n / items:.1f}" for key, n in top))
+    print(f"  {'sandbox':<8} {'':>35}  {r.rss['sandbox'][0] / 1024:.0f}")
+    for name in SERVICES:
+        top = r.tallies[name].milliseconds.most_common(4)
+        counts = r.tallies[name].counts
+        shown = "; ".join(
+            f"{key.split('_', 1)[-1]} {counts[key] / items:.1f}× {ms / items:.0f} ms" for key, ms in top
+        )
+        print(f"  {name} waits longest on: {shown}")
 
 
 def main(items: int, paced_items: int, replicas: list[int], chain_messages: int) -> None:
+    # Stopped from outside, it still stops its processes and removes its namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = [measure(n, items, paced_items) for n in replicas]
     settings = bench_settings()
     chain_rate = asyncio.run(chain(settings, chain_messages))
@@ -426,7 +476,8 @@ def main(items: int, paced_items: int, replicas: list[int], chain_messages: int)
         "\n÷ chain messages/s; latency: submission to published on both channels, paced at half the"
         "\nitems/s (paced/s: what that run achieved); writes: insert/update/delete/findAndModify"
         "\ncommands, counted in each process by a pymongo command listener (bench/_counted.py),"
-        "\nduring the full-speed run; RSS: VmRSS at the end, a process with its children."
+        "\nduring the full-speed run, with the time they took to be answered (db ms) and the CPU"
+        "\nthe processes used (cpu ms); RSS: VmRSS at the end, a process with its children."
     )
 
 
