@@ -9,6 +9,8 @@ measured rate, database writes per item and each process's RSS.
 
     .venv/bin/python bench/pipeline.py [--items 200] [--paced-items 50] [--replicas 1 3]
 
+The paced run submits --paced-items, or fewer if that would take more than a minute (at least 10).
+
 GONGKAI_MONGODB_URL and GONGKAI_RABBITMQ_URL choose the servers, as for the services.
 """
 
@@ -51,6 +53,7 @@ ITEM = {
 SUBMITTERS = 16  # submissions in flight at once in the run at full speed
 DECIDERS = 16  # decisions in flight at once per reviewer
 CHAIN_HOPS = 4
+PACED_SECONDS, PACED_LEAST = 60, 10  # the paced run submits for about a minute, at least this many
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -326,9 +329,11 @@ async def drive(
                 before = snapshot(system)
                 full = await run_phase(http, system, items, None)
                 tallies = difference(snapshot(system), before)
-                progress(f"{items} items at full speed: {full.per_second:.1f}/s")
-                paced = await run_phase(http, system, paced_items, full.per_second / 2)
-                progress(f"{paced_items} items paced at {full.per_second / 2:.1f}/s")
+                progress(f"{items} items at full speed: {full.per_second:.2f}/s")
+                rate = full.per_second / 2
+                paced_items = max(PACED_LEAST, min(paced_items, int(rate * PACED_SECONDS)))
+                paced = await run_phase(http, system, paced_items, rate)
+                progress(f"{paced_items} items paced at {rate:.2f}/s")
             finally:
                 for task in reviewers:
                     task.cancel()
@@ -427,16 +432,16 @@ def print_table(results: list[Result], chain_rate: float, items: int) -> None:
     print(f"\npipeline, {items} items on both channels, two review levels, platform answering in 20 ms")
     print(f"raw aio-pika {CHAIN_HOPS}-hop chain: {chain_rate:,.0f} messages/s")
     print(
-        f"{'replicas':>8} {'items/s':>8} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'paced/s':>8} "
+        f"{'replicas':>8} {'items/s':>8} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'paced':>6} {'paced/s':>8} "
         f"{'writes/item':>12} {'commands/item':>14}"
     )
     for r in results:
         writes = sum(t.writes for t in r.tallies.values()) / items
         commands = sum(t.counts.total() for t in r.tallies.values()) / items
         print(
-            f"{r.replicas:>8} {r.full.per_second:>8.1f} {r.full.per_second / chain_rate:>7.4f} "
+            f"{r.replicas:>8} {r.full.per_second:>8.2f} {r.full.per_second / chain_rate:>7.4f} "
             f"{percentile(r.paced.latencies, 50):>8.0f} {percentile(r.paced.latencies, 99):>8.0f} "
-            f"{r.paced.items / r.paced.seconds:>8.1f} {writes:>12.1f} {commands:>14.1f}"
+            f"{r.paced.items:>6} {r.paced.items / r.paced.seconds:>8.2f} {writes:>12.1f} {commands:>14.1f}"
         )
     for r in results:
         print_services(r, items)
