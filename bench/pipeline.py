@@ -53,6 +53,7 @@ ITEM = {
 SUBMITTERS = 16  # submissions in flight at once in the run at full speed
 DECIDERS = 16  # decisions in flight at once per reviewer
 CHAIN_HOPS = 4
+DATABASE = "database"  # the database server's CPU, beside the services' tallies
 PACED_SECONDS, PACED_LEAST = 60, 10  # the paced run submits for about a minute, at least this many
 
 
@@ -73,6 +74,7 @@ class System:
     done: dict[str, float] = field(default_factory=dict)  # id → when its last channel was published
     refused: Counter[int] = field(default_factory=Counter)  # decisions answered other than 200
     expected: int = 0  # items awaited on both channels so far
+    database_pid: int | None = None  # the database server's process, when it runs on this machine
     overcounted: int = 0  # publications stats counted beyond two per item: exactly once broken
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -184,6 +186,8 @@ def snapshot(system: System) -> dict[str, Tally]:
         for process in system.processes[name]:
             counted = json.loads((system.counts / f"{process.pid}.json").read_text())
             tallies[name].add(counted, cpu_seconds(process.pid))
+    if system.database_pid:
+        tallies[DATABASE] = Tally(cpu=cpu_seconds(system.database_pid))
     return tallies
 
 
@@ -413,11 +417,12 @@ class Result:
     rss: dict[str, list[int]]
 
 
-def measure(replicas: int, items: int, paced_items: int) -> Result:
+def measure(replicas: int, items: int, paced_items: int, database_pid: int | None) -> Result:
     settings = bench_settings()
     progress(f"{replicas} replica(s) of each service starting, namespace {settings.namespace}")
     try:
         with system(settings, replicas) as running_system:
+            running_system.database_pid = database_pid
             httpx.put(
                 f"{running_system.url('sandbox')}/behaviour", json={"delay_seconds": 0.02}
             ).raise_for_status()
@@ -467,19 +472,31 @@ def print_services(r: Result, items: int) -> None:
             f"{t.milliseconds.total() / items:>7.0f} {t.cpu * 1000 / items:>7.0f}  {rss}"
         )
     print(f"  {'sandbox':<8} {'':>35}  {r.rss['sandbox'][0] / 1024:.0f}")
+    if DATABASE in r.tallies:
+        print(
+            f"  {'database':<8} {'':>25} {r.tallies[DATABASE].cpu * 1000 / items:>7.0f}  (the server's CPU)"
+        )
     for name in SERVICES:
         top = r.tallies[name].milliseconds.most_common(4)
         counts = r.tallies[name].counts
         shown = "; ".join(
-            f"{key.split('_', 1)[-1]} {counts[key] / items:.1f}× {ms / items:.0f} ms" for key, ms in top
+            f"{command_of(key)} {counts[key] / items:.1f}× {ms / items:.0f} ms" for key, ms in top
         )
         print(f"  {name} waits longest on: {shown}")
 
 
-def main(items: int, paced_items: int, replicas: list[int], chain_messages: int) -> None:
+def command_of(key: str) -> str:
+    """`find review.tasks` of `find <namespace>_review.tasks`."""
+    command, where = key.split(maxsplit=1)
+    return f"{command} {where.split('_', 1)[-1]}"
+
+
+def main(
+    items: int, paced_items: int, replicas: list[int], chain_messages: int, database_pid: int | None
+) -> None:
     # Stopped from outside, it still stops its processes and removes its namespace.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = [measure(n, items, paced_items) for n in replicas]
+    results = [measure(n, items, paced_items, database_pid) for n in replicas]
     settings = bench_settings()
     chain_rate = asyncio.run(chain(settings, chain_messages))
     print_table(results, chain_rate, items)
@@ -499,5 +516,8 @@ if __name__ == "__main__":
     parser.add_argument("--paced-items", type=int, default=50)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--chain-messages", type=int, default=2000)
+    parser.add_argument(
+        "--database-pid", type=int, help="The database server's pid: its CPU per item is shown too"
+    )
     args = parser.parse_args()
-    main(args.items, args.paced_items, args.replicas, args.chain_messages)
+    main(args.items, args.paced_items, args.replicas, args.chain_messages, args.database_pid)
