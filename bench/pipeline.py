@@ -53,12 +53,15 @@ ITEM = {
 SUBMITTERS = 16  # submissions in flight at once in the run at full speed
 DECIDERS = 16  # decisions in flight at once per reviewer
 CHAIN_HOPS = 4
-PHASE_SECONDS = 900  # the most a run may take to be published and counted
+PHASE_SECONDS = 900  # the most a run may take to be counted
+STRAGGLER_SECONDS = 120  # then, the most it waits for each item to be seen published on both channels
 DATABASE = "database"  # the database server's CPU, beside the services' tallies
 PACED_SECONDS, PACED_LEAST = 60, 10  # the paced run submits for about a minute, at least this many
 
 
 def percentile(values: list[float], q: int) -> float:
+    if not values:
+        return float("nan")
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
@@ -302,6 +305,7 @@ class Throughput:
     items: int
     seconds: float
     latencies: list[float]  # ms, submission to published on both channels
+    missing: int  # items not seen published on both channels STRAGGLER_SECONDS after stats counted all
 
     @property
     def per_second(self) -> float:
@@ -319,11 +323,13 @@ async def run_phase(http, system: System, items: int, rate: float | None) -> Thr
     else:
         await submit_paced(http, system, items, rate)
     counted_at = await asyncio.wait_for(counted(http, system, system.expected), PHASE_SECONDS)
-    await asyncio.wait_for(system.all_done.wait(), PHASE_SECONDS)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(system.all_done.wait(), STRAGGLER_SECONDS)
     mine = set(system.submitted) - before
-    finished = max(counted_at, *(system.done[sid] for sid in mine))  # counted, and on both channels
-    latencies = [(system.done[sid] - system.submitted[sid]) * 1000 for sid in mine]
-    return Throughput(items, finished - started, latencies)
+    published = mine & set(system.done)
+    finished = max(counted_at, *(system.done[sid] for sid in published))  # counted, and on both channels
+    latencies = [(system.done[sid] - system.submitted[sid]) * 1000 for sid in published]
+    return Throughput(items, finished - started, latencies, len(mine - published))
 
 
 async def drive(
@@ -442,23 +448,25 @@ def measure(replicas: int, items: int, paced_items: int, database_pid: int | Non
     return Result(replicas, full, paced, tallies, rss)
 
 
-def print_table(results: list[Result], chain_rate: float, items: int) -> None:
+def print_header(chain_rate: float, items: int) -> None:
     print(f"\npipeline, {items} items on both channels, two review levels, platform answering in 20 ms")
     print(f"raw aio-pika {CHAIN_HOPS}-hop chain: {chain_rate:,.0f} messages/s")
     print(
         f"{'replicas':>8} {'items/s':>8} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'paced':>6} {'paced/s':>8} "
-        f"{'writes/item':>12} {'commands/item':>14}"
+        f"{'writes/item':>12} {'commands/item':>14} {'missing':>8}"
     )
-    for r in results:
-        writes = sum(t.writes for t in r.tallies.values()) / items
-        commands = sum(t.counts.total() for t in r.tallies.values()) / items
-        print(
-            f"{r.replicas:>8} {r.full.per_second:>8.2f} {r.full.per_second / chain_rate:>7.4f} "
-            f"{percentile(r.paced.latencies, 50):>8.0f} {percentile(r.paced.latencies, 99):>8.0f} "
-            f"{r.paced.items:>6} {r.paced.items / r.paced.seconds:>8.2f} {writes:>12.1f} {commands:>14.1f}"
-        )
-    for r in results:
-        print_services(r, items)
+
+
+def print_row(r: Result, chain_rate: float, items: int) -> None:
+    writes = sum(t.writes for t in r.tallies.values()) / items
+    commands = sum(t.counts.total() for t in r.tallies.values()) / items
+    print(
+        f"{r.replicas:>8} {r.full.per_second:>8.2f} {r.full.per_second / chain_rate:>7.4f} "
+        f"{percentile(r.paced.latencies, 50):>8.0f} {percentile(r.paced.latencies, 99):>8.0f} "
+        f"{r.paced.items:>6} {r.paced.items / r.paced.seconds:>8.2f} {writes:>12.1f} {commands:>14.1f} "
+        f"{r.full.missing + r.paced.missing:>8}",
+        flush=True,
+    )
 
 
 def print_services(r: Result, items: int) -> None:
@@ -498,14 +506,19 @@ def main(
 ) -> None:
     # Stopped from outside, it still stops its processes and removes its namespace.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = [measure(n, items, paced_items, database_pid) for n in replicas]
-    settings = bench_settings()
-    chain_rate = asyncio.run(chain(settings, chain_messages))
-    print_table(results, chain_rate, items)
+    chain_rate = asyncio.run(chain(bench_settings(), chain_messages))
+    results = []
+    for n in replicas:  # each configuration's figures as soon as it is measured
+        results.append(measure(n, items, paced_items, database_pid))
+        print_header(chain_rate, items)
+        for r in results:
+            print_row(r, chain_rate, items)
+        print_services(results[-1], items)
     print(
         "\nitems/s: from the first submission until stats counted every publication; ratio: items/s"
         "\n÷ chain messages/s; latency: submission to published on both channels, paced at half the"
-        "\nitems/s (paced/s: what that run achieved); writes: insert/update/delete/findAndModify"
+        "\nitems/s (paced/s: what that run achieved); missing: items never seen published on both"
+        "\nchannels (their latency is left out); writes: insert/update/delete/findAndModify"
         "\ncommands, counted in each process by a pymongo command listener (bench/_counted.py),"
         "\nduring the full-speed run, with the time they took to be answered (db ms) and the CPU"
         "\nthe processes used (cpu ms); RSS: VmRSS at the end, a process with its children."
