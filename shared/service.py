@@ -181,8 +181,15 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
     _document(app, spec.rate_limited)
     if spec.handle:
-        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
+        subscribe(broker, spec.name, settings, lambda event: _handle_and_wake(spec.handle, app, event))
     return app
+
+
+async def _handle_and_wake(handle, app: FastAPI, event: Event) -> None:
+    """Handle the event; then what it staged leaves at once instead of at the relay's next poll
+    (a second per hop, an item's every hop adding up)."""
+    await handle(app, event)
+    app.state.relay.wake()
 
 
 def _where(task: asyncio.Task) -> str:

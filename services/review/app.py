@@ -22,7 +22,7 @@ from services.review.store import TaskStore
 from shared.audit import AuditEntry
 from shared.auth import Principal, requires
 from shared.domain import Category, Channel, Disclosure, Role, Severity, Theme
-from shared.events import Attachment, Redaction, ScreeningFinding
+from shared.events import Attachment, Event, Redaction, ScreeningFinding
 from shared.outbox import AUDIT, Relay
 from shared.pages import text_size_script
 from shared.problems import Problem
@@ -265,13 +265,18 @@ def console_routes() -> APIRouter:
 
 def build(settings: Settings) -> FastAPI:
     async def audit_relay(app: FastAPI) -> None:
+        await app.state.audit_relay.run()
+
+    async def prepare(app: FastAPI) -> None:
+        """Before the first event arrives: the screener, and the audit relay it wakes."""
+        app.state.screener = Screener()
         app.state.audit_relay = Relay(
             AUDIT, app.state.store.audit.append, [app.state.db.tasks], settings.outbox_poll_seconds
         )
-        await app.state.audit_relay.run()
 
-    async def start_screener(app: FastAPI) -> None:
-        app.state.screener = Screener()
+    async def on_event(app: FastAPI, event: Event) -> None:
+        await handlers.on_event(app.state.store, settings.review_levels, app.state.screener, event)
+        app.state.audit_relay.wake()  # its screening's audit record (the events' relay is woken for all)
 
     return create_app(
         ServiceSpec(
@@ -281,10 +286,8 @@ def build(settings: Settings) -> FastAPI:
             routers=[routes(), wordlist_routes(), audit_routes(), console_routes()],
             outbox=lambda db: [db.tasks],
             workers=[audit_relay],
-            prepare=start_screener,
+            prepare=prepare,
             teardown=lambda app: app.state.screener.close(),
-            handle=lambda app, event: handlers.on_event(
-                app.state.store, settings.review_levels, app.state.screener, event
-            ),
+            handle=on_event,
         )
     )
