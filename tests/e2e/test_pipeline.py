@@ -28,14 +28,14 @@ def item(title: str, **overrides) -> dict:
     }
 
 
-async def approve_at_every_level(http, system, sid: str, reviewers: list[dict]) -> None:
+async def approve_at_every_level(http, system, sid: str, reviewers: list[dict], seconds: float = 30) -> None:
     for headers in reviewers:
 
         async def waiting(headers=headers):
             queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=headers)).json()["items"]
             return any(i["submission_id"] == sid for i in queue)
 
-        await eventually(waiting, 30, f"{sid} in a reviewer's queue")
+        await eventually(waiting, seconds, f"{sid} in a reviewer's queue")
         answer = await http.post(
             f"{system.urls['review']}/v1/reviews/{sid}/decisions",
             json={"decision": "approve", "comment": "同意"},

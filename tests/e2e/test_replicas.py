@@ -22,6 +22,7 @@ from tests.support import EventTap, eventually, run_cli
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # thirteen processes on a shared machine
 REPLICAS = 3
 WAVE = 8  # items submitted and approved before the kill, and as many after it
+QUEUED_SECONDS = 120  # for an item to reach a reviewer's queue: thirteen processes share two cores
 DEPARTMENT = "replicas"
 CHANNELS = ("platform", "portal")
 YEAR = date.today().year
@@ -72,7 +73,7 @@ async def submit_and_approve(http, system, clerk, reviewers, wave: str) -> list[
         assert answer.status_code == 202, answer.text
         sids.append(answer.json()["id"])
     for sid in sids:
-        await approve_at_every_level(http, system, sid, reviewers)
+        await approve_at_every_level(http, system, sid, reviewers, QUEUED_SECONDS)
     return sids
 
 
