@@ -1,4 +1,5 @@
-# The two commands that matter: `make up` runs the whole system here, `make test` proves it.
+# The two commands that matter: `make up` runs the whole system here (`make up REPLICAS=3`: three
+# processes of each service), `make test` proves it.
 .PHONY: up down test lint format bench asyncapi schemas
 
 up:

@@ -9,7 +9,9 @@ if [[ "${GONGKAI_USE_DOCKER:-auto}" != "no" ]] && command -v docker >/dev/null &
 fi
 
 for name in ingest review publish stats sandbox mongodb; do
-  stop "$name"
+  for process in $(recorded "$name"); do  # every replica of a service
+    stop "$process"
+  done
 done
 if alive rabbitmq; then
   rabbitmq_env

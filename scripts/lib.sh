@@ -18,10 +18,39 @@ die() { printf 'gongkai: %s\n' "$*" >&2; exit 1; }
 # Is something listening on 127.0.0.1:PORT?
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Is process PID running? A killed process that its parent has not reaped yet (a zombie) is not.
+running() { [[ "$(ps -o stat= -p "$1")" =~ ^[^Z] ]]; }
+
 # Is the process recorded as NAME alive?
 alive() {
   local pid_file="$PIDS/$1.pid"
-  [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+  [[ -f "$pid_file" ]] && running "$(cat "$pid_file")"
+}
+
+# recorded SERVICE: the names of the service's processes that have a pid file: SERVICE-1,
+# SERVICE-2… (one per replica), or SERVICE alone (one-process programs, and services as a
+# `make up` before replicas recorded them).
+recorded() {
+  local file
+  for file in "$PIDS/$1.pid" "$PIDS/$1"-[0-9]*.pid; do
+    if [[ -f "$file" ]]; then basename "$file" .pid; fi
+  done
+}
+
+# Is any process recorded for SERVICE alive?
+any_alive() {
+  local name
+  for name in $(recorded "$1"); do
+    if alive "$name"; then return 0; fi
+  done
+  return 1
+}
+
+# Does the process recorded as NAME listen on PORT? A service replica listens only once its
+# startup (database, broker) is done, so this is its readiness even when the port is shared
+# (SO_REUSEPORT) and /readyz on the port may be answered by another replica.
+listens() {
+  ss -Hltnp "sport = :$2" | grep -q "pid=$(cat "$PIDS/$1.pid"),"
 }
 
 # start NAME COMMAND...: run COMMAND in the background, logging to .state/logs/NAME.log,
@@ -38,9 +67,9 @@ stop() {
   local name="$1" pid_file="$PIDS/$1.pid"
   [[ -f "$pid_file" ]] || return 0
   local pid; pid="$(cat "$pid_file")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 150); do running "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     say "stopped $name (pid $pid)"
   fi

@@ -10,8 +10,7 @@ import pytest
 
 from shared.events import utcnow
 from shared.signing import signed_headers
-from tests.e2e.conftest import _start, _wait_ready
-from tests.support import ROOT, EventTap, eventually, settings_env
+from tests.support import EventTap, eventually
 
 WRONG_SECRET = "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="
 
@@ -29,14 +28,14 @@ def item(title: str, **overrides) -> dict:
     }
 
 
-async def approve_at_every_level(http, system, sid: str, reviewers: list[dict]) -> None:
+async def approve_at_every_level(http, system, sid: str, reviewers: list[dict], seconds: float = 30) -> None:
     for headers in reviewers:
 
         async def waiting(headers=headers):
             queue = (await http.get(f"{system.urls['review']}/v1/reviews", headers=headers)).json()["items"]
             return any(i["submission_id"] == sid for i in queue)
 
-        await eventually(waiting, 30, f"{sid} in a reviewer's queue")
+        await eventually(waiting, seconds, f"{sid} in a reviewer's queue")
         answer = await http.post(
             f"{system.urls['review']}/v1/reviews/{sid}/decisions",
             json={"decision": "approve", "comment": "同意"},
@@ -228,9 +227,7 @@ async def test_a_platform_outage_loses_and_duplicates_nothing(system):
         await system.identities.reviewer("停机审查", 1),
         await system.identities.reviewer("停机审核", 2),
     ]
-    sandbox = system.processes["sandbox"]
-    sandbox.kill()
-    sandbox.wait(10)
+    system.kill("sandbox")
     async with httpx.AsyncClient(timeout=10) as http:
         sids = []
         for n in range(3):
@@ -245,9 +242,7 @@ async def test_a_platform_outage_loses_and_duplicates_nothing(system):
             await eventually(lambda url=url: _answers(http, url, 200), 30, "the portal page")
         await asyncio.sleep(10)  # the platform stays down while pushes are retried
         assert all([await status_of(http, system, sid, clerk) == "approved" for sid in sids])
-        command = [str(ROOT / ".venv/bin/gongkai"), "sandbox", "platform"]
-        system.processes["sandbox"] = _start("sandbox", command, settings_env(system.settings))
-        _wait_ready({"sandbox": system.urls["sandbox"]}, system.processes)
+        system.start("sandbox")
         for sid in sids:
             await eventually(
                 lambda sid=sid: _is(http, system, sid, clerk, "published"), 120, f"{sid} published"
