@@ -240,6 +240,10 @@ WALK_AROUNDS = [
     "秘密\u200f，★\u200f",  # right-to-left marks: 秘密★，
     "秘密\u061c!★\u061c",  # Arabic letter marks: 秘密★!
     "\u202b资料\u200f内部\u202c",  # 内部资料
+    # the controls written as entities, which a browser decodes before it lays the text out
+    "&#x202e;年1★密秘&#x202c;",
+    "&#8235;★秘密&#8236;",
+    "&rlm;秘密，★&rlm;",
 ]
 
 
