@@ -371,3 +371,12 @@ def test_an_item_blocked_for_an_unread_part_is_not_called_classified():
 def test_a_bulleted_list_after_a_line_ending_with_a_level_word_is_not_a_marking():
     body = "保密宣传教育月主要内容：\n* 严禁在互联网上存储、处理国家秘密\n* 加强涉密计算机管理"
     assert not blocks(screen("body", body, markdown=True))
+
+
+def test_a_listed_word_that_blocks_still_blocks_after_many_that_flag():
+    words = WordList.of([("预算", "flag", ""), ("拆迁名单", "block", "")])
+    body = "预算。" * (KEPT_PER_RULE + 5) + "拆迁名单" + "预算。" * 5
+    findings = screen("body", body, words, markdown=True)
+    assert blocks(findings)
+    [summary] = [f for f in findings if ":more:" in f.id]
+    assert summary.severity == "block" and "拆迁名单" in summary.message

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import ahocorasick
 from stdnum import luhn
@@ -70,10 +71,11 @@ class Rule:
     severity: Severity
     pattern: re.Pattern
     message: str
-    needles: tuple[str, ...] = ("密",)  # a text without any of these cannot match: skip the scan
+    needles: tuple[str, ...]  # a text without any of these cannot match: skip the scan
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
+_LEVELS = ("绝密", "机密", "秘密")
 
 
 def _of_category(category: str) -> str:
@@ -100,18 +102,21 @@ MARKINGS: tuple[Rule, ...] = (
         Severity.BLOCK,
         re.compile(_LEVEL + _SEPARATOR + "★"),
         "国家秘密标志（密级★保密期限）：涉密信息不上网。",
+        _LEVELS,
     ),
     Rule(
         "secrecy-level-header",
         Severity.BLOCK,
         re.compile("(?:密级|保密级别|保密等级)" + _SEPARATOR + _LEVEL),
         "密级标注：涉密信息不上网。",
+        ("密级", "密等级"),  # 保密级别 has 密级 in it
     ),
     Rule(
         "secrecy-level-bracketed",
         Severity.BLOCK,
         re.compile(_OPENING + _LEVEL + _CLOSING),
         "加括号的密级标志：涉密信息不上网。",
+        _LEVELS,
     ),
     Rule(
         "internal-material",
@@ -181,12 +186,14 @@ class WordList:
 
     @classmethod
     def of(cls, entries: list[tuple[str, Severity, str]]) -> "WordList":
-        """From (word, severity, note) entries; words are folded like the text they are found in."""
+        """From (word, severity, note) entries; words are folded like the text they are found in.
+        Each word's message is made here, once, not at each of its matches."""
         automaton = ahocorasick.Automaton()
         for word, severity, note in entries:
             key = as_written(word).compact
             if key:
-                automaton.add_word(key, (len(key), word, Severity(severity), note))
+                why = f"敏感词“{word}”" + (f"：{note}" if note else "")
+                automaton.add_word(key, (len(key), Severity(severity), why))
         if not len(automaton):
             return cls(None)
         automaton.make_automaton()
@@ -196,9 +203,9 @@ class WordList:
 NO_WORDS = WordList(None)
 
 
-@dataclass(frozen=True)
-class Match:
-    """A rule's match in a canonical form: its span there (of the compact text or the visible)."""
+class Match(NamedTuple):
+    """A rule's match in a canonical form: its span there (of the compact text or the visible).
+    A tuple: a hostile list of numbers makes a hundred thousand of them."""
 
     rule: str
     severity: Severity
@@ -237,8 +244,7 @@ def _emails(text: Canonical) -> Iterator[Match]:
 
 def _listed_words(text: Canonical, words: WordList) -> Iterator[Match]:
     if words.automaton is not None:
-        for last, (length, word, severity, note) in words.automaton.iter(text.compact):
-            why = f"敏感词“{word}”" + (f"：{note}" if note else "")
+        for last, (length, severity, why) in words.automaton.iter(text.compact):
             yield Match("word-list", severity, why, last - length + 1, last + 1, True)
 
 
@@ -281,12 +287,21 @@ class Findings:
             seen: dict[tuple[str, str], int] = {}
             for match in _matches(text, words):
                 key = (field.name, match.rule)
-                seen[key] = seen.get(key, 0) + 1
-                self._kinds[key] = (match.severity, match.message)
-                if seen[key] <= KEPT_PER_RULE and len(self.kept) < KEPT_PER_ITEM:
+                seen[key] = count = seen.get(key, 0) + 1
+                if match.severity == Severity.BLOCK or key not in self._kinds:
+                    # a summary is as severe as the worst it counts: a listed word that blocks,
+                    # found after twenty that only flag, still blocks the item
+                    self._kinds[key] = (match.severity, match.message)
+                if count <= KEPT_PER_RULE and self._room(key):
                     self._keep(key, field, text, match)
             for key, count in seen.items():
                 self._found[key] = max(self._found.get(key, 0), count)
+
+    def _room(self, key: tuple[str, str]) -> bool:
+        """Whether a finding of `key` may still be kept one by one. Once a rule has its share
+        from one form, another form's matches are only counted: mapping each back to the raw
+        text just to find it the same occurrence would cost the most of all."""
+        return len(self._spans.get(key, ())) < KEPT_PER_RULE and len(self.kept) < KEPT_PER_ITEM
 
     def _keep(self, key: tuple[str, str], field: PublishedField, text: Canonical, match: Match) -> None:
         start, end = text.raw_span(match.start, match.end, match.compact)
