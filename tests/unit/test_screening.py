@@ -292,6 +292,25 @@ def test_a_finding_in_a_rendered_form_points_at_what_the_clerk_wrote():
     assert body[finding.start : finding.end] == "秘*密*★"
 
 
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [
+        # far down a long body, each block found again from where the renderer says it starts
+        (
+            "## 标题\n\n" + "1. 普通内容**加粗**，见[附件](a.pdf)。\n" * 300 + "\n末段：秘*密*★1年。",
+            "秘*密*★",
+        ),
+        # a cell whose first character is also the previous cell's
+        ("| 机 | 机 |\n|---|---|\n| 机 | 机*密*★ |", "机*密*★"),
+        ("> 引用\n> - 列表\n>   - 机`密`★\n", "机`密`★"),
+        ("第一行\r\n\r\n第二行\r秘&#23494;★", "秘&#23494;★"),
+    ],
+)
+def test_a_finding_far_down_a_rendered_body_points_at_what_the_clerk_wrote(body, excerpt):
+    [finding] = [f for f in screen("body", body, markdown=True) if f.severity == "block"]
+    assert body[finding.start : finding.end] == excerpt
+
+
 def test_a_finding_in_decoded_text_points_at_the_entities():
     body = "前文秘&#23494;&starf;后文"
     [finding] = screen("body", body)

@@ -20,13 +20,13 @@ import html
 import re
 import sys
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import accumulate
 
-from shared.rendering import shows_as_written, visible_text
+from shared.rendering import shown, shows_as_written
 
 STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
@@ -188,20 +188,26 @@ class Alignment:
     rendered character is found in order in the source, as itself or as the entity it was
     written as; what the renderer dropped (markup, link targets) is skipped over. A run of text
     the renderer left as it was maps back whole. Computed the first time it is asked, and only
-    as far as it is asked."""
+    within the block (paragraph, list item, cell…) asked about, from where the renderer says
+    the block starts: a finding at the end of a long body costs its block, not the whole body."""
 
     WINDOW = 512  # how far ahead a character is looked for: markup between two is never longer
     LONGEST_RUN = 4096
 
-    def __init__(self, rendered: str, source: str):
+    def __init__(self, rendered: str, source: str, blocks: list[tuple[int, int, int]]):
+        """`blocks`: (offset in `rendered`, line and byte column in `source`) of each block."""
         self.rendered, self.source = rendered, source
+        self._blocks = blocks
+        self._block_starts = [at for at, _, _ in blocks]
+        self._block: int | None = None  # the block the pieces are of
         self._starts: list[int] = []  # rendered start of each piece
         self._pieces: list[tuple[int, int, bool]] = []  # source start, end, verbatim
-        self._rendered_at = self._source_at = 0
-        self._entities = [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(source)]
-        self._entity = 0
+        self._rendered_at = self._source_at = self._entity = 0
 
     def source_span(self, index: int) -> tuple[int, int]:
+        block = bisect_right(self._block_starts, index) - 1
+        if block != self._block:
+            self._enter(block)
         while self._rendered_at <= index:
             self._next_piece()
         n = bisect_right(self._starts, index) - 1
@@ -210,6 +216,29 @@ class Alignment:
             at = start + index - self._starts[n]
             return at, at + 1
         return start, end
+
+    @cached_property
+    def _entities(self) -> list[tuple[int, int, str]]:
+        return [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(self.source)]
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(m.end() for m in _LINE_END.finditer(self.source))]
+
+    def _enter(self, block: int) -> None:
+        self._block, self._starts, self._pieces = block, [], []
+        if block < 0:  # before the first block
+            self._rendered_at = self._source_at = 0
+        else:
+            at, line, column = self._blocks[block]
+            self._rendered_at, self._source_at = at, self._source_offset(line, column)
+        self._entity = bisect_left(self._entities, (self._source_at,))
+
+    def _source_offset(self, line: int, column: int) -> int:
+        """The source offset of a line (cmark's: ended by LF, CR or CR LF) and byte column."""
+        start = self._line_starts[min(line, len(self._line_starts)) - 1]
+        head = self.source[start : start + column - 1].encode()[: column - 1]
+        return start + len(head.decode(errors="ignore"))
 
     def _piece(self, length: int, start: int, end: int, verbatim: bool) -> None:
         self._starts.append(self._rendered_at)
@@ -237,13 +266,24 @@ class Alignment:
         self._piece(length, found, found + length, True)
 
     def _verbatim_run(self, found: int, limit: int) -> int:
-        """How many characters from here are the source's from `found` on, up to `limit`
-        (binary search: a few slice comparisons, whatever the run's length)."""
-        rendered, at = self.rendered, self._rendered_at
-        low, high = 1, min(self.LONGEST_RUN, len(rendered) - at, limit - found)
+        """How many characters from here are the source's from `found` on, up to `limit`:
+        doubling while they agree, then halving between (a few comparisons of slices as long as
+        the run itself: a run between two pieces of markup is short, and slicing thousands of
+        characters for each of them was most of a Markdown body's screening)."""
+        rendered, source, at = self.rendered, self.source, self._rendered_at
+        most = min(self.LONGEST_RUN, len(rendered) - at, limit - found)
+        low, step = 1, 1  # the first `low` characters agree
+        while low < most:
+            probe = min(low + step, most)
+            if not source.startswith(rendered[at + low : at + probe], found + low):
+                break
+            low, step = probe, step * 2
+        else:
+            return low
+        high = min(low + step, most) - 1  # the first `high + 1` do not all agree
         while low < high:
             middle = (low + high + 1) // 2
-            if rendered[at : at + middle] == self.source[found : found + middle]:
+            if source.startswith(rendered[at + low : at + middle], found + low):
                 low = middle
             else:
                 high = middle - 1
@@ -335,6 +375,7 @@ def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
 
 # ---- the forms a reader may see -------------------------------------------------------------
 
+_LINE_END = re.compile(r"\r\n?|\n")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 _MARKDOWN_BOLD = re.compile(r"\*\*")  # emphasis, not a pair of stars (`**机密**` is no marking)
 # Markup an HTML renderer hides: comments, and tags. `[^<>]` keeps the scan linear: a `<` never
@@ -384,8 +425,8 @@ def _untagged(raw: str) -> tuple[str, list[Backmap]]:
 
 
 def _rendered(raw: str) -> tuple[str, list[Backmap]]:
-    shown = visible_text(raw)
-    return shown, [Alignment(shown, raw)]
+    text, blocks = shown(raw)
+    return text, [Alignment(text, raw, blocks)]
 
 
 # Controls that make a browser draw what follows from right to left, mirrored: `\u202e年1★密秘`
