@@ -88,33 +88,40 @@ def fold_char(char: str) -> str:
     return folded
 
 
-def _fold_tables() -> tuple[list[str], re.Pattern]:
-    """The one-for-one folds of the Basic Multilingual Plane as a `str.translate` table, and a
-    pattern of the characters folded one by one (with a map back): those of the BMP whose fold is
-    not one character (removed, or more than one), and every character beyond the BMP — rare in
-    text, mostly unassigned, and a regular expression with their thousand ranges would test each
-    character of every text against all of them.
+def _fold_tables() -> tuple[list[str], re.Pattern, re.Pattern]:
+    """The one-for-one folds of the Basic Multilingual Plane as a `str.translate` table, a
+    pattern of the characters of the BMP that fold to nothing (taken out in one pass: a hostile
+    body is a million of them), and one of the characters folded one by one (with a map back):
+    those of the BMP whose fold is more than one character, and every character beyond the BMP
+    — rare in text, mostly unassigned, and a regular expression with their thousand ranges would
+    test each character of every text against all of them.
 
     The table is a list with an entry for every character of the BMP, not a dict of those that
     change: `str.translate` looks each character up, and a dict's miss (most characters) costs
     an exception raised and caught inside it, 2.5 times the time of the whole lookup in a list.
     Characters beyond it (only those a fold produced are left) are not in the list: kept."""
-    table, irregular = [chr(code) for code in range(0x10000)], []
+    table, removed, expanded = [chr(code) for code in range(0x10000)], [], []
     for code in range(0x10000):
         char = chr(code)
         category = unicodedata.category(char)
         if category == "Cn" or category in ("Co", "Cs"):
-            irregular.append(code)  # unassigned and private: removed, checked without computing
+            removed.append(code)  # unassigned and private: removed, checked without computing
             continue
         if category.startswith("L") and not unicodedata.decomposition(char) and char.casefold() == char:
             if char not in _VARIANTS and char not in _BLANKS:
                 continue  # the bulk of letters and ideographs: their own canonical form
         folded = fold_char(char)
-        if len(folded) != 1:
-            irregular.append(code)
+        if not folded:
+            removed.append(code)
+        elif len(folded) > 1:
+            expanded.append(code)
         elif folded != char:
             table[code] = folded
-    return table, re.compile(_character_class(irregular, beyond="\U00010000-\U0010ffff"))
+    return (
+        table,
+        re.compile(_character_class(removed, beyond="")),
+        re.compile(_character_class(expanded, beyond="\U00010000-\U0010ffff")),
+    )
 
 
 def _character_class(codes: list[int], beyond: str) -> str:
@@ -131,7 +138,7 @@ def _character_class(codes: list[int], beyond: str) -> str:
     return "[" + "".join(parts) + beyond + "]+"
 
 
-_ONE_FOR_ONE, _IRREGULAR = _fold_tables()
+_ONE_FOR_ONE, _REMOVED, _EXPANDED = _fold_tables()
 
 
 class Rewrite:
@@ -155,18 +162,6 @@ class Rewrite:
         out.append(source[last:])
         self.text = "".join(out)
 
-    @classmethod
-    def removing(cls, source: str, pattern: re.Pattern) -> "Rewrite":
-        """The source with every match of `pattern` taken out: the same as replacing each with
-        "", built without a Python step per match (a hostile text has a million of them)."""
-        spans = [m.span() for m in pattern.finditer(source)]
-        removed_before = accumulate((end - start for start, end in spans), initial=0)
-        made = cls(source, ())
-        made.text = pattern.sub("", source)
-        made._target_starts = [start - r for (start, _), r in zip(spans, removed_before, strict=False)]
-        made._pieces = [(t, 0, s, e) for t, (s, e) in zip(made._target_starts, spans, strict=True)]
-        return made
-
     def source_span(self, index: int) -> tuple[int, int]:
         """The source span character `index` of the text came from."""
         n = bisect_right(self._target_starts, index) - 1
@@ -177,6 +172,30 @@ class Rewrite:
             return start, end
         source = end + index - target - length
         return source, source + 1
+
+
+class Removal(Rewrite):
+    """The source with every match of `pattern` taken out: the text made in one pass, the way
+    back only when first asked for. A hostile text has a million matches, and most forms are
+    never asked about: a Python step per match, to map what no finding needs, was most of the
+    time of a body of bidirectional controls."""
+
+    def __init__(self, source: str, pattern: re.Pattern):
+        self._source, self._pattern = source, pattern
+        self.text = pattern.sub("", source)
+
+    @cached_property
+    def _spans(self) -> list[tuple[int, int]]:
+        return [m.span() for m in self._pattern.finditer(self._source)]
+
+    @cached_property
+    def _target_starts(self) -> list[int]:
+        removed_before = accumulate((end - start for start, end in self._spans), initial=0)
+        return [start - r for (start, _), r in zip(self._spans, removed_before, strict=False)]
+
+    @cached_property
+    def _pieces(self) -> list[tuple[int, int, int, int]]:
+        return [(t, 0, s, e) for t, (s, e) in zip(self._target_starts, self._spans, strict=True)]
 
 
 def rewrite(source: str, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> Rewrite:
@@ -302,15 +321,20 @@ class Reversal:
 
 
 class Reordering:
-    """A text with its characters put in another order (as a bidirectional layout shows them),
-    and the way back: each character maps to the one it is."""
+    """A text with its pieces put in another order, some of them reversed (as a bidirectional
+    layout shows them), and the way back. Built and mapped a piece at a time, not a character
+    at a time: a hostile body is a million characters in a few hundred thousand pieces."""
 
-    def __init__(self, source: str, order: list[int]):
-        self.source, self._order = source, order
-        self.rendered = "".join(source[i] for i in order)
+    def __init__(self, source: str, pieces: list[tuple[int, int, bool]]):
+        """`pieces`: (start, end, reversed) of the source, in the order they are shown."""
+        self.source, self._pieces = source, pieces
+        self.rendered = "".join(source[s:e][::-1] if turned else source[s:e] for s, e, turned in pieces)
+        self._starts = list(accumulate((e - s for s, e, _ in pieces), initial=0))
 
     def source_span(self, index: int) -> tuple[int, int]:
-        at = self._order[index]
+        n = bisect_right(self._starts, index) - 1
+        start, end, turned = self._pieces[n]
+        at = end - 1 - (index - self._starts[n]) if turned else start + index - self._starts[n]
         return at, at + 1
 
 
@@ -367,10 +391,11 @@ _SPACES = re.compile(" +")
 
 def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
     """Fold `form` (raw itself, or a form made of it through `backmaps`)."""
-    irregular = rewrite(form, _IRREGULAR, lambda m: "".join(fold_char(c) for c in m.group()))
-    visible = irregular.text.translate(_ONE_FOR_ONE)
-    compact = Rewrite.removing(visible, _SPACES)
-    return Canonical(raw, visible, compact.text, [irregular, *backmaps], compact)
+    removed = Removal(form, _REMOVED)
+    expanded = rewrite(removed.text, _EXPANDED, lambda m: "".join(map(fold_char, m.group())))
+    visible = expanded.text.translate(_ONE_FOR_ONE)
+    compact = Removal(visible, _SPACES)
+    return Canonical(raw, visible, compact.text, [expanded, removed, *backmaps], compact)
 
 
 # ---- the forms a reader may see -------------------------------------------------------------
@@ -385,7 +410,7 @@ _HIDDEN_ELEMENTS = re.compile(r"<(script|style|template)\b[^<>]*>", re.IGNORECAS
 
 
 def _written(raw: str) -> tuple[str, list[Backmap]]:
-    bold = Rewrite.removing(raw, _MARKDOWN_BOLD)
+    bold = Removal(raw, _MARKDOWN_BOLD)
     return bold.text, [bold]
 
 
@@ -395,7 +420,7 @@ def as_written(raw: str) -> Canonical:
 
 def _decoded(raw: str) -> tuple[str, list[Backmap]]:
     decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
-    bold = Rewrite.removing(decoded.text, _MARKDOWN_BOLD)
+    bold = Removal(decoded.text, _MARKDOWN_BOLD)
     return bold.text, [bold, decoded]
 
 
@@ -476,13 +501,14 @@ def _bidi_classes() -> tuple[_CodeSet, re.Pattern]:
 _OPENS_RIGHT_TO_LEFT, _LEFT_TO_RIGHT_RUN = _bidi_classes()
 
 
-def _in_display_order(text: str) -> list[list[int]]:
+def _in_display_order(text: str) -> list[list[tuple[int, int, bool]]]:
     """What the Unicode Bidirectional Algorithm may make of a text with right-to-left in it, as
-    two orders of its characters. Beside right-to-left characters, the punctuation, stars and
-    digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows 秘密★，); inside a
-    right-to-left embedding or isolate, the runs of left-to-right letters themselves are drawn in
-    reverse order (`\u202b★秘密\u202c` shows 秘密★). Each is over-generous where the algorithm would
-    leave a run alone, never blind where it moves one. Linear."""
+    two orders of its pieces (Reordering's). Beside right-to-left characters, the punctuation,
+    stars and digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows
+    秘密★，); inside a right-to-left embedding or isolate, the runs of left-to-right letters
+    themselves are drawn in reverse order (`\u202b★秘密\u202c` shows 秘密★). Each is
+    over-generous where the algorithm would leave a run alone, never blind where it moves one.
+    Linear."""
     pieces, at = [], 0
     for run in _LEFT_TO_RIGHT_RUN.finditer(text):
         if run.start() > at:
@@ -491,13 +517,11 @@ def _in_display_order(text: str) -> list[list[int]]:
         at = run.end()
     if at < len(text):
         pieces.append((at, len(text), False))
-    beside: list[int] = []
-    for start, end, letters in pieces:
-        turned = not letters and _OPENS_RIGHT_TO_LEFT.search(text, start, end)
-        beside.extend(range(end - 1, start - 1, -1) if turned else range(start, end))
-    embedded: list[int] = []
-    for start, end, letters in reversed(pieces):
-        embedded.extend(range(start, end) if letters else range(end - 1, start - 1, -1))
+    beside = [
+        (start, end, not letters and _OPENS_RIGHT_TO_LEFT.search(text, start, end))
+        for start, end, letters in pieces
+    ]
+    embedded = [(start, end, not letters) for start, end, letters in reversed(pieces)]
     return [beside, embedded]
 
 

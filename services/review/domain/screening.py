@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import NamedTuple
 
 import ahocorasick
@@ -175,7 +176,7 @@ NUMBERS = (
     ("mobile-number", _MOBILE, None, "手机号码：属个人隐私，请核实是否为公开的办公电话。"),
     ("landline-number", _LANDLINE, None, "固定电话号码：请核实是否为公开的办公电话。"),
 )
-EMAIL = ("email-address", "电子邮箱地址：请核实是否为公开的办公邮箱。")
+EMAIL = ("email-address", Severity.FLAG, "电子邮箱地址：请核实是否为公开的办公邮箱。")
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,24 @@ class Match(NamedTuple):
     start: int
     end: int
     compact: bool
+    times: int = 1  # how many matches it stands for
+    listed: bool = True  # one match, to be listed; or only the count of the rest
+
+
+def _bounded(rule: str, severity: Severity, why: str, found: Iterator[re.Match], compact: bool):
+    """The first KEPT_PER_RULE of a rule's matches one by one, then the rest only counted: a
+    body of two hundred thousand markings is not walked through in Python, match by match."""
+    for m in islice(found, KEPT_PER_RULE):
+        yield Match(rule, severity, why, m.start(), m.end(), compact)
+    if rest := sum(1 for _ in found):
+        yield Match(rule, severity, why, 0, 0, compact, rest, listed=False)
 
 
 def _markings(text: Canonical) -> Iterator[Match]:
     for rule in MARKINGS:
         if any(needle in text.compact for needle in rule.needles):
-            for m in rule.pattern.finditer(text.compact):
-                yield Match(rule.name, rule.severity, rule.message, m.start(), m.end(), True)
+            found = rule.pattern.finditer(text.compact)
+            yield from _bounded(rule.name, rule.severity, rule.message, found, True)
 
 
 def _numbers(text: Canonical) -> Iterator[Match]:
@@ -238,8 +250,7 @@ def _numbers(text: Canonical) -> Iterator[Match]:
 
 def _emails(text: Canonical) -> Iterator[Match]:
     if "@" in text.visible:
-        for m in _EMAIL.finditer(text.visible):
-            yield Match(EMAIL[0], Severity.FLAG, EMAIL[1], m.start(), m.end(), False)
+        yield from _bounded(*EMAIL, _EMAIL.finditer(text.visible), False)
 
 
 def _listed_words(text: Canonical, words: WordList) -> Iterator[Match]:
@@ -287,12 +298,12 @@ class Findings:
             seen: dict[tuple[str, str], int] = {}
             for match in _matches(text, words):
                 key = (field.name, match.rule)
-                seen[key] = count = seen.get(key, 0) + 1
+                seen[key] = count = seen.get(key, 0) + match.times
                 if match.severity == Severity.BLOCK or key not in self._kinds:
                     # a summary is as severe as the worst it counts: a listed word that blocks,
                     # found after twenty that only flag, still blocks the item
                     self._kinds[key] = (match.severity, match.message)
-                if count <= KEPT_PER_RULE and self._room(key):
+                if match.listed and count <= KEPT_PER_RULE and self._room(key):
                     self._keep(key, field, text, match)
             for key, count in seen.items():
                 self._found[key] = max(self._found.get(key, 0), count)
