@@ -182,10 +182,12 @@ class Removal(Rewrite):
 
     def __init__(self, source: str, pattern: re.Pattern):
         self._source, self._pattern = source, pattern
-        self.text = pattern.sub("", source)
+        self.text, self._removed = pattern.subn("", source)
 
     @cached_property
     def _spans(self) -> list[tuple[int, int]]:
+        if not self._removed:
+            return []  # nothing to find again (most texts: no format characters, no bold)
         return [m.span() for m in self._pattern.finditer(self._source)]
 
     @cached_property

@@ -141,7 +141,10 @@ _LANDLINE = re.compile(
 )
 _CARD = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{4}(?:[- ]?[0-9]{4}){3}(?:[- ]?[0-9]{1,3})?" + _NOT_DIGIT_AFTER)
 # A local part starts where a run of its characters starts, so "a" * 100_000 + "@" is one try.
-_EMAIL = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+# Its first character comes before the look-behind (that the one before it is not of the local
+# part), so that the engine skips from one such character to the next without trying the
+# look-behind at every character of a Chinese text.
+_EMAIL = re.compile(r"[a-z0-9._%+-](?<![a-z0-9._%+-].)[a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 # Numbers with their separators, each run taken whole (so scanned once); the rules look inside.
 _NUMBER_RUN = re.compile(r"[0-9() +x-]{7,}")
 
@@ -254,9 +257,19 @@ def _emails(text: Canonical) -> Iterator[Match]:
 
 
 def _listed_words(text: Canonical, words: WordList) -> Iterator[Match]:
-    if words.automaton is not None:
-        for last, (length, severity, why) in words.automaton.iter(text.compact):
-            yield Match("word-list", severity, why, last - length + 1, last + 1, True)
+    if words.automaton is None:
+        return
+    found = words.automaton.iter(text.compact)
+    for last, (length, severity, why) in islice(found, KEPT_PER_RULE):
+        yield Match("word-list", severity, why, last - length + 1, last + 1, True)
+    # the rest only counted, with the first that blocks (if one does) standing for them
+    rest, worst = 0, None
+    for _, (_, severity, why) in found:
+        rest += 1
+        if worst is None or (severity == Severity.BLOCK and worst[0] != Severity.BLOCK):
+            worst = (severity, why)
+    if worst:
+        yield Match("word-list", *worst, 0, 0, True, rest, listed=False)
 
 
 def _matches(text: Canonical, words: WordList) -> Iterator[Match]:
