@@ -244,7 +244,8 @@ class Alignment:
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        return [0, *(m.end() for m in _LINE_END.finditer(self.source))]
+        # lines and their ends alternate in the split: every other sum of lengths is a start
+        return list(accumulate(map(len, _LINE_END.split(self.source)), initial=0))[::2]
 
     def _enter(self, block: int) -> None:
         self._block, self._starts, self._pieces = block, [], []
@@ -402,7 +403,7 @@ def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
 
 # ---- the forms a reader may see -------------------------------------------------------------
 
-_LINE_END = re.compile(r"\r\n?|\n")
+_LINE_END = re.compile(r"(\r\n?|\n)")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 _MARKDOWN_BOLD = re.compile(r"\*\*")  # emphasis, not a pair of stars (`**机密**` is no marking)
 # Markup an HTML renderer hides: comments, and tags. `[^<>]` keeps the scan linear: a `<` never
