@@ -162,6 +162,10 @@ class Rewrite:
         out.append(source[last:])
         self.text = "".join(out)
 
+    @property
+    def unchanged(self) -> bool:
+        return not self._pieces
+
     def source_span(self, index: int) -> tuple[int, int]:
         """The source span character `index` of the text came from."""
         n = bisect_right(self._target_starts, index) - 1
@@ -183,6 +187,10 @@ class Removal(Rewrite):
     def __init__(self, source: str, pattern: re.Pattern):
         self._source, self._pattern = source, pattern
         self.text, self._removed = pattern.subn("", source)
+
+    @property
+    def unchanged(self) -> bool:
+        return not self._removed
 
     @cached_property
     def _spans(self) -> list[tuple[int, int]]:
@@ -398,7 +406,10 @@ def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
     expanded = rewrite(removed.text, _EXPANDED, lambda m: "".join(map(fold_char, m.group())))
     visible = expanded.text.translate(_ONE_FOR_ONE)
     compact = Removal(visible, _SPACES)
-    return Canonical(raw, visible, compact.text, [expanded, removed, *backmaps], compact)
+    # A step that changed nothing is left out of the way back (most do, in ordinary text): each
+    # finding is mapped through every step, twice.
+    steps = [b for b in (expanded, removed, *backmaps) if not (isinstance(b, Rewrite) and b.unchanged)]
+    return Canonical(raw, visible, compact.text, steps, compact)
 
 
 # ---- the forms a reader may see -------------------------------------------------------------
