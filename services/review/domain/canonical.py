@@ -24,7 +24,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import getitem
 
 from shared.rendering import shown, shows_as_written
 
@@ -336,11 +337,12 @@ class Reordering:
     layout shows them), and the way back. Built and mapped a piece at a time, not a character
     at a time: a hostile body is a million characters in a few hundred thousand pieces."""
 
-    def __init__(self, source: str, pieces: list[tuple[int, int, bool]]):
-        """`pieces`: (start, end, reversed) of the source, in the order they are shown."""
+    def __init__(self, source: str, pieces: list[tuple[int, int, bool]], shown: list[str]):
+        """`pieces`: (start, end, reversed) of the source, in the order they are shown;
+        `shown`: each as it is shown."""
         self.source, self._pieces = source, pieces
-        self.rendered = "".join(source[s:e][::-1] if turned else source[s:e] for s, e, turned in pieces)
-        self._starts = list(accumulate((e - s for s, e, _ in pieces), initial=0))
+        self.rendered = "".join(shown)
+        self._starts = list(accumulate(map(len, shown), initial=0))
 
     def source_span(self, index: int) -> tuple[int, int]:
         n = bisect_right(self._starts, index) - 1
@@ -524,7 +526,7 @@ def _bidi_classes() -> tuple[_CodeSet, re.Pattern]:
 _OPENS_RIGHT_TO_LEFT, _LEFT_TO_RIGHT_RUN = _bidi_classes()
 
 
-def _in_display_order(text: str) -> list[list[tuple[int, int, bool]]]:
+def _in_display_order(text: str) -> list[tuple[list[tuple[int, int, bool]], list[str]]]:
     """What the Unicode Bidirectional Algorithm may make of a text with right-to-left in it, as
     two orders of its pieces (Reordering's). Beside right-to-left characters, the punctuation,
     stars and digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows
@@ -541,7 +543,12 @@ def _in_display_order(text: str) -> list[list[tuple[int, int, bool]]]:
     turned[0::2] = _OPENS_RIGHT_TO_LEFT.in_each(parts[0::2])
     beside = list(zip(bounds, bounds[1:], turned, strict=False))
     embedded = list(zip(bounds, bounds[1:], others, strict=False))[::-1]
-    return [beside, embedded]
+    # each part as it is shown, picked from it and its reverse by map, not by a Python step
+    both = list(zip(parts, map(getitem, parts, repeat(slice(None, None, -1))), strict=True))
+    return [
+        (beside, list(map(getitem, both, turned))),
+        (embedded, list(map(getitem, both, others))[::-1]),
+    ]
 
 
 def forms(raw: str, markdown: bool) -> list[Canonical]:
@@ -562,7 +569,7 @@ def forms(raw: str, markdown: bool) -> list[Canonical]:
         if _RIGHT_TO_LEFT.search(text):
             reversal = Reversal(text)
             found.append(canonical(raw, reversal.rendered, [reversal, *backmaps]))
-        for order in _in_display_order(text):
-            reordering = Reordering(text, order)
+        for order, drawn in _in_display_order(text):
+            reordering = Reordering(text, order, drawn)
             found.append(canonical(raw, reordering.rendered, [reordering, *backmaps]))
     return found
