@@ -277,6 +277,20 @@ def test_a_text_said_to_show_as_written_is_shown_as_written(text):
     assert "".join(visible_text(text).split()) == "".join(text.split())
 
 
+MARKUP_PIECES = [
+    *"秘密★ \n\r\t.)1#>+=-*_`[]()<>&;!~|\\:/wa\"'\x00\u00a0",
+    *["&amp;", "&#23494;", "&nbsp;", "<b>", "<!--", "-->", "<script>", "<img alt=密>", "![密](x)"],
+    *["www.example.com", "a@b.cn", "| a | b |\n|---|---|\n", "```\n", "    ", "<td>", "</a>"],
+]
+
+
+@given(text=st.lists(st.sampled_from(MARKUP_PIECES), max_size=40).map("".join))
+@settings(max_examples=1500, deadline=None)
+def test_screening_reads_the_text_of_the_sanitised_page(text):
+    # visible_text reads cmark's HTML without the sanitiser: it must be what the page shows.
+    assert "".join(visible_text(text).split()) == "".join(_seen(str(body_html(text))).split())
+
+
 def test_a_body_nested_beyond_any_document_is_rendered_flat_and_still_screened():
     # 100,000 nested quotes once held the sanitiser (and so screening and the portal) for minutes.
     body = ">" * 20_000 + "机密★"

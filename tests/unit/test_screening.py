@@ -240,6 +240,10 @@ WALK_AROUNDS = [
     "秘密\u200f，★\u200f",  # right-to-left marks: 秘密★，
     "秘密\u061c!★\u061c",  # Arabic letter marks: 秘密★!
     "\u202b资料\u200f内部\u202c",  # 内部资料
+    # the controls written as entities, which a browser decodes before it lays the text out
+    "&#x202e;年1★密秘&#x202c;",
+    "&#8235;★秘密&#8236;",
+    "&rlm;秘密，★&rlm;",
 ]
 
 
@@ -286,6 +290,25 @@ def test_a_finding_in_a_rendered_form_points_at_what_the_clerk_wrote():
     body = "第一段。\n\n第二段：秘*密*★1年，其余。"
     [finding] = [f for f in screen("body", body, markdown=True) if f.severity == "block"]
     assert body[finding.start : finding.end] == "秘*密*★"
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [
+        # far down a long body, each block found again from where the renderer says it starts
+        (
+            "## 标题\n\n" + "1. 普通内容**加粗**，见[附件](a.pdf)。\n" * 300 + "\n末段：秘*密*★1年。",
+            "秘*密*★",
+        ),
+        # a cell whose first character is also the previous cell's
+        ("| 机 | 机 |\n|---|---|\n| 机 | 机*密*★ |", "机*密*★"),
+        ("> 引用\n> - 列表\n>   - 机`密`★\n", "机`密`★"),
+        ("第一行\r\n\r\n第二行\r秘&#23494;★", "秘&#23494;★"),
+    ],
+)
+def test_a_finding_far_down_a_rendered_body_points_at_what_the_clerk_wrote(body, excerpt):
+    [finding] = [f for f in screen("body", body, markdown=True) if f.severity == "block"]
+    assert body[finding.start : finding.end] == excerpt
 
 
 def test_a_finding_in_decoded_text_points_at_the_entities():
@@ -367,3 +390,12 @@ def test_an_item_blocked_for_an_unread_part_is_not_called_classified():
 def test_a_bulleted_list_after_a_line_ending_with_a_level_word_is_not_a_marking():
     body = "保密宣传教育月主要内容：\n* 严禁在互联网上存储、处理国家秘密\n* 加强涉密计算机管理"
     assert not blocks(screen("body", body, markdown=True))
+
+
+def test_a_listed_word_that_blocks_still_blocks_after_many_that_flag():
+    words = WordList.of([("预算", "flag", ""), ("拆迁名单", "block", "")])
+    body = "预算。" * (KEPT_PER_RULE + 5) + "拆迁名单" + "预算。" * 5
+    findings = screen("body", body, words, markdown=True)
+    assert blocks(findings)
+    [summary] = [f for f in findings if ":more:" in f.id]
+    assert summary.severity == "block" and "拆迁名单" in summary.message

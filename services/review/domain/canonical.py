@@ -18,14 +18,16 @@ its input: regular expressions that cannot backtrack across the text, and `str.t
 
 import html
 import re
+import sys
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
-from itertools import accumulate
+from functools import cache, cached_property
+from itertools import accumulate, repeat
+from operator import getitem
 
-from shared.rendering import shows_as_written, visible_text
+from shared.rendering import shown, shows_as_written
 
 STAR = "★"
 # Characters that read as a star or an asterisk: by their Unicode names, and a few by their looks.
@@ -87,28 +89,40 @@ def fold_char(char: str) -> str:
     return folded
 
 
-def _fold_tables() -> tuple[dict[int, str], re.Pattern]:
-    """The one-for-one folds of the Basic Multilingual Plane as a `str.translate` table, and a
-    pattern of the characters folded one by one (with a map back): those of the BMP whose fold is
-    not one character (removed, or more than one), and every character beyond the BMP — rare in
-    text, mostly unassigned, and a regular expression with their thousand ranges would test each
-    character of every text against all of them."""
-    table, irregular = {}, []
+def _fold_tables() -> tuple[list[str], re.Pattern, re.Pattern]:
+    """The one-for-one folds of the Basic Multilingual Plane as a `str.translate` table, a
+    pattern of the characters of the BMP that fold to nothing (taken out in one pass: a hostile
+    body is a million of them), and one of the characters folded one by one (with a map back):
+    those of the BMP whose fold is more than one character, and every character beyond the BMP
+    — rare in text, mostly unassigned, and a regular expression with their thousand ranges would
+    test each character of every text against all of them.
+
+    The table is a list with an entry for every character of the BMP, not a dict of those that
+    change: `str.translate` looks each character up, and a dict's miss (most characters) costs
+    an exception raised and caught inside it, 2.5 times the time of the whole lookup in a list.
+    Characters beyond it (only those a fold produced are left) are not in the list: kept."""
+    table, removed, expanded = [chr(code) for code in range(0x10000)], [], []
     for code in range(0x10000):
         char = chr(code)
         category = unicodedata.category(char)
         if category == "Cn" or category in ("Co", "Cs"):
-            irregular.append(code)  # unassigned and private: removed, checked without computing
+            removed.append(code)  # unassigned and private: removed, checked without computing
             continue
         if category.startswith("L") and not unicodedata.decomposition(char) and char.casefold() == char:
             if char not in _VARIANTS and char not in _BLANKS:
                 continue  # the bulk of letters and ideographs: their own canonical form
         folded = fold_char(char)
-        if len(folded) != 1:
-            irregular.append(code)
+        if not folded:
+            removed.append(code)
+        elif len(folded) > 1:
+            expanded.append(code)
         elif folded != char:
             table[code] = folded
-    return table, re.compile(_character_class(irregular, beyond="\U00010000-\U0010ffff"))
+    return (
+        table,
+        re.compile(_character_class(removed, beyond="")),
+        re.compile(_character_class(expanded, beyond="\U00010000-\U0010ffff")),
+    )
 
 
 def _character_class(codes: list[int], beyond: str) -> str:
@@ -125,7 +139,7 @@ def _character_class(codes: list[int], beyond: str) -> str:
     return "[" + "".join(parts) + beyond + "]+"
 
 
-_ONE_FOR_ONE, _IRREGULAR = _fold_tables()
+_ONE_FOR_ONE, _REMOVED, _EXPANDED = _fold_tables()
 
 
 class Rewrite:
@@ -149,17 +163,9 @@ class Rewrite:
         out.append(source[last:])
         self.text = "".join(out)
 
-    @classmethod
-    def removing(cls, source: str, pattern: re.Pattern) -> "Rewrite":
-        """The source with every match of `pattern` taken out: the same as replacing each with
-        "", built without a Python step per match (a hostile text has a million of them)."""
-        spans = [m.span() for m in pattern.finditer(source)]
-        removed_before = accumulate((end - start for start, end in spans), initial=0)
-        made = cls(source, ())
-        made.text = pattern.sub("", source)
-        made._target_starts = [start - r for (start, _), r in zip(spans, removed_before, strict=False)]
-        made._pieces = [(t, 0, s, e) for t, (s, e) in zip(made._target_starts, spans, strict=True)]
-        return made
+    @property
+    def unchanged(self) -> bool:
+        return not self._pieces
 
     def source_span(self, index: int) -> tuple[int, int]:
         """The source span character `index` of the text came from."""
@@ -173,6 +179,36 @@ class Rewrite:
         return source, source + 1
 
 
+class Removal(Rewrite):
+    """The source with every match of `pattern` taken out: the text made in one pass, the way
+    back only when first asked for. A hostile text has a million matches, and most forms are
+    never asked about: a Python step per match, to map what no finding needs, was most of the
+    time of a body of bidirectional controls."""
+
+    def __init__(self, source: str, pattern: re.Pattern):
+        self._source, self._pattern = source, pattern
+        self.text, self._removed = pattern.subn("", source)
+
+    @property
+    def unchanged(self) -> bool:
+        return not self._removed
+
+    @cached_property
+    def _spans(self) -> list[tuple[int, int]]:
+        if not self._removed:
+            return []  # nothing to find again (most texts: no format characters, no bold)
+        return [m.span() for m in self._pattern.finditer(self._source)]
+
+    @cached_property
+    def _target_starts(self) -> list[int]:
+        removed_before = accumulate((end - start for start, end in self._spans), initial=0)
+        return [start - r for (start, _), r in zip(self._spans, removed_before, strict=False)]
+
+    @cached_property
+    def _pieces(self) -> list[tuple[int, int, int, int]]:
+        return [(t, 0, s, e) for t, (s, e) in zip(self._target_starts, self._spans, strict=True)]
+
+
 def rewrite(source: str, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> Rewrite:
     return Rewrite(source, ((m.start(), m.end(), replace(m)) for m in pattern.finditer(source)))
 
@@ -182,20 +218,26 @@ class Alignment:
     rendered character is found in order in the source, as itself or as the entity it was
     written as; what the renderer dropped (markup, link targets) is skipped over. A run of text
     the renderer left as it was maps back whole. Computed the first time it is asked, and only
-    as far as it is asked."""
+    within the block (paragraph, list item, cell…) asked about, from where the renderer says
+    the block starts: a finding at the end of a long body costs its block, not the whole body."""
 
     WINDOW = 512  # how far ahead a character is looked for: markup between two is never longer
     LONGEST_RUN = 4096
 
-    def __init__(self, rendered: str, source: str):
+    def __init__(self, rendered: str, source: str, blocks: list[tuple[int, int, int]]):
+        """`blocks`: (offset in `rendered`, line and byte column in `source`) of each block."""
         self.rendered, self.source = rendered, source
+        self._blocks = blocks
+        self._block_starts = [at for at, _, _ in blocks]
+        self._block: int | None = None  # the block the pieces are of
         self._starts: list[int] = []  # rendered start of each piece
         self._pieces: list[tuple[int, int, bool]] = []  # source start, end, verbatim
-        self._rendered_at = self._source_at = 0
-        self._entities = [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(source)]
-        self._entity = 0
+        self._rendered_at = self._source_at = self._entity = 0
 
     def source_span(self, index: int) -> tuple[int, int]:
+        block = bisect_right(self._block_starts, index) - 1
+        if block != self._block:
+            self._enter(block)
         while self._rendered_at <= index:
             self._next_piece()
         n = bisect_right(self._starts, index) - 1
@@ -204,6 +246,30 @@ class Alignment:
             at = start + index - self._starts[n]
             return at, at + 1
         return start, end
+
+    @cached_property
+    def _entities(self) -> list[tuple[int, int, str]]:
+        return [(m.start(), m.end(), html.unescape(m.group())) for m in _ENTITY.finditer(self.source)]
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        # lines and their ends alternate in the split: every other sum of lengths is a start
+        return list(accumulate(map(len, _LINE_END.split(self.source)), initial=0))[::2]
+
+    def _enter(self, block: int) -> None:
+        self._block, self._starts, self._pieces = block, [], []
+        if block < 0:  # before the first block
+            self._rendered_at = self._source_at = 0
+        else:
+            at, line, column = self._blocks[block]
+            self._rendered_at, self._source_at = at, self._source_offset(line, column)
+        self._entity = bisect_left(self._entities, (self._source_at,))
+
+    def _source_offset(self, line: int, column: int) -> int:
+        """The source offset of a line (cmark's: ended by LF, CR or CR LF) and byte column."""
+        start = self._line_starts[min(line, len(self._line_starts)) - 1]
+        head = self.source[start : start + column - 1].encode()[: column - 1]
+        return start + len(head.decode(errors="ignore"))
 
     def _piece(self, length: int, start: int, end: int, verbatim: bool) -> None:
         self._starts.append(self._rendered_at)
@@ -231,13 +297,24 @@ class Alignment:
         self._piece(length, found, found + length, True)
 
     def _verbatim_run(self, found: int, limit: int) -> int:
-        """How many characters from here are the source's from `found` on, up to `limit`
-        (binary search: a few slice comparisons, whatever the run's length)."""
-        rendered, at = self.rendered, self._rendered_at
-        low, high = 1, min(self.LONGEST_RUN, len(rendered) - at, limit - found)
+        """How many characters from here are the source's from `found` on, up to `limit`:
+        doubling while they agree, then halving between (a few comparisons of slices as long as
+        the run itself: a run between two pieces of markup is short, and slicing thousands of
+        characters for each of them was most of a Markdown body's screening)."""
+        rendered, source, at = self.rendered, self.source, self._rendered_at
+        most = min(self.LONGEST_RUN, len(rendered) - at, limit - found)
+        low, step = 1, 1  # the first `low` characters agree
+        while low < most:
+            probe = min(low + step, most)
+            if not source.startswith(rendered[at + low : at + probe], found + low):
+                break
+            low, step = probe, step * 2
+        else:
+            return low
+        high = min(low + step, most) - 1  # the first `high + 1` do not all agree
         while low < high:
             middle = (low + high + 1) // 2
-            if rendered[at : at + middle] == self.source[found : found + middle]:
+            if source.startswith(rendered[at + low : at + middle], found + low):
                 low = middle
             else:
                 high = middle - 1
@@ -256,15 +333,21 @@ class Reversal:
 
 
 class Reordering:
-    """A text with its characters put in another order (as a bidirectional layout shows them),
-    and the way back: each character maps to the one it is."""
+    """A text with its pieces put in another order, some of them reversed (as a bidirectional
+    layout shows them), and the way back. Built and mapped a piece at a time, not a character
+    at a time: a hostile body is a million characters in a few hundred thousand pieces."""
 
-    def __init__(self, source: str, order: list[int]):
-        self.source, self._order = source, order
-        self.rendered = "".join(source[i] for i in order)
+    def __init__(self, source: str, pieces: list[tuple[int, int, bool]], shown: list[str]):
+        """`pieces`: (start, end, reversed) of the source, in the order they are shown;
+        `shown`: each as it is shown."""
+        self.source, self._pieces = source, pieces
+        self.rendered = "".join(shown)
+        self._starts = list(accumulate(map(len, shown), initial=0))
 
     def source_span(self, index: int) -> tuple[int, int]:
-        at = self._order[index]
+        n = bisect_right(self._starts, index) - 1
+        start, end, turned = self._pieces[n]
+        at = end - 1 - (index - self._starts[n]) if turned else start + index - self._starts[n]
         return at, at + 1
 
 
@@ -321,14 +404,19 @@ _SPACES = re.compile(" +")
 
 def canonical(raw: str, form: str, backmaps: list[Backmap]) -> Canonical:
     """Fold `form` (raw itself, or a form made of it through `backmaps`)."""
-    irregular = rewrite(form, _IRREGULAR, lambda m: "".join(fold_char(c) for c in m.group()))
-    visible = irregular.text.translate(_ONE_FOR_ONE)
-    compact = Rewrite.removing(visible, _SPACES)
-    return Canonical(raw, visible, compact.text, [irregular, *backmaps], compact)
+    removed = Removal(form, _REMOVED)
+    expanded = rewrite(removed.text, _EXPANDED, lambda m: "".join(map(fold_char, m.group())))
+    visible = expanded.text.translate(_ONE_FOR_ONE)
+    compact = Removal(visible, _SPACES)
+    # A step that changed nothing is left out of the way back (most do, in ordinary text): each
+    # finding is mapped through every step, twice.
+    steps = [b for b in (expanded, removed, *backmaps) if not (isinstance(b, Rewrite) and b.unchanged)]
+    return Canonical(raw, visible, compact.text, steps, compact)
 
 
 # ---- the forms a reader may see -------------------------------------------------------------
 
+_LINE_END = re.compile(r"(\r\n?|\n)")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 _MARKDOWN_BOLD = re.compile(r"\*\*")  # emphasis, not a pair of stars (`**机密**` is no marking)
 # Markup an HTML renderer hides: comments, and tags. `[^<>]` keeps the scan linear: a `<` never
@@ -338,7 +426,7 @@ _HIDDEN_ELEMENTS = re.compile(r"<(script|style|template)\b[^<>]*>", re.IGNORECAS
 
 
 def _written(raw: str) -> tuple[str, list[Backmap]]:
-    bold = Rewrite.removing(raw, _MARKDOWN_BOLD)
+    bold = Removal(raw, _MARKDOWN_BOLD)
     return bold.text, [bold]
 
 
@@ -348,12 +436,8 @@ def as_written(raw: str) -> Canonical:
 
 def _decoded(raw: str) -> tuple[str, list[Backmap]]:
     decoded = rewrite(raw, _ENTITY, lambda m: html.unescape(m.group()))
-    bold = Rewrite.removing(decoded.text, _MARKDOWN_BOLD)
+    bold = Removal(decoded.text, _MARKDOWN_BOLD)
     return bold.text, [bold, decoded]
-
-
-def entities_decoded(raw: str) -> Canonical:
-    return canonical(raw, *_decoded(raw))
 
 
 def _hidden_markup(text: str) -> Iterable[tuple[int, int, str]]:
@@ -381,19 +465,9 @@ def _untagged(raw: str) -> tuple[str, list[Backmap]]:
     return decoded.text, [decoded, untagged]
 
 
-def as_html(raw: str) -> Canonical:
-    """What a browser shows of the text taken as HTML (a republisher may render it so)."""
-    return canonical(raw, *_untagged(raw))
-
-
 def _rendered(raw: str) -> tuple[str, list[Backmap]]:
-    shown = visible_text(raw)
-    return shown, [Alignment(shown, raw)]
-
-
-def as_rendered(raw: str) -> Canonical:
-    """What a reader sees of the body on the portal: the Markdown rendered, its visible text."""
-    return canonical(raw, *_rendered(raw))
+    text, blocks = shown(raw)
+    return text, [Alignment(text, raw, blocks)]
 
 
 # Controls that make a browser draw what follows from right to left, mirrored: `\u202e年1★密秘`
@@ -401,13 +475,42 @@ def as_rendered(raw: str) -> Canonical:
 _RIGHT_TO_LEFT = re.compile("[\u200f\u061c\u202b\u202e\u2067]")
 
 
-def as_reversed(raw: str) -> Canonical:
-    """The text read backwards: what a reader sees of the part a right-to-left override turns."""
-    reversal = Reversal(raw)
-    return canonical(raw, reversal.rendered, [reversal])
+class _CodeSet:
+    """A set of code points matched in linear time, fast on text that is mostly outside it.
+    A character class spanning the planes is slow: the engine tests a character outside it (every
+    Chinese character, here) against each of its ranges beyond the BMP one by one (1.3 ms for
+    10 KB). So the BMP part is one class (a table lookup), and the part beyond the BMP is only
+    tried where the text has characters beyond the BMP."""
+
+    def __init__(self, codes: list[int]):
+        basic = _character_class([c for c in codes if c < 0x10000], beyond="")[:-1]
+        beyond = _character_class([c for c in codes if c >= 0x10000], beyond="")[:-1]
+        self._first = re.compile(basic[:-1] + "\U00010000-\U0010ffff]")  # or beyond the BMP
+        self._basic, self._beyond = re.compile(basic), re.compile(beyond)
+        # A run of either: the part beyond the BMP behind a look-ahead that fails at once on
+        # every other character; possessive, so that a run is never given back.
+        self.run = re.compile(f"(?:{basic}++|(?=[\U00010000-\U0010ffff]){beyond}++)++")
+
+    def search(self, text: str, start: int = 0, end: int = sys.maxsize) -> bool:
+        """Whether text[start:end] has one of the set (one scan, unless it has characters
+        beyond the BMP)."""
+        first = self._first.search(text, start, end)
+        if first is None or first.group() < "\U00010000":
+            return first is not None
+        at = first.start()
+        return bool(self._basic.search(text, at, end) or self._beyond.search(text, at, end))
+
+    def in_each(self, texts: list[str]) -> list[bool]:
+        """`search` of each text, the scans run by one `map` (the Python step only for a text
+        whose first candidate is beyond the BMP)."""
+        firsts = map(self._first.search, texts)
+        return [
+            f is not None and (f.group() < "\U00010000" or self.search(t))
+            for f, t in zip(firsts, texts, strict=True)
+        ]
 
 
-def _bidi_classes() -> tuple[re.Pattern, re.Pattern]:
+def _bidi_classes() -> tuple[_CodeSet, re.Pattern]:
     """Characters that make a layout right-to-left (right-to-left letters, marks, embeddings and
     isolates), and runs of left-to-right letters (Chinese among them)."""
     opening, letters = [], []
@@ -417,40 +520,41 @@ def _bidi_classes() -> tuple[re.Pattern, re.Pattern]:
             opening.append(code)
         elif kind == "L" and not 0xD800 <= code <= 0xDFFF:
             letters.append(code)
-    return re.compile(_character_class(opening, beyond="")), re.compile(_character_class(letters, beyond=""))
+    return _CodeSet(opening), re.compile(f"({_CodeSet(letters).run.pattern})")  # split keeps the runs
 
 
 _OPENS_RIGHT_TO_LEFT, _LEFT_TO_RIGHT_RUN = _bidi_classes()
 
 
-def _in_display_order(text: str) -> list[list[int]]:
+def _in_display_order(text: str) -> list[tuple[list[tuple[int, int, bool]], list[str]]]:
     """What the Unicode Bidirectional Algorithm may make of a text with right-to-left in it, as
-    two orders of its characters. Beside right-to-left characters, the punctuation, stars and
-    digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows 秘密★，); inside a
-    right-to-left embedding or isolate, the runs of left-to-right letters themselves are drawn in
-    reverse order (`\u202b★秘密\u202c` shows 秘密★). Each is over-generous where the algorithm would
-    leave a run alone, never blind where it moves one. Linear."""
-    pieces, at = [], 0
-    for run in _LEFT_TO_RIGHT_RUN.finditer(text):
-        if run.start() > at:
-            pieces.append((at, run.start(), False))
-        pieces.append((run.start(), run.end(), True))
-        at = run.end()
-    if at < len(text):
-        pieces.append((at, len(text), False))
-    beside: list[int] = []
-    for start, end, letters in pieces:
-        turned = not letters and _OPENS_RIGHT_TO_LEFT.search(text, start, end)
-        beside.extend(range(end - 1, start - 1, -1) if turned else range(start, end))
-    embedded: list[int] = []
-    for start, end, letters in reversed(pieces):
-        embedded.extend(range(start, end) if letters else range(end - 1, start - 1, -1))
-    return [beside, embedded]
+    two orders of its pieces (Reordering's). Beside right-to-left characters, the punctuation,
+    stars and digits between runs of letters are drawn reversed (`秘密\u200f，★\u200f` shows
+    秘密★，); inside a right-to-left embedding or isolate, the runs of left-to-right letters
+    themselves are drawn in reverse order (`\u202b★秘密\u202c` shows 秘密★). Each is
+    over-generous where the algorithm would leave a run alone, never blind where it moves one.
+    Linear."""
+    # Runs of other characters and of letters, alternately (the first and last maybe empty),
+    # split and measured without a Python step per run: a hostile body has hundreds of thousands.
+    parts = _LEFT_TO_RIGHT_RUN.split(text)
+    bounds = list(accumulate(map(len, parts), initial=0))
+    others = [True, False] * (len(parts) // 2 + 1)  # which parts are not letters
+    turned = [False] * len(parts)
+    turned[0::2] = _OPENS_RIGHT_TO_LEFT.in_each(parts[0::2])
+    beside = list(zip(bounds, bounds[1:], turned, strict=False))
+    embedded = list(zip(bounds, bounds[1:], others, strict=False))[::-1]
+    # each part as it is shown, picked from it and its reverse by map, not by a Python step
+    both = list(zip(parts, map(getitem, parts, repeat(slice(None, None, -1))), strict=True))
+    return [
+        (beside, list(map(getitem, both, turned))),
+        (embedded, list(map(getitem, both, others))[::-1]),
+    ]
 
 
 def forms(raw: str, markdown: bool) -> list[Canonical]:
     """Every form of a field a reader may see; those that cannot differ from the text as
-    written are left out. Right-to-left characters add each form as a layout may order it."""
+    written are left out. Right-to-left characters add each form as a layout may order it (in
+    each form: an entity `&#x202e;` turns text backwards as the character does)."""
     bases = [_written(raw)]
     if "&" in raw:
         bases.append(_decoded(raw))
@@ -459,11 +563,13 @@ def forms(raw: str, markdown: bool) -> list[Canonical]:
     if markdown and not shows_as_written(raw):
         bases.append(_rendered(raw))
     found = [canonical(raw, text, backmaps) for text, backmaps in bases]
-    if _RIGHT_TO_LEFT.search(raw):
-        found.append(as_reversed(raw))
-    if _OPENS_RIGHT_TO_LEFT.search(raw):
-        for text, backmaps in bases:
-            for order in _in_display_order(text):
-                reordering = Reordering(text, order)
-                found.append(canonical(raw, reordering.rendered, [reordering, *backmaps]))
+    for text, backmaps in bases:
+        if not _OPENS_RIGHT_TO_LEFT.search(text):
+            continue  # no right-to-left in it (the characters that turn text backwards among them)
+        if _RIGHT_TO_LEFT.search(text):
+            reversal = Reversal(text)
+            found.append(canonical(raw, reversal.rendered, [reversal, *backmaps]))
+        for order, drawn in _in_display_order(text):
+            reordering = Reordering(text, order, drawn)
+            found.append(canonical(raw, reordering.rendered, [reordering, *backmaps]))
     return found

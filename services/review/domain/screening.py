@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
+from typing import NamedTuple
 
 import ahocorasick
 from stdnum import luhn
@@ -70,10 +72,11 @@ class Rule:
     severity: Severity
     pattern: re.Pattern
     message: str
-    needles: tuple[str, ...] = ("密",)  # a text without any of these cannot match: skip the scan
+    needles: tuple[str, ...]  # a text without any of these cannot match: skip the scan
 
 
 _LEVEL = "(?:绝密|机密|秘密)"
+_LEVELS = ("绝密", "机密", "秘密")
 
 
 def _of_category(category: str) -> str:
@@ -100,18 +103,21 @@ MARKINGS: tuple[Rule, ...] = (
         Severity.BLOCK,
         re.compile(_LEVEL + _SEPARATOR + "★"),
         "国家秘密标志（密级★保密期限）：涉密信息不上网。",
+        _LEVELS,
     ),
     Rule(
         "secrecy-level-header",
         Severity.BLOCK,
         re.compile("(?:密级|保密级别|保密等级)" + _SEPARATOR + _LEVEL),
         "密级标注：涉密信息不上网。",
+        ("密级", "密等级"),  # 保密级别 has 密级 in it
     ),
     Rule(
         "secrecy-level-bracketed",
         Severity.BLOCK,
         re.compile(_OPENING + _LEVEL + _CLOSING),
         "加括号的密级标志：涉密信息不上网。",
+        _LEVELS,
     ),
     Rule(
         "internal-material",
@@ -135,7 +141,10 @@ _LANDLINE = re.compile(
 )
 _CARD = re.compile(_NOT_DIGIT_BEFORE + r"[0-9]{4}(?:[- ]?[0-9]{4}){3}(?:[- ]?[0-9]{1,3})?" + _NOT_DIGIT_AFTER)
 # A local part starts where a run of its characters starts, so "a" * 100_000 + "@" is one try.
-_EMAIL = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+# Its first character comes before the look-behind (that the one before it is not of the local
+# part), so that the engine skips from one such character to the next without trying the
+# look-behind at every character of a Chinese text.
+_EMAIL = re.compile(r"[a-z0-9._%+-](?<![a-z0-9._%+-].)[a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 # Numbers with their separators, each run taken whole (so scanned once); the rules look inside.
 _NUMBER_RUN = re.compile(r"[0-9() +x-]{7,}")
 
@@ -170,7 +179,7 @@ NUMBERS = (
     ("mobile-number", _MOBILE, None, "手机号码：属个人隐私，请核实是否为公开的办公电话。"),
     ("landline-number", _LANDLINE, None, "固定电话号码：请核实是否为公开的办公电话。"),
 )
-EMAIL = ("email-address", "电子邮箱地址：请核实是否为公开的办公邮箱。")
+EMAIL = ("email-address", Severity.FLAG, "电子邮箱地址：请核实是否为公开的办公邮箱。")
 
 
 @dataclass(frozen=True)
@@ -181,12 +190,14 @@ class WordList:
 
     @classmethod
     def of(cls, entries: list[tuple[str, Severity, str]]) -> "WordList":
-        """From (word, severity, note) entries; words are folded like the text they are found in."""
+        """From (word, severity, note) entries; words are folded like the text they are found in.
+        Each word's message is made here, once, not at each of its matches."""
         automaton = ahocorasick.Automaton()
         for word, severity, note in entries:
             key = as_written(word).compact
             if key:
-                automaton.add_word(key, (len(key), word, Severity(severity), note))
+                why = f"敏感词“{word}”" + (f"：{note}" if note else "")
+                automaton.add_word(key, (len(key), Severity(severity), why))
         if not len(automaton):
             return cls(None)
         automaton.make_automaton()
@@ -196,9 +207,9 @@ class WordList:
 NO_WORDS = WordList(None)
 
 
-@dataclass(frozen=True)
-class Match:
-    """A rule's match in a canonical form: its span there (of the compact text or the visible)."""
+class Match(NamedTuple):
+    """A rule's match in a canonical form: its span there (of the compact text or the visible).
+    A tuple: a hostile list of numbers makes a hundred thousand of them."""
 
     rule: str
     severity: Severity
@@ -206,13 +217,24 @@ class Match:
     start: int
     end: int
     compact: bool
+    times: int = 1  # how many matches it stands for
+    listed: bool = True  # one match, to be listed; or only the count of the rest
+
+
+def _bounded(rule: str, severity: Severity, why: str, found: Iterator[re.Match], compact: bool):
+    """The first KEPT_PER_RULE of a rule's matches one by one, then the rest only counted: a
+    body of two hundred thousand markings is not walked through in Python, match by match."""
+    for m in islice(found, KEPT_PER_RULE):
+        yield Match(rule, severity, why, m.start(), m.end(), compact)
+    if rest := sum(1 for _ in found):
+        yield Match(rule, severity, why, 0, 0, compact, rest, listed=False)
 
 
 def _markings(text: Canonical) -> Iterator[Match]:
     for rule in MARKINGS:
         if any(needle in text.compact for needle in rule.needles):
-            for m in rule.pattern.finditer(text.compact):
-                yield Match(rule.name, rule.severity, rule.message, m.start(), m.end(), True)
+            found = rule.pattern.finditer(text.compact)
+            yield from _bounded(rule.name, rule.severity, rule.message, found, True)
 
 
 def _numbers(text: Canonical) -> Iterator[Match]:
@@ -231,15 +253,23 @@ def _numbers(text: Canonical) -> Iterator[Match]:
 
 def _emails(text: Canonical) -> Iterator[Match]:
     if "@" in text.visible:
-        for m in _EMAIL.finditer(text.visible):
-            yield Match(EMAIL[0], Severity.FLAG, EMAIL[1], m.start(), m.end(), False)
+        yield from _bounded(*EMAIL, _EMAIL.finditer(text.visible), False)
 
 
 def _listed_words(text: Canonical, words: WordList) -> Iterator[Match]:
-    if words.automaton is not None:
-        for last, (length, word, severity, note) in words.automaton.iter(text.compact):
-            why = f"敏感词“{word}”" + (f"：{note}" if note else "")
-            yield Match("word-list", severity, why, last - length + 1, last + 1, True)
+    if words.automaton is None:
+        return
+    found = words.automaton.iter(text.compact)
+    for last, (length, severity, why) in islice(found, KEPT_PER_RULE):
+        yield Match("word-list", severity, why, last - length + 1, last + 1, True)
+    # the rest only counted, with the first that blocks (if one does) standing for them
+    rest, worst = 0, None
+    for _, (_, severity, why) in found:
+        rest += 1
+        if worst is None or (severity == Severity.BLOCK and worst[0] != Severity.BLOCK):
+            worst = (severity, why)
+    if worst:
+        yield Match("word-list", *worst, 0, 0, True, rest, listed=False)
 
 
 def _matches(text: Canonical, words: WordList) -> Iterator[Match]:
@@ -281,12 +311,21 @@ class Findings:
             seen: dict[tuple[str, str], int] = {}
             for match in _matches(text, words):
                 key = (field.name, match.rule)
-                seen[key] = seen.get(key, 0) + 1
-                self._kinds[key] = (match.severity, match.message)
-                if seen[key] <= KEPT_PER_RULE and len(self.kept) < KEPT_PER_ITEM:
+                seen[key] = count = seen.get(key, 0) + match.times
+                if match.severity == Severity.BLOCK or key not in self._kinds:
+                    # a summary is as severe as the worst it counts: a listed word that blocks,
+                    # found after twenty that only flag, still blocks the item
+                    self._kinds[key] = (match.severity, match.message)
+                if match.listed and count <= KEPT_PER_RULE and self._room(key):
                     self._keep(key, field, text, match)
             for key, count in seen.items():
                 self._found[key] = max(self._found.get(key, 0), count)
+
+    def _room(self, key: tuple[str, str]) -> bool:
+        """Whether a finding of `key` may still be kept one by one. Once a rule has its share
+        from one form, another form's matches are only counted: mapping each back to the raw
+        text just to find it the same occurrence would cost the most of all."""
+        return len(self._spans.get(key, ())) < KEPT_PER_RULE and len(self.kept) < KEPT_PER_ITEM
 
     def _keep(self, key: tuple[str, str], field: PublishedField, text: Canonical, match: Match) -> None:
         start, end = text.raw_span(match.start, match.end, match.compact)
