@@ -30,7 +30,7 @@ from shared.broker import create_broker, event_publishers
 from shared.events import Event
 from shared.logging import configure
 from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
-from shared.mongo import connect, database_of
+from shared.mongo import connect, database_of, require_atomic_writes
 from shared.outbox import event_relay
 from shared.settings import Settings
 from shared.topology import ANNOUNCES, declare, topology_of
@@ -90,6 +90,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         client = connect(settings)
+        await require_atomic_writes(client)  # the code's guards are only as good as the store
         app.state.mongo = client
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
