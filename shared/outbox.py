@@ -9,9 +9,16 @@ between; it is at worst delivered twice, which every receiver tolerates.
 So that a relay need not scan whole collections, each writer first marks the document on a hint
 board (`<collection>_<field>`, shared.hints) and only then stages its items; the relay reads the
 board, fetches each document by id, and clears the hint once it has delivered them.
+
+Every replica runs a relay. One document's items must leave one at a time and in order (a
+document's events announce its successive states), so a relay first claims the document's hint
+with a lease (one conditional write: one relay of all replicas wins it) and holds it while it
+delivers; a relay that died is taken over once its lease runs out. Two relays deliver one
+document's items at once only if a single delivery outlasts half a lease.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import structlog
 from faststream.rabbit import RabbitPublisher
@@ -20,7 +27,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.broker import publish_event
 from shared.events import Envelope, parse_event
 from shared.hints import HintBoard, stale
-from shared.locks import document_lock
 from shared.metrics import EVENTS_PUBLISHED
 from shared.wakeup import Wakeup
 
@@ -33,6 +39,7 @@ DEAD_LETTERS = "pending_dead_letters"  # messages given up on, for the service's
 ITEMS = "pending_items"  # a channel's change of a published item, for the item it belongs to (publish)
 STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS, ITEMS)
 BATCH = 100
+LEASE = timedelta(seconds=60)  # a relay's claim on a document: far beyond any one delivery
 
 
 def staged_list(*events: Envelope) -> list[dict]:
@@ -51,12 +58,12 @@ async def hint(collection: AsyncCollection, document_id: str, field: str = EVENT
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
     """Insert a document together with what it stages (raises DuplicateKeyError as usual). The
-    document's lock is held from the hint to the insert, so a relay never sees one without the other."""
-    async with document_lock(collection, document["_id"]):
-        for field in STAGED:
-            if document.get(field):
-                await hint(collection, document["_id"], field)
-        await collection.insert_one(document)
+    hints go first, so the items never wait without one; a relay that finds a hint before its
+    document keeps the hint until the document comes or the hint goes stale."""
+    for field in STAGED:
+        if document.get(field):
+            await hint(collection, document["_id"], field)
+    await collection.insert_one(document)
 
 
 class Relay:
@@ -99,29 +106,43 @@ class Relay:
             while True:
                 hints = await board.due(BATCH)
                 settled = 0
-                for h in hints:
-                    count = await self._relay(collection, h)
+                for listed in hints:
+                    count = await self._attend(collection, board, listed["_id"])
                     if count is not None:
                         delivered += count
                         settled += 1
-                        await board.clear(h)
                 if len(hints) < BATCH or not settled:
                     break
         return delivered
 
-    async def _relay(self, collection: AsyncCollection, h: dict) -> int | None:
+    async def _attend(self, collection: AsyncCollection, board: HintBoard, document_id: str) -> int | None:
+        """Deliver the document's items under a claim on its hint, then clear the hint (or let it
+        go, if it was marked again meanwhile); None when another relay holds it, or the hint is kept."""
+        h = await board.claim(document_id, LEASE)
+        if h is None:
+            return None
+        count = None
+        try:
+            count = await self._relay(collection, board, h)
+        finally:
+            if count is None or not await board.clear(h):
+                await board.release(h)
+        return count
+
+    async def _relay(self, collection: AsyncCollection, board: HintBoard, h: dict) -> int | None:
         """How many items of the hinted document were delivered; None to keep the hint, when the
         document is not there yet (its writer, in another process, may still be writing it)."""
+        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
+        if doc is None and not stale(h):
+            return None
         delivered = 0
-        async with document_lock(collection, h["_id"]):
-            doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
-            if doc is None and not stale(h):
-                return None
-            for raw in (doc or {}).get(self._field, []):
-                await self._deliver(raw)
-                # By exact value: FerretDB ignores conditions on sub-documents in $pull.
-                await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
-                delivered += 1
+        for raw in (doc or {}).get(self._field, []):
+            if not await board.hold(h, LEASE):
+                break  # another relay took the document over: it delivers the rest, in order
+            await self._deliver(raw)
+            # By exact value: FerretDB ignores conditions on sub-documents in $pull.
+            await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
+            delivered += 1
         return delivered
 
 
