@@ -36,7 +36,6 @@ from shared.domain import CATEGORY_CODES, ON_CHANNEL, Category
 from shared.events import ReviewApproved, utcnow
 from shared.hints import HintBoard, stale
 from shared.ledger import Ledger
-from shared.locks import document_lock, update_document
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 from shared.settings import Settings, get_settings
 
@@ -84,27 +83,27 @@ class PublicationStore:
             "lease_until": utcnow(),
             "version": 1,
         }
-        async with document_lock(self.publications, doc["_id"]):  # the hint and the document together
-            await self.due.mark(doc["_id"])
-            try:
-                await self.publications.insert_one(doc)
-            except DuplicateKeyError:
-                return False
+        # The hint first: a worker that finds it before the document keeps it until it comes.
+        await self.due.mark(doc["_id"])
+        try:
+            await self.publications.insert_one(doc)
+        except DuplicateKeyError:
+            return False
         return True
 
     async def record_withdrawal(self, submission_id: str, at: datetime) -> None:
-        await update_document(self.withdrawals, submission_id, {"$setOnInsert": {"at": at}}, upsert=True)
+        await self.withdrawals.update_one({"_id": submission_id}, {"$setOnInsert": {"at": at}}, upsert=True)
 
     async def is_withdrawn(self, submission_id: str) -> bool:
         return await self.withdrawals.find_one({"_id": submission_id}) is not None
 
     async def record_refusal(self, submission_id: str, event_id: str, reason: str) -> None:
         update = {"$setOnInsert": {"submission_id": submission_id, "reason": reason, "at": utcnow()}}
-        await update_document(self.refusals, event_id, update, upsert=True)
+        await self.refusals.update_one({"_id": event_id}, update, upsert=True)
 
     async def record_held(self, submission_id: str, revision: int, disclosure: str) -> None:
         update = {"$set": {"revision": revision, "disclosure": disclosure, "at": utcnow()}}
-        await update_document(self.held, submission_id, update, upsert=True)
+        await self.held.update_one({"_id": submission_id}, update, upsert=True)
 
     async def of_submission(self, submission_id: str) -> list[Publication]:
         docs = await self.publications.find({"submission_id": submission_id}).to_list()
@@ -239,7 +238,7 @@ class ItemStore:
                 pub.receipt.published_at,
             )
             await self.apply(change)
-        await update_document(self.items, STANDING_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+        await self.items.update_one({"_id": STANDING_DONE}, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
         doc = await self.get(submission_id)
@@ -289,11 +288,12 @@ class IndexNumbers:
             at = doc["first_published_at"]
             at = datetime.fromisoformat(at) if isinstance(at, str) else at
             number = await self.assign(doc["_id"], doc["content"]["category"], at)
-            await update_document(
-                items, doc["_id"], {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
+            # one atomic write each; the version moves, so a guarded writer of the item reads it again
+            await items.update_one(
+                {"_id": doc["_id"]}, {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
             )
-            await update_document(portal_items, doc["_id"], {"$set": {"index_number": number}})
-        await update_document(self.numbers, BACKFILL_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+            await portal_items.update_one({"_id": doc["_id"]}, {"$set": {"index_number": number}})
+        await self.numbers.update_one({"_id": BACKFILL_DONE}, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def of(self, submission_id: str) -> str | None:
         doc = await self.numbers.find_one({"_id": submission_id})
@@ -391,8 +391,7 @@ class SubscriptionStore:
         return [to_subscription(d) for d in await self.subscriptions.find().sort("created_at", 1).to_list()]
 
     async def delete(self, subscription_id: str) -> bool:
-        async with document_lock(self.subscriptions, subscription_id):
-            return (await self.subscriptions.delete_one({"_id": subscription_id})).deleted_count == 1
+        return (await self.subscriptions.delete_one({"_id": subscription_id})).deleted_count == 1
 
     async def due(self) -> list[Subscription]:
         now = utcnow()
