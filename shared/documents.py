@@ -32,11 +32,12 @@ async def change_document(
         change = compute(doc)
         if change is None:
             return None
-        update: dict = {"$set": change.fields, "$inc": {"version": 1}}
+        update: dict = {"$set": dict(change.fields), "$inc": {"version": 1}}
         staged = {EVENTS: staged_list(*change.events), **change.staged}
         for name, items in staged.items():
             if items:
-                await hint(collection, document_id, name)  # before the items: a hint exists whenever they do
+                # before the items, so a hint exists whenever they do; the write records the mark
+                update["$set"] |= await hint(collection, document_id, name)
                 update.setdefault("$push", {})[name] = {"$each": list(items)}
         version = doc.get("version")  # None matches a document written before versions, as read
         result = await collection.update_one({"_id": document_id, "version": version}, update)

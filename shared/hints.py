@@ -36,12 +36,14 @@ class HintBoard:
     def __init__(self, collection: AsyncCollection):
         self.collection = collection
 
-    async def mark(self, document_id: str, at: datetime | None = None) -> None:
-        """Ask for attention to the document, from `at` on (now when not given). A claim on the
-        hint stays: its worker will not clear a hint marked again since it read it."""
+    async def mark(self, document_id: str, at: datetime | None = None) -> str:
+        """Ask for attention to the document, from `at` on (now when not given); the mark's nonce.
+        A claim on the hint stays: its worker will not clear a hint marked again since it read it."""
+        nonce = uuid.uuid4().hex
         await self.collection.update_one(
-            {"_id": document_id}, {"$set": {"nonce": uuid.uuid4().hex, "at": at or utcnow()}}, upsert=True
+            {"_id": document_id}, {"$set": {"nonce": nonce, "at": at or utcnow()}}, upsert=True
         )
+        return nonce
 
     async def due(self, limit: int) -> list[dict]:
         return await self.collection.find({"at": {"$lte": utcnow()}}).sort("at", 1).limit(limit).to_list()

@@ -8,7 +8,10 @@ between; it is at worst delivered twice, which every receiver tolerates.
 
 So that a relay need not scan whole collections, each writer first marks the document on a hint
 board (`<collection>_<field>`, shared.hints) and only then stages its items; the relay reads the
-board, fetches each document by id, and clears the hint once it has delivered them.
+board, fetches each document by id, and clears the hint once it has delivered them. With no lock
+between a writer's mark and its write, a relay may read the document between the two: the write
+that stages items therefore records the nonce of its mark (`<field>_hint`), and a relay clears a
+hint only once it has read the write of that very mark (or the hint is stale: its writer died).
 
 Every replica runs a relay. One document's items must leave one at a time and in order (a
 document's events announce its successive states), so a relay first claims the document's hint
@@ -51,19 +54,26 @@ def board_of(collection: AsyncCollection, field: str = EVENTS) -> HintBoard:
     return HintBoard(collection.database[f"{collection.name}_{field}"])
 
 
-async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> None:
-    """Tell the relay that items will wait in this document's `field`; call it before writing them."""
-    await board_of(collection, field).mark(document_id)
+def hint_field(field: str) -> str:
+    """The document's field that holds the nonce of the mark its last staging write was made under."""
+    return f"{field}_hint"
+
+
+async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> dict:
+    """Tell the relay that items will wait in this document's `field`; call it before writing them,
+    and `$set` what it returns in the same write."""
+    return {hint_field(field): await board_of(collection, field).mark(document_id)}
 
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
     """Insert a document together with what it stages (raises DuplicateKeyError as usual). The
     hints go first, so the items never wait without one; a relay that finds a hint before its
     document keeps the hint until the document comes or the hint goes stale."""
+    marks = {}
     for field in STAGED:
         if document.get(field):
-            await hint(collection, document["_id"], field)
-    await collection.insert_one(document)
+            marks |= await hint(collection, document["_id"], field)
+    await collection.insert_one({**document, **marks})
 
 
 class Relay:
@@ -93,10 +103,13 @@ class Relay:
             await self._wakeup.wait()
 
     async def recover_hints(self) -> None:
-        """Once at start: hint any document whose items wait without one (written before hints)."""
+        """Once at start: hint any document whose items wait without one (written before hints);
+        the mark is recorded as any staging write's is, so the hint is cleared once delivered."""
         for collection in self._collections:
             async for doc in collection.find({f"{self._field}.0": {"$exists": True}}, {"_id": 1}):
-                await hint(collection, doc["_id"], self._field)
+                await collection.update_one(
+                    {"_id": doc["_id"]}, {"$set": await hint(collection, doc["_id"], self._field)}
+                )
 
     async def drain(self) -> int:
         """Deliver every waiting item once; returns how many were delivered."""
@@ -121,29 +134,32 @@ class Relay:
         h = await board.claim(document_id, LEASE)
         if h is None:
             return None
-        count = None
+        count, landed = None, False
         try:
-            count = await self._relay(collection, board, h)
+            count, landed = await self._relay(collection, board, h)
         finally:
-            if count is None or not await board.clear(h):
+            if not landed or not await board.clear(h):
                 await board.release(h)
         return count
 
-    async def _relay(self, collection: AsyncCollection, board: HintBoard, h: dict) -> int | None:
-        """How many items of the hinted document were delivered; None to keep the hint, when the
-        document is not there yet (its writer, in another process, may still be writing it)."""
-        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
+    async def _relay(self, collection: AsyncCollection, board: HintBoard, h: dict) -> tuple[int | None, bool]:
+        """How many items of the hinted document were delivered (None when it is not there yet:
+        its writer, in another process, may still be writing it), and whether the write of the
+        hint's mark was among what was read, so that the hint may go."""
+        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1, hint_field(self._field): 1})
+        landed = stale(h) or (doc or {}).get(hint_field(self._field)) == h["nonce"]
         if doc is None and not stale(h):
-            return None
+            return None, False
         delivered = 0
-        for raw in (doc or {}).get(self._field, []):
+        items = (doc or {}).get(self._field, [])
+        for raw in items:
             if not await board.hold(h, LEASE):
                 break  # another relay took the document over: it delivers the rest, in order
             await self._deliver(raw)
             # By exact value: FerretDB ignores conditions on sub-documents in $pull.
             await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
             delivered += 1
-        return delivered
+        return delivered, landed and delivered == len(items)
 
 
 def event_relay(
