@@ -7,10 +7,12 @@ again and recompute."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.events import Envelope
+from shared.hints import HintBoard
 from shared.outbox import EVENTS, hint, staged_list
 
 
@@ -19,6 +21,8 @@ class Change:
     fields: dict
     events: Sequence[Envelope] = field(default_factory=tuple)
     staged: dict[str, Sequence[dict]] = field(default_factory=dict)  # other outbox fields: AUDIT, FEED
+    # hint boards to mark (from when; None: now) before the write, which records each mark
+    marks: Sequence[tuple[HintBoard, datetime | None]] = ()
 
 
 async def change_document(
@@ -39,6 +43,8 @@ async def change_document(
                 # before the items, so a hint exists whenever they do; the write records the mark
                 update["$set"] |= await hint(collection, document_id, name)
                 update.setdefault("$push", {})[name] = {"$each": list(items)}
+        for board, at in change.marks:
+            update["$set"][board.mark_field] = await board.mark(document_id, at)
         version = doc.get("version")  # None matches a document written before versions, as read
         result = await collection.update_one({"_id": document_id, "version": version}, update)
         if result.matched_count:

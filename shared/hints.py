@@ -7,7 +7,10 @@ whenever there is work; a hint that points at a document not written yet is kept
 stale (its writer died), then dropped. Each mark carries a fresh nonce: a worker clears only the
 hint it read, never one set again since. Every step is one single-document write, atomic on the
 store (shared.mongo), so writers and workers on any number of replicas need no lock: a mark is an
-upsert, a clear a delete conditional on the nonce.
+upsert, a clear a delete conditional on the nonce. Nothing holds a mark and its write together,
+so a worker may read the document between the two: the write records the mark's nonce in the
+document (`mark_field`), and a worker drops a hint only once it has read the write of that very
+mark (`landed`).
 
 A worker that must attend to a document alone (the outbox relay: one at a time delivers a
 document's items, in order) claims its hint for a lease first: one conditional write, won by one
@@ -33,8 +36,9 @@ def stale(hint: dict) -> bool:
 
 
 class HintBoard:
-    def __init__(self, collection: AsyncCollection):
-        self.collection = collection
+    def __init__(self, collection: AsyncCollection, mark_field: str):
+        """`mark_field`: where a hinted document's write records the nonce of its mark."""
+        self.collection, self.mark_field = collection, mark_field
 
     async def mark(self, document_id: str, at: datetime | None = None) -> str:
         """Ask for attention to the document, from `at` on (now when not given); the mark's nonce.
@@ -44,6 +48,11 @@ class HintBoard:
             {"_id": document_id}, {"$set": {"nonce": nonce, "at": at or utcnow()}}, upsert=True
         )
         return nonce
+
+    def landed(self, hint: dict, doc: dict | None) -> bool:
+        """Whether `doc`, as read, holds the write made under the hint's very mark, or the hint is
+        stale (its writer died): only then may the hint go once the document has been attended to."""
+        return stale(hint) or (doc or {}).get(self.mark_field) == hint["nonce"]
 
     async def due(self, limit: int) -> list[dict]:
         return await self.collection.find({"at": {"$lte": utcnow()}}).sort("at", 1).limit(limit).to_list()

@@ -51,18 +51,14 @@ def staged_list(*events: Envelope) -> list[dict]:
 
 
 def board_of(collection: AsyncCollection, field: str = EVENTS) -> HintBoard:
-    return HintBoard(collection.database[f"{collection.name}_{field}"])
-
-
-def hint_field(field: str) -> str:
-    """The document's field that holds the nonce of the mark its last staging write was made under."""
-    return f"{field}_hint"
+    return HintBoard(collection.database[f"{collection.name}_{field}"], f"{field}_hint")
 
 
 async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> dict:
     """Tell the relay that items will wait in this document's `field`; call it before writing them,
     and `$set` what it returns in the same write."""
-    return {hint_field(field): await board_of(collection, field).mark(document_id)}
+    board = board_of(collection, field)
+    return {board.mark_field: await board.mark(document_id)}
 
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
@@ -146,8 +142,8 @@ class Relay:
         """How many items of the hinted document were delivered (None when it is not there yet:
         its writer, in another process, may still be writing it), and whether the write of the
         hint's mark was among what was read, so that the hint may go."""
-        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1, hint_field(self._field): 1})
-        landed = stale(h) or (doc or {}).get(hint_field(self._field)) == h["nonce"]
+        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1, board.mark_field: 1})
+        landed = board.landed(h, doc)
         if doc is None and not stale(h):
             return None, False
         delivered = 0

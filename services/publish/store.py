@@ -34,7 +34,7 @@ from services.publish.subscriptions import DeliveryRecord, Subscription, Subscri
 from shared.documents import Change, change_document
 from shared.domain import CATEGORY_CODES, ON_CHANNEL, Category
 from shared.events import ReviewApproved, utcnow
-from shared.hints import HintBoard, stale
+from shared.hints import HintBoard
 from shared.ledger import Ledger
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 from shared.settings import Settings, get_settings
@@ -59,7 +59,7 @@ class PublicationStore:
         self.withdrawals = db.withdrawals
         self.refusals = db.refusals
         # Publications that need the worker: small, so the worker never scans `publications`.
-        self.due = HintBoard(db.publications_due)
+        self.due = HintBoard(db.publications_due, "due_hint")
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
         self.held = db.held  # approved items not disclosed proactively: never on a channel
         self.subscriptions = SubscriptionStore(db)
@@ -84,7 +84,7 @@ class PublicationStore:
             "version": 1,
         }
         # The hint first: a worker that finds it before the document keeps it until it comes.
-        await self.due.mark(doc["_id"])
+        doc[self.due.mark_field] = await self.due.mark(doc["_id"])
         try:
             await self.publications.insert_one(doc)
         except DuplicateKeyError:
@@ -116,12 +116,12 @@ class PublicationStore:
         nothing due is dropped."""
         now = utcnow()
         for hint in await self.due.due(64):
-            seen: dict[str, bool] = {}
+            seen: dict = {}
             claimed = await change_document(self.publications, hint["_id"], partial(_claim, now, seen))
             if claimed is not None:
                 return to_publication(claimed), hint
-            if seen.get("due") is False or ("due" not in seen and stale(hint)):
-                await self.due.clear(hint)  # nothing due, or its writer died before writing it
+            if not seen.get("due") and self.due.landed(hint, seen.get("doc")):
+                await self.due.clear(hint)  # nothing due as its writer wrote it, or its writer died
         return None
 
     async def settle(self, attempt: Attempt | None, hint: dict, max_attempts: int) -> bool:
@@ -143,14 +143,12 @@ class PublicationStore:
                 DEAD_LETTERS: [given_up] if given_up else [],
                 ITEMS: [item] if item else [],
             }
-            return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged)
+            # The hint goes on the board before the lease is released, from when the next attempt
+            # is due, so a due one is never lost; if nothing is due, the worker's next pass drops it.
+            at = pub.next_attempt_at if pub.due and pub.next_attempt_at > utcnow() else None
+            return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged, [(self.due, at)])
 
-        # The hint goes on the board before the lease is released, so a due one is never lost; if
-        # nothing is due after all, the worker's next pass drops it.
-        await self.due.mark(hint["_id"])
-        stored = await change_document(self.publications, hint["_id"], compute)
-        if stored is not None and (after := to_publication(stored)).due and after.next_attempt_at > utcnow():
-            await self.due.mark(hint["_id"], after.next_attempt_at)
+        await change_document(self.publications, hint["_id"], compute)
         return bool(announced)
 
     async def reapprove(self, submission_id: str, channel: str, approval: ReviewApproved) -> bool:
@@ -159,9 +157,8 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change | None:
             pub = reapproved(to_publication(doc), approval, utcnow())
-            return Change(_fields(pub)) if pub else None
+            return Change(_fields(pub), marks=[(self.due, None)]) if pub else None
 
-        await self.due.mark(key)
         return await change_document(self.publications, key, compute) is not None
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:
@@ -169,9 +166,8 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change | None:
             pub = withdrawal_wanted(to_publication(doc), utcnow())
-            return Change(_fields(pub)) if pub else None
+            return Change(_fields(pub), marks=[(self.due, None)]) if pub else None
 
-        await self.due.mark(_id(submission_id, channel))
         await change_document(self.publications, _id(submission_id, channel), compute)
 
     async def portal_page(self, query: dict, skip: int, limit: int) -> list[dict]:
@@ -435,8 +431,8 @@ class SubscriptionStore:
 
 def _claim(now: datetime, seen: dict[str, bool], doc: dict) -> Change | None:
     """The lease on a due publication that nobody holds and whose time has come (`seen`: whether
-    it was due at all)."""
-    seen["due"] = to_publication(doc).due
+    it was due at all, and the document as read)."""
+    seen["due"], seen["doc"] = to_publication(doc).due, doc
     if not seen["due"] or doc["lease_until"] > now or doc["next_attempt_at"] > now:
         return None
     return Change({"lease_until": now + LEASE})
