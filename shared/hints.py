@@ -31,7 +31,7 @@ UNCLAIMED = {"claimed_by": "", "claimed_until": ""}  # what `$unset` removes to 
 
 
 def stale(hint: dict) -> bool:
-    """A hint set so long ago that a missing document will not come (its writer died)."""
+    """A hint set so long ago that a document, or a write, still missing will not come (its writer died)."""
     return hint["at"] < utcnow() - STALE_AFTER
 
 
