@@ -26,10 +26,12 @@ rabbitmq() {
 # FerretDB 1.24.2 is built with the patches in scripts/ferretdb/, applied in order (see the README,
 # "Storage", and each patch's header): 0001 lets SQLite use the _id index; 0002 makes every
 # single-document write atomic (compare-and-swap on the stored document, re-read and retry), which
-# stock FerretDB is not. The binary reports the build as its version (buildInfo.ferretdbVersion),
-# so that tests can tell the project's build from a stock one.
+# stock FerretDB is not; 0003 uses the _id index for a filter with other conditions beside _id
+# (the version guard of every write), for which stock FerretDB scans the whole collection. The
+# binary reports the build as its version (buildInfo.ferretdbVersion), so that tests and
+# shared/mongo.py can tell the project's build from a stock one.
 FERRETDB_PATCHES="$ROOT/scripts/ferretdb"
-FERRETDB_BUILD="$FERRETDB_VERSION-atomic1"  # bump the suffix whenever a patch changes
+FERRETDB_BUILD="$FERRETDB_VERSION-atomic2"  # bump the suffix whenever a patch changes
 
 ferretdb_binary() {
   local bin="$TOOLS/bin/ferretdb-$FERRETDB_BUILD"

@@ -3,6 +3,12 @@ hash covering the entry's content and the previous entry's hash. A `head` docume
 last entry, so an altered, inserted or deleted entry — in the middle or at the end — is found by
 `verify`. Appends are idempotent by the entry's `record_id`, so a relay may deliver one twice.
 
+Appenders on any number of replicas race without a lock: entry N is inserted under its number
+(a unique `_id`, so one record of all takes each place, linked to the hash of the entry the head
+named), and the head moves by compare-and-swap from N-1 to N only, so it never goes back and
+never names two entries at once: the chain cannot fork. An appender that loses a place moves the
+head to the winner's entry and raises DuplicateKeyError; its relay delivers the record again.
+
 Reading in order must stay fast however long the ledger grows, on FerretDB too, whose SQLite
 backend uses an index for one thing only: a string or ObjectId `_id` looked up by equality
 (ranges, `$in`, sorts and other fields scan the whole collection). So an entry is stored under its
@@ -24,8 +30,6 @@ from dataclasses import dataclass
 from bson import Binary
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
-
-from shared.locks import document_lock
 
 GENESIS = "0" * 64
 HEAD = "head"
@@ -112,29 +116,34 @@ class Ledger:
 
     async def append(self, record: dict) -> None:
         """Append a record (JSON values, with a `record_id`) once."""
-        async with document_lock(self.collection, HEAD):
-            head = await self.head() or {"seq": 0, "hash": GENESIS, "record_id": None}
-            if head["record_id"] == record["record_id"]:
-                return
-            seq = head["seq"] + 1
-            entry = link(record, seq, head["hash"])
-            try:
-                await self.collection.insert_one(entry)
-            except DuplicateKeyError:
-                # The process died after writing entry `seq` and before moving the head: move it now.
-                entry = await self.collection.find_one({"_id": entry_key(seq)})
-                await self._move_head(entry)
-                if entry["record_id"] != record["record_id"]:
-                    raise  # somebody else's record took the place; the relay retries this one
-                return
+        head = await self.head() or {"seq": 0, "hash": GENESIS, "record_id": None}
+        if head["record_id"] == record["record_id"]:
+            return
+        seq = head["seq"] + 1
+        entry = link(record, seq, head["hash"])
+        try:
+            await self.collection.insert_one(entry)
+        except DuplicateKeyError:
+            # Another appender took place `seq`, or this one died before moving the head: move it now.
+            entry = await self.collection.find_one({"_id": entry_key(seq)})
             await self._move_head(entry)
+            if entry["record_id"] != record["record_id"]:
+                raise  # somebody else's record took the place; the relay retries this one
+            return
+        await self._move_head(entry)
         for size in reversed(PAGES):  # the smaller first: a larger page is copied from them
             if seq % size == 0:
                 await self._page(size, seq // size - 1)  # now complete; readers would copy it otherwise
 
     async def _move_head(self, entry: dict) -> None:
+        """Name `entry` the last one, if the head names the entry before it (compare-and-swap: a
+        late appender never moves it back)."""
         head = {"seq": entry["seq"], "hash": entry["hash"], "record_id": entry["record_id"]}
-        await self.collection.update_one({"_id": HEAD}, {"$set": head}, upsert=True)
+        if entry["seq"] > 1:
+            await self.collection.update_one({"_id": HEAD, "seq": entry["seq"] - 1}, {"$set": head})
+            return
+        with contextlib.suppress(DuplicateKeyError):  # the first entry's head is there already
+            await self.collection.insert_one({"_id": HEAD, **head})
 
     async def head(self) -> dict | None:
         return await self.collection.find_one({"_id": HEAD})

@@ -1,6 +1,12 @@
-"""The MongoDB factory. Only operations that work on MongoDB 7 and on FerretDB 1.24 are used."""
+"""The MongoDB factory. Only operations that work on MongoDB 7 and on FerretDB 1.24 are used.
 
-import weakref
+Every write that can race is made safe by the store alone (DESIGN.md, "Storage"): a version
+guard, a claim with a lease, a unique `_id`, a conditional delete. That takes a server on which
+each single-document write is atomic, as MongoDB's is: the filter is true of the document the
+write changes. Stock FerretDB 1.24 reads, applies and writes back without isolation; the
+project's build (scripts/servers.sh, scripts/ferretdb/*.patch) makes every write back a
+compare-and-swap and reports itself with an `-atomic` suffix in `buildInfo`'s `ferretdbVersion`.
+"""
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -8,9 +14,9 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.settings import Settings
 
-__all__ = ["DuplicateKeyError", "connect", "database_of", "isolates_updates"]
+__all__ = ["DuplicateKeyError", "connect", "database_of", "require_atomic_writes"]
 
-_isolation: weakref.WeakKeyDictionary[AsyncMongoClient, bool] = weakref.WeakKeyDictionary()
+ATOMIC_BUILD = "-atomic"  # in the project's FerretDB build's version (scripts/servers.sh)
 
 
 def connect(settings: Settings) -> AsyncMongoClient:
@@ -24,12 +30,13 @@ def database_of(client: AsyncMongoClient, settings: Settings, owner: str) -> Asy
     return client[settings.database_name(owner)]
 
 
-async def isolates_updates(client: AsyncMongoClient) -> bool:
-    """Whether the server applies a filtered update atomically. MongoDB does. FerretDB 1.24 reads
-    the document and writes it back without isolation, and its SQLite backend uses no index for a
-    filter other than `{_id: …}` alone; there a guard beside `_id` costs a full scan and buys
-    nothing, and the per-process document lock (shared/locks.py) is what keeps updates whole."""
-    if client not in _isolation:
-        info = await client.admin.command("buildInfo")
-        _isolation[client] = "ferretdbVersion" not in info
-    return _isolation[client]
+async def require_atomic_writes(client: AsyncMongoClient) -> None:
+    """Refuse to start on a server whose single-document writes are not atomic (stock FerretDB):
+    there replicas, and even one process's concurrent tasks, would lose updates silently."""
+    info = await client.admin.command("buildInfo")
+    version = info.get("ferretdbVersion")
+    if version is not None and ATOMIC_BUILD not in version:
+        raise RuntimeError(
+            f"FerretDB {version} is not the project's build, whose writes are atomic per document: "
+            "build it with scripts/servers.sh (scripts/ferretdb/*.patch), or use MongoDB 7"
+        )

@@ -8,10 +8,20 @@ between; it is at worst delivered twice, which every receiver tolerates.
 
 So that a relay need not scan whole collections, each writer first marks the document on a hint
 board (`<collection>_<field>`, shared.hints) and only then stages its items; the relay reads the
-board, fetches each document by id, and clears the hint once it has delivered them.
+board, fetches each document by id, and clears the hint once it has delivered them. With no lock
+between a writer's mark and its write, a relay may read the document between the two: the write
+that stages items therefore records the nonce of its mark (`<field>_hint`), and a relay clears a
+hint only once it has read the write of that very mark (or the hint is stale: its writer died).
+
+Every replica runs a relay. One document's items must leave one at a time and in order (a
+document's events announce its successive states), so a relay first claims the document's hint
+with a lease (one conditional write: one relay of all replicas wins it) and holds it while it
+delivers; a relay that died is taken over once its lease runs out. Two relays deliver one
+document's items at once only if a single delivery outlasts half a lease.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import structlog
 from faststream.rabbit import RabbitPublisher
@@ -20,7 +30,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.broker import publish_event
 from shared.events import Envelope, parse_event
 from shared.hints import HintBoard, stale
-from shared.locks import document_lock
 from shared.metrics import EVENTS_PUBLISHED
 from shared.wakeup import Wakeup
 
@@ -33,6 +42,7 @@ DEAD_LETTERS = "pending_dead_letters"  # messages given up on, for the service's
 ITEMS = "pending_items"  # a channel's change of a published item, for the item it belongs to (publish)
 STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS, ITEMS)
 BATCH = 100
+LEASE = timedelta(seconds=60)  # a relay's claim on a document: far beyond any one delivery
 
 
 def staged_list(*events: Envelope) -> list[dict]:
@@ -41,22 +51,25 @@ def staged_list(*events: Envelope) -> list[dict]:
 
 
 def board_of(collection: AsyncCollection, field: str = EVENTS) -> HintBoard:
-    return HintBoard(collection.database[f"{collection.name}_{field}"])
+    return HintBoard(collection.database[f"{collection.name}_{field}"], f"{field}_hint")
 
 
-async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> None:
-    """Tell the relay that items will wait in this document's `field`; call it before writing them."""
-    await board_of(collection, field).mark(document_id)
+async def hint(collection: AsyncCollection, document_id: str, field: str = EVENTS) -> dict:
+    """Tell the relay that items will wait in this document's `field`; call it before writing them,
+    and `$set` what it returns in the same write."""
+    board = board_of(collection, field)
+    return {board.mark_field: await board.mark(document_id)}
 
 
 async def insert_staged(collection: AsyncCollection, document: dict) -> None:
     """Insert a document together with what it stages (raises DuplicateKeyError as usual). The
-    document's lock is held from the hint to the insert, so a relay never sees one without the other."""
-    async with document_lock(collection, document["_id"]):
-        for field in STAGED:
-            if document.get(field):
-                await hint(collection, document["_id"], field)
-        await collection.insert_one(document)
+    hints go first, so the items never wait without one; a relay that finds a hint before its
+    document keeps the hint until the document comes or the hint goes stale."""
+    marks = {}
+    for field in STAGED:
+        if document.get(field):
+            marks |= await hint(collection, document["_id"], field)
+    await collection.insert_one({**document, **marks})
 
 
 class Relay:
@@ -86,10 +99,13 @@ class Relay:
             await self._wakeup.wait()
 
     async def recover_hints(self) -> None:
-        """Once at start: hint any document whose items wait without one (written before hints)."""
+        """Once at start: hint any document whose items wait without one (written before hints);
+        the mark is recorded as any staging write's is, so the hint is cleared once delivered."""
         for collection in self._collections:
             async for doc in collection.find({f"{self._field}.0": {"$exists": True}}, {"_id": 1}):
-                await hint(collection, doc["_id"], self._field)
+                await collection.update_one(
+                    {"_id": doc["_id"]}, {"$set": await hint(collection, doc["_id"], self._field)}
+                )
 
     async def drain(self) -> int:
         """Deliver every waiting item once; returns how many were delivered."""
@@ -99,30 +115,47 @@ class Relay:
             while True:
                 hints = await board.due(BATCH)
                 settled = 0
-                for h in hints:
-                    count = await self._relay(collection, h)
+                for listed in hints:
+                    count = await self._attend(collection, board, listed["_id"])
                     if count is not None:
                         delivered += count
                         settled += 1
-                        await board.clear(h)
                 if len(hints) < BATCH or not settled:
                     break
         return delivered
 
-    async def _relay(self, collection: AsyncCollection, h: dict) -> int | None:
-        """How many items of the hinted document were delivered; None to keep the hint, when the
-        document is not there yet (its writer, in another process, may still be writing it)."""
+    async def _attend(self, collection: AsyncCollection, board: HintBoard, document_id: str) -> int | None:
+        """Deliver the document's items under a claim on its hint, then clear the hint (or let it
+        go, if it was marked again meanwhile); None when another relay holds it, or the hint is kept."""
+        h = await board.claim(document_id, LEASE)
+        if h is None:
+            return None
+        count, landed = None, False
+        try:
+            count, landed = await self._relay(collection, board, h)
+        finally:
+            if not landed or not await board.clear(h):
+                await board.release(h)
+        return count
+
+    async def _relay(self, collection: AsyncCollection, board: HintBoard, h: dict) -> tuple[int | None, bool]:
+        """How many items of the hinted document were delivered (None when it is not there yet:
+        its writer, in another process, may still be writing it), and whether the write of the
+        hint's mark was among what was read, so that the hint may go."""
+        doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1, board.mark_field: 1})
+        landed = board.landed(h, doc)
+        if doc is None and not stale(h):
+            return None, False
         delivered = 0
-        async with document_lock(collection, h["_id"]):
-            doc = await collection.find_one({"_id": h["_id"]}, {self._field: 1})
-            if doc is None and not stale(h):
-                return None
-            for raw in (doc or {}).get(self._field, []):
-                await self._deliver(raw)
-                # By exact value: FerretDB ignores conditions on sub-documents in $pull.
-                await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
-                delivered += 1
-        return delivered
+        items = (doc or {}).get(self._field, [])
+        for raw in items:
+            if not await board.hold(h, LEASE):
+                break  # another relay took the document over: it delivers the rest, in order
+            await self._deliver(raw)
+            # By exact value: FerretDB ignores conditions on sub-documents in $pull.
+            await collection.update_one({"_id": h["_id"]}, {"$pull": {self._field: raw}})
+            delivered += 1
+        return delivered, landed and delivered == len(items)
 
 
 def event_relay(

@@ -31,7 +31,7 @@ from shared.broker import create_broker, event_publishers
 from shared.events import Event, utcnow
 from shared.logging import configure
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
-from shared.mongo import connect, database_of
+from shared.mongo import connect, database_of, require_atomic_writes
 from shared.observability import QueueProbe, Source, outbox, scrape
 from shared.outbox import event_relay
 from shared.settings import Settings
@@ -130,10 +130,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.mongo = client
         app.state.db = database_of(client, settings, spec.name)
         app.state.identity = database_of(client, settings, "identity")
-        # upgrades tokens issued before expiry existed; the first call that needs the database
-        await when_reachable(
-            "the database", lambda: prepare_identity(app.state.identity, settings.token_lifetime)
-        )
+
+        async def first_contact() -> None:
+            await require_atomic_writes(client)  # the code's guards are only as good as the store
+            await prepare_identity(app.state.identity, settings.token_lifetime)  # tokens from before expiry
+
+        await when_reachable("the database", first_contact)
         app.state.store = spec.store(app.state.db)
         await app.state.store.prepare()
         if spec.prepare:

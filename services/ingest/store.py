@@ -8,11 +8,11 @@ from bson import ObjectId
 from gridfs import AsyncGridFSBucket as GridFS
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.ingest.domain import Submission
 from shared.documents import Change, change_document
 from shared.events import Envelope, utcnow
-from shared.locks import document_lock
 from shared.outbox import insert_staged
 
 # What the projection owns in a stored submission; the rest (content, idempotency) never changes.
@@ -102,19 +102,35 @@ class SubmissionStore:
         self, key: str, submission_id: str, fingerprint: str, hours: float
     ) -> dict:
         """The record of `key` (department:key): a new one for this submission, or the earlier one
-        while it lasts. Written before the submission, so a retry finds the id to store it under."""
+        while it lasts. Written before the submission, so a retry finds the id to store it under.
+        Of requests racing with one key on any replica, one takes it: the key is inserted under its
+        `_id`, or an expired record replaced only while it is still expired."""
         now = utcnow()
         record = {
             "submission_id": submission_id,
             "fingerprint": fingerprint,
             "expires_at": now + timedelta(hours=hours),
         }
-        async with document_lock(self.idempotency_keys, key):
+        while True:
             earlier = await self.idempotency_keys.find_one({"_id": key})
             if earlier is not None and earlier["expires_at"] > now:
                 return earlier
-            await self.idempotency_keys.update_one({"_id": key}, {"$set": record}, upsert=True)
-        return record
+            if await self._take_key(key, record, expired=earlier is not None, now=now):
+                return record
+
+    async def _take_key(self, key: str, record: dict, expired: bool, now) -> bool:
+        """Write the record of a key that is free (absent, or expired as read); False when another
+        request took it first."""
+        if expired:
+            taken = await self.idempotency_keys.update_one(
+                {"_id": key, "expires_at": {"$lte": now}}, {"$set": record}
+            )
+            return taken.matched_count == 1
+        try:
+            await self.idempotency_keys.insert_one({"_id": key, **record})
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def forget_expired_keys(self) -> int:
         """Expiry by the code: FerretDB has no TTL indexes."""

@@ -14,7 +14,6 @@ from services.publish.destinations import Destination
 from services.publish.domain import ChannelReceipt, Publication, public_content
 from shared.domain import Channel
 from shared.events import utcnow
-from shared.locks import update_document
 from shared.settings import Settings
 from shared.signing import signed_headers
 
@@ -51,9 +50,8 @@ class PortalSite:
 
     async def publish(self, pub: Publication) -> ChannelReceipt:
         at = utcnow()
-        await update_document(
-            self._items,
-            pub.submission_id,
+        await self._items.update_one(
+            {"_id": pub.submission_id},
             {
                 "$set": {
                     **public_content(pub.content, self._files_url),
@@ -74,8 +72,8 @@ class PortalSite:
         return await self.publish(pub)
 
     async def withdraw(self, pub: Publication) -> None:
-        await update_document(
-            self._items, pub.submission_id, {"$set": {"state": "withdrawn", "withdrawn_at": utcnow()}}
+        await self._items.update_one(
+            {"_id": pub.submission_id}, {"$set": {"state": "withdrawn", "withdrawn_at": utcnow()}}
         )
 
 

@@ -34,9 +34,8 @@ from services.publish.subscriptions import DeliveryRecord, Subscription, Subscri
 from shared.documents import Change, change_document
 from shared.domain import CATEGORY_CODES, ON_CHANNEL, Category
 from shared.events import ReportPublishedData, ReviewApproved, utcnow
-from shared.hints import HintBoard, stale
+from shared.hints import HintBoard
 from shared.ledger import Ledger
-from shared.locks import document_lock, update_document
 from shared.outbox import DEAD_LETTERS, FEED, ITEMS
 from shared.settings import Settings, get_settings
 
@@ -61,7 +60,7 @@ class PublicationStore:
         self.withdrawals = db.withdrawals
         self.refusals = db.refusals
         # Publications that need the worker: small, so the worker never scans `publications`.
-        self.due = HintBoard(db.publications_due)
+        self.due = HintBoard(db.publications_due, "due_hint")
         self.feed = Ledger(db.published_feed)  # what republishing platforms pull, in order
         self.held = db.held  # approved items not disclosed proactively: never on a channel
         self.subscriptions = SubscriptionStore(db)
@@ -85,27 +84,27 @@ class PublicationStore:
             "lease_until": utcnow(),
             "version": 1,
         }
-        async with document_lock(self.publications, doc["_id"]):  # the hint and the document together
-            await self.due.mark(doc["_id"])
-            try:
-                await self.publications.insert_one(doc)
-            except DuplicateKeyError:
-                return False
+        # The hint first: a worker that finds it before the document keeps it until it comes.
+        doc[self.due.mark_field] = await self.due.mark(doc["_id"])
+        try:
+            await self.publications.insert_one(doc)
+        except DuplicateKeyError:
+            return False
         return True
 
     async def record_withdrawal(self, submission_id: str, at: datetime) -> None:
-        await update_document(self.withdrawals, submission_id, {"$setOnInsert": {"at": at}}, upsert=True)
+        await self.withdrawals.update_one({"_id": submission_id}, {"$setOnInsert": {"at": at}}, upsert=True)
 
     async def is_withdrawn(self, submission_id: str) -> bool:
         return await self.withdrawals.find_one({"_id": submission_id}) is not None
 
     async def record_refusal(self, submission_id: str, event_id: str, reason: str) -> None:
         update = {"$setOnInsert": {"submission_id": submission_id, "reason": reason, "at": utcnow()}}
-        await update_document(self.refusals, event_id, update, upsert=True)
+        await self.refusals.update_one({"_id": event_id}, update, upsert=True)
 
     async def record_held(self, submission_id: str, revision: int, disclosure: str) -> None:
         update = {"$set": {"revision": revision, "disclosure": disclosure, "at": utcnow()}}
-        await update_document(self.held, submission_id, update, upsert=True)
+        await self.held.update_one({"_id": submission_id}, update, upsert=True)
 
     async def of_submission(self, submission_id: str) -> list[Publication]:
         docs = await self.publications.find({"submission_id": submission_id}).to_list()
@@ -118,12 +117,12 @@ class PublicationStore:
         nothing due is dropped."""
         now = utcnow()
         for hint in await self.due.due(64):
-            seen: dict[str, bool] = {}
+            seen: dict = {}
             claimed = await change_document(self.publications, hint["_id"], partial(_claim, now, seen))
             if claimed is not None:
                 return to_publication(claimed), hint
-            if seen.get("due") is False or ("due" not in seen and stale(hint)):
-                await self.due.clear(hint)  # nothing due, or its writer died before writing it
+            if not seen.get("due") and self.due.landed(hint, seen.get("doc")):
+                await self.due.clear(hint)  # nothing due as its writer wrote it, or its writer died
         return None
 
     async def settle(self, attempt: Attempt | None, hint: dict, max_attempts: int) -> bool:
@@ -145,14 +144,12 @@ class PublicationStore:
                 DEAD_LETTERS: [given_up] if given_up else [],
                 ITEMS: [item] if item else [],
             }
-            return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged)
+            # The hint goes on the board before the lease is released, from when the next attempt
+            # is due, so a due one is never lost; if nothing is due, the worker's next pass drops it.
+            at = pub.next_attempt_at if pub.due and pub.next_attempt_at > utcnow() else None
+            return Change({**_fields(pub), "lease_until": utcnow()}, announced[:], staged, [(self.due, at)])
 
-        # The hint goes on the board before the lease is released, so a due one is never lost; if
-        # nothing is due after all, the worker's next pass drops it.
-        await self.due.mark(hint["_id"])
-        stored = await change_document(self.publications, hint["_id"], compute)
-        if stored is not None and (after := to_publication(stored)).due and after.next_attempt_at > utcnow():
-            await self.due.mark(hint["_id"], after.next_attempt_at)
+        await change_document(self.publications, hint["_id"], compute)
         return bool(announced)
 
     async def reapprove(self, submission_id: str, channel: str, approval: ReviewApproved) -> bool:
@@ -161,9 +158,8 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change | None:
             pub = reapproved(to_publication(doc), approval, utcnow())
-            return Change(_fields(pub)) if pub else None
+            return Change(_fields(pub), marks=[(self.due, None)]) if pub else None
 
-        await self.due.mark(key)
         return await change_document(self.publications, key, compute) is not None
 
     async def want_withdrawn(self, submission_id: str, channel: str) -> None:
@@ -171,9 +167,8 @@ class PublicationStore:
 
         def compute(doc: dict) -> Change | None:
             pub = withdrawal_wanted(to_publication(doc), utcnow())
-            return Change(_fields(pub)) if pub else None
+            return Change(_fields(pub), marks=[(self.due, None)]) if pub else None
 
-        await self.due.mark(_id(submission_id, channel))
         await change_document(self.publications, _id(submission_id, channel), compute)
 
     async def portal_page(self, query: dict, skip: int, limit: int) -> list[dict]:
@@ -272,7 +267,7 @@ class ItemStore:
                 pub.receipt.published_at,
             )
             await self.apply(change)
-        await update_document(self.items, STANDING_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+        await self.items.update_one({"_id": STANDING_DONE}, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def resource(self, submission_id: str, files_url: str) -> Item | WithdrawnItem | None:
         doc = await self.get(submission_id)
@@ -322,11 +317,12 @@ class IndexNumbers:
             at = doc["first_published_at"]
             at = datetime.fromisoformat(at) if isinstance(at, str) else at
             number = await self.assign(doc["_id"], doc["content"]["category"], at)
-            await update_document(
-                items, doc["_id"], {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
+            # one atomic write each; the version moves, so a guarded writer of the item reads it again
+            await items.update_one(
+                {"_id": doc["_id"]}, {"$set": {"content.index_number": number}, "$inc": {"version": 1}}
             )
-            await update_document(portal_items, doc["_id"], {"$set": {"index_number": number}})
-        await update_document(self.numbers, BACKFILL_DONE, {"$set": {"at": utcnow()}}, upsert=True)
+            await portal_items.update_one({"_id": doc["_id"]}, {"$set": {"index_number": number}})
+        await self.numbers.update_one({"_id": BACKFILL_DONE}, {"$set": {"at": utcnow()}}, upsert=True)
 
     async def of(self, submission_id: str) -> str | None:
         doc = await self.numbers.find_one({"_id": submission_id})
@@ -424,8 +420,7 @@ class SubscriptionStore:
         return [to_subscription(d) for d in await self.subscriptions.find().sort("created_at", 1).to_list()]
 
     async def delete(self, subscription_id: str) -> bool:
-        async with document_lock(self.subscriptions, subscription_id):
-            return (await self.subscriptions.delete_one({"_id": subscription_id})).deleted_count == 1
+        return (await self.subscriptions.delete_one({"_id": subscription_id})).deleted_count == 1
 
     async def due(self) -> list[Subscription]:
         now = utcnow()
@@ -469,8 +464,8 @@ class SubscriptionStore:
 
 def _claim(now: datetime, seen: dict[str, bool], doc: dict) -> Change | None:
     """The lease on a due publication that nobody holds and whose time has come (`seen`: whether
-    it was due at all)."""
-    seen["due"] = to_publication(doc).due
+    it was due at all, and the document as read)."""
+    seen["due"], seen["doc"] = to_publication(doc).due, doc
     if not seen["due"] or doc["lease_until"] > now or doc["next_attempt_at"] > now:
         return None
     return Change({"lease_until": now + LEASE})

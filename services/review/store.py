@@ -3,6 +3,7 @@ lists operators manage, and the audit chain."""
 
 from collections.abc import Callable
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -10,7 +11,6 @@ from services.review.domain.decisions import Outcome, ReviewState, ReviewTask
 from shared.audit import AuditChain
 from shared.documents import Change, change_document
 from shared.events import utcnow
-from shared.locks import update_document
 from shared.outbox import AUDIT, EVENTS, insert_staged, staged_list
 
 DEPLOYMENT = "deployment"  # the word list every item is screened against; departments add their own
@@ -74,8 +74,10 @@ class TaskStore:
             "$set": {"entries": entries, "updated_by": by, "updated_at": utcnow()},
             "$inc": {"version": 1},
         }
-        await update_document(self.wordlists, scope, update, upsert=True)
-        return await self.word_list(scope)
+        # one atomic upsert: replicas replacing a list at once each get a version of their own
+        return await self.wordlists.find_one_and_update(
+            {"_id": scope}, update, upsert=True, return_document=ReturnDocument.AFTER
+        )
 
     async def word_entries_for(self, department: str) -> tuple[tuple, list[tuple[str, str, str]]]:
         """The deployment's and the department's lists as (word, severity, note), with a key that

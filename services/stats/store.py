@@ -251,10 +251,13 @@ class StatsStore:
     async def finalise_report(self, year: int, version: int | None, final: dict, event: Envelope) -> bool:
         """Freeze the report rendered from inputs of `version`, with the event that publishes it
         staged in the same write; False when they changed meanwhile or it was made final already."""
-        await hint(self.report_inputs, year)
+        mark = await hint(self.report_inputs, year)
         frozen = await self.report_inputs.update_one(
             {"_id": year, "version": version, "state": {"$ne": FINAL}},
-            {"$set": {"state": FINAL, "final": final}, "$push": {EVENTS: {"$each": staged_list(event)}}},
+            {
+                "$set": {"state": FINAL, "final": final, **mark},
+                "$push": {EVENTS: {"$each": staged_list(event)}},
+            },
         )
         return frozen.matched_count == 1
 

@@ -162,13 +162,32 @@ async def test_a_hint_whose_document_is_still_being_written_is_kept(settings):
     async with EventTap(settings, "submission.*") as tap, outbox(settings) as (collection, publishers):
         relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
         board = board_of(collection).collection
-        await hint(collection, "race-1")  # the writer has hinted; its insert has not landed yet
+        mark = await hint(collection, "race-1")  # the writer has hinted; its insert has not landed yet
         assert await relay.drain() == 0
         assert await board.count_documents({"_id": "race-1"}) == 1
-        await collection.insert_one({"_id": "race-1", "pending_events": staged_list(event)})
+        await collection.insert_one({"_id": "race-1", "pending_events": staged_list(event), **mark})
         assert await relay.drain() == 1
         await tap.wait_for("submission.received", "race-1")
         # A hint whose document never came (its writer died) is dropped once it is stale.
         await board.insert_one({"_id": "ghost", "nonce": "n", "at": utcnow() - timedelta(hours=1)})
         await relay.drain()
         assert await board.count_documents({}) == 0
+
+
+async def test_a_hint_marked_again_while_its_document_is_being_written_is_kept(settings):
+    """The relay may read a document between a writer's mark and its write (no lock keeps them
+    together): having delivered what it read, it must keep the hint for the write still to land."""
+    first = new_event(SubmissionReceived, "race-2", "ingest", SubmissionReceivedData(content=content()))
+    second = new_event(SubmissionReceived, "race-2", "ingest", SubmissionReceivedData(content=content()))
+    async with EventTap(settings, "submission.*") as tap, outbox(settings) as (collection, publishers):
+        relay = event_relay(publishers, [collection], settings.outbox_poll_seconds)
+        await insert_staged(collection, {"_id": "race-2", "pending_events": staged_list(first)})
+        mark = await hint(collection, "race-2")  # a second writer has marked; its write has not landed
+        assert await relay.drain() == 1
+        assert await board_of(collection).collection.count_documents({"_id": "race-2"}) == 1
+        staging = {"$push": {"pending_events": {"$each": staged_list(second)}}, "$set": mark}
+        await collection.update_one({"_id": "race-2"}, staging)
+        assert await relay.drain() == 1
+        assert await board_of(collection).collection.count_documents({}) == 0
+        sent = await tap.wait_for("submission.received", "race-2", count=2)
+        assert [e["event_id"] for e in sent] == [str(first.event_id), str(second.event_id)]
