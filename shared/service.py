@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import Channel, RabbitBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -59,16 +59,23 @@ class ServiceSpec:
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
     rate_limited: bool = False  # its authenticated writes can be refused with 429
+    prefetch: int | None = None  # events its consumer handles at once (default: the broker's channel's)
 
 
-def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
+def subscribe(
+    broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler, prefetch: int | None = None
+) -> None:
     """Register the service's one consumer. A message that is not a valid event is rejected at
     once into the DLQ; a handler failure is requeued with `reject`, which quorum queues count
     against the delivery limit on every RabbitMQ version, until the limit dead-letters it."""
     topology = topology_of(service, settings)
 
     @broker.subscriber(
-        topology.queue, topology.events, ack_policy=AckPolicy.REJECT_ON_ERROR, title=f"{service}:events"
+        topology.queue,
+        topology.events,
+        ack_policy=AckPolicy.REJECT_ON_ERROR,
+        title=f"{service}:events",
+        channel=Channel(prefetch_count=prefetch) if prefetch else None,
     )
     async def on_event(event: Event) -> None:
         with structlog.contextvars.bound_contextvars(
@@ -137,7 +144,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
     _document(app, spec.rate_limited)
     if spec.handle:
-        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
+        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event), spec.prefetch)
     return app
 
 

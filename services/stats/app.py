@@ -44,6 +44,8 @@ class PublishedReports(BaseModel):
 
 
 FORMATS = ("html", "docx", "md", "json")
+# Events handled at once: those that arrive while a batch is written are counted in the next one.
+CONSUMER_PREFETCH = 512
 
 
 def _answer(report: AnnualReport, fmt: str, body: str | bytes | None, public: bool):
@@ -201,5 +203,6 @@ def build(settings: Settings) -> FastAPI:
             store=StatsStore,
             routers=[routes(), dashboard()],
             handle=lambda app, event: handlers.on_event(app.state.store, event),
+            prefetch=CONSUMER_PREFETCH,
         )
     )

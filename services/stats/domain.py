@@ -368,6 +368,18 @@ def aggregate(events: Iterable[Event]) -> Aggregate:
     return result
 
 
+def flattened(tree: dict, prefix: str = "") -> dict[str, int]:
+    """{"published": {"by_channel": {"portal": 1}}} → {"published.by_channel.portal": 1}: the
+    counters of a stored tree (what is not a count, such as its scope, left out)."""
+    flat = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flattened(value, f"{prefix}{name}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
 def nested(flat: dict[str, int]) -> dict:
     """{"published.by_channel.portal": 1} → {"published": {"by_channel": {"portal": 1}}}, as $inc stores it."""
     tree: dict = {}
