@@ -380,6 +380,21 @@ def flattened(tree: dict, prefix: str = "") -> dict[str, int]:
     return flat
 
 
+@dataclass(frozen=True)
+class Difference:
+    scope: Scope
+    counter: str
+    live: int
+    rebuilt: int
+
+
+def differences(scope: Scope, live: dict[str, int], rebuilt: dict[str, int]) -> list[Difference]:
+    """Every counter of `scope` whose live value is not the rebuilt one (a missing counter is 0)."""
+    names = sorted(set(live) | set(rebuilt))
+    found = [Difference(scope, n, live.get(n, 0), rebuilt.get(n, 0)) for n in names]
+    return [d for d in found if d.live != d.rebuilt]
+
+
 def nested(flat: dict[str, int]) -> dict:
     """{"published.by_channel.portal": 1} → {"published": {"by_channel": {"portal": 1}}}, as $inc stores it."""
     tree: dict = {}

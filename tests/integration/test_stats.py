@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
@@ -700,5 +701,34 @@ async def test_a_replica_waits_for_a_live_batch_and_completes_a_dead_ones(settin
         assert await asyncio.wait_for(waiting, 10) is False  # counted, in the dead one's batch
         year = Scope(tally(event).year)
         assert figures(year, await StatsStore(db).counters_of(year)).published.by_channel["portal"] == 1
+    finally:
+        await client.close()
+
+
+async def test_rebuild_check_names_each_live_counter_that_differs_from_the_archive(settings):
+    """`gongkai stats rebuild --check` writes nothing: exit 0 while the live figures are the
+    rebuilt ones; once a counter has moved without an event (a count made twice), exit 1 with its
+    scope and counter."""
+    client = connect(settings)
+    try:
+        store = StatsStore(database_of(client, settings, "stats"))
+        await asyncio.gather(*(store.record(e) for e in _lifecycle()))
+        same = run_cli(settings, "stats", "rebuild", "--check")
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert "0 difference(s) in 18 scope(s) checked" in same.stdout
+        await store.counters.update_one(
+            {"_id": "2026|m=03#0"}, {"$inc": {"up.published.by_channel.platform": 1}}
+        )
+        moved = run_cli(settings, "stats", "rebuild", "--check", "--json")
+        assert moved.returncode == 1, moved.stdout + moved.stderr
+        found = json.loads(moved.stdout)["differences"]
+        assert found == [
+            {"scope": "2026|m=03", "counter": "published.by_channel.platform", "live": 2, "rebuilt": 1}
+        ]
+        assert (
+            "2026|m=03  published.by_channel.platform: live 2, rebuilt 1"
+            in run_cli(settings, "stats", "rebuild", "--check").stdout
+        )
+        assert await store.counters_of(Scope(2026, 3)) != {}  # nothing was replaced
     finally:
         await client.close()
