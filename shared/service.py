@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
-from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit import RabbitBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,7 +26,7 @@ from starlette.datastructures import MutableHeaders
 
 from shared import problems
 from shared.auth import EXPIRES_HEADER, prepare_identity
-from shared.broker import create_broker, event_publishers
+from shared.broker import PREFETCH, create_broker, event_publishers
 from shared.events import Event
 from shared.logging import configure
 from shared.metrics import EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
@@ -59,23 +59,17 @@ class ServiceSpec:
     max_body_size: int = 2_000_000  # bytes; larger bodies are refused (413) before they are parsed
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
     rate_limited: bool = False  # its authenticated writes can be refused with 429
-    prefetch: int | None = None  # events its consumer handles at once (default: the broker's channel's)
+    prefetch: int = PREFETCH  # events its consumer handles at once
 
 
-def subscribe(
-    broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler, prefetch: int | None = None
-) -> None:
+def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
     """Register the service's one consumer. A message that is not a valid event is rejected at
     once into the DLQ; a handler failure is requeued with `reject`, which quorum queues count
     against the delivery limit on every RabbitMQ version, until the limit dead-letters it."""
     topology = topology_of(service, settings)
 
     @broker.subscriber(
-        topology.queue,
-        topology.events,
-        ack_policy=AckPolicy.REJECT_ON_ERROR,
-        title=f"{service}:events",
-        channel=Channel(prefetch_count=prefetch) if prefetch else None,
+        topology.queue, topology.events, ack_policy=AckPolicy.REJECT_ON_ERROR, title=f"{service}:events"
     )
     async def on_event(event: Event) -> None:
         with structlog.contextvars.bound_contextvars(
@@ -92,7 +86,7 @@ def subscribe(
 
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
-    broker = create_broker(settings)
+    broker = create_broker(settings, spec.prefetch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -144,7 +138,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router, responses=problems.declared(*problems.ROUTINE))
     _document(app, spec.rate_limited)
     if spec.handle:
-        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event), spec.prefetch)
+        subscribe(broker, spec.name, settings, lambda event: spec.handle(app, event))
     return app
 
 

@@ -176,6 +176,11 @@ def first_key(submission_id: str, kind: str, window: Scope | None = None) -> str
     return f"{window.key}:{submission_id}:{kind}"
 
 
+def holder_of(key: str) -> str:
+    """The submission whose first is kept under `key` (see first_key)."""
+    return key.split(":", 2)[1]
+
+
 def first_change(
     earlier: FirstOccurrence | None, candidate: FirstOccurrence
 ) -> tuple[dict[Scope, dict[str, int]], FirstOccurrence | None]:

@@ -11,12 +11,16 @@ with filters on `_id` alone in the hot path (FerretDB scans a whole collection f
   batch to insert it. Whoever completes a batch (its lane's holder, or the one that took the lane
   over after a crash) counts exactly the events that name it.
 - A first (FirstOccurrence) keeps its candidates in arrival order (`$addToSet` of the event id,
-  and the candidate under it): what a candidate moved follows from those before it, so it is the
-  same however often it is asked.
-- Each scope has one counter document per lane, holding the lane's running sums of increments
-  and of decrements after batch `seq`: batch `n` writes them with `$max`, which a replay (seq
-  already `n`) or a process still writing after its lane was taken over can never move back or
-  add twice. A scope's figures are its rebuilt base plus every lane's sums.
+  and the candidate under it), in one document per submission: what a candidate moved follows
+  from those before it, so it is the same however often it is asked. (Firsts kept one document
+  per key, before, are not read: after upgrading, `gongkai stats rebuild` once.)
+- Each window (a year, a month) has one counter document per lane, holding for every scope in it
+  (the whole window, a department, a category, both) the lane's running sums of increments and of
+  decrements after batch `seq`: batch `n` writes them with `$max`, which a replay (seq already
+  `n`) or a process still writing after its lane was taken over can never move back or add
+  twice. A scope's figures are its rebuilt base plus every lane's sums. A batch writes one
+  document per window it touches, however many events and scopes it counts, and replicas never
+  write the same counter document (each writes its lane's).
 """
 
 import asyncio
@@ -25,7 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from uuid import uuid4
 
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -37,6 +41,7 @@ from services.stats.domain import (
     Tally,
     change_in_history,
     flattened,
+    holder_of,
     nested,
     tally,
 )
@@ -51,6 +56,7 @@ MAX_LANES = 64  # at most this many replicas count at once
 LANE_LEASE = timedelta(seconds=10)
 POLL_SECONDS = 0.05
 COUNTED_BEFORE = ""  # the batch an event archived before batches existed is counted in
+WHOLE = "all"  # the part of a window's document that counts the whole window
 
 
 def _stored_counts(counts: dict[str, int]) -> list[dict]:
@@ -87,39 +93,62 @@ def _first_of(doc: dict, candidate: FirstOccurrence) -> FirstOccurrence:
     return FirstOccurrence(doc["at"], counts, scopes, doc.get("event_id", ""), marks)
 
 
-def _first_change(doc: dict, token: str) -> dict[Scope, dict[str, int]]:
-    """What the candidate kept under `token` moved: its change after the candidates logged before
-    it, and after the first kept the older way (one record, rewritten) when the document has one."""
-    history = [_first_of(doc["candidates"][t], FirstOccurrence(None, {})) for t in doc["log"]]
-    kept = _first_of(doc, history[0]) if "counts" in doc else None
-    return change_in_history(history, doc["log"].index(token), kept)
+def _first_change(entry: dict, token: str) -> dict[Scope, dict[str, int]]:
+    """What the candidate kept under `token` moved: its change after the candidates logged before it."""
+    history = [_first_of(entry["candidates"][t], FirstOccurrence(None, {})) for t in entry["log"]]
+    return change_in_history(history, entry["log"].index(token))
 
 
 def _rebuilt_first(first: FirstOccurrence) -> dict:
     """A first as rebuilt: its one candidate kept, where later ones are logged after it."""
-    return {"year": first.year, "log": [first.event_id], "candidates": {first.event_id: _first_record(first)}}
+    return {"log": [first.event_id], "candidates": {first.event_id: _first_record(first)}}
 
 
-def _lane_counts(doc: dict) -> Counter:
-    """A lane's counter document: its increments less its decrements."""
-    counts = Counter(flattened(doc.get("up", {})))
-    counts.subtract(flattened(doc.get("down", {})))
+def _logged(holder: str, candidates: list[tuple[str, FirstOccurrence]]) -> UpdateOne:
+    """One write for every candidate first of one submission in a batch."""
+    tokens: dict[str, list[str]] = defaultdict(list)
+    for key, c in candidates:
+        tokens[f"firsts.{key}.log"].append(c.event_id)
+    records = {f"firsts.{key}.candidates.{c.event_id}": _first_record(c) for key, c in candidates}
+    added = {path: {"$each": each} for path, each in tokens.items()}
+    return UpdateOne({"_id": holder}, {"$addToSet": added, "$set": records}, upsert=True)
+
+
+def _part(scope: Scope) -> str:
+    """Where a scope's counts are in its window's document: "all", or "d=…", "c=…", "d=…|c=…"."""
+    parts = [f"d={scope.department}"] if scope.department else []
+    parts += [f"c={scope.category}"] if scope.category else []
+    return "|".join(parts) or WHOLE
+
+
+def _narrowed(window: Scope, part: str) -> Scope:
+    named = dict(p.split("=", 1) for p in part.split("|") if part != WHOLE)
+    return Scope(window.year, window.month, named.get("d"), named.get("c"))
+
+
+def _lane_counts(part: dict) -> Counter:
+    """A scope's counts in a lane's document: its increments less its decrements."""
+    counts = Counter(flattened(part.get("up", {})))
+    counts.subtract(flattened(part.get("down", {})))
     return counts
 
 
-def _running_sums(doc: dict | None, change: Counter, seq: int) -> dict | None:
-    """The `$max` that adds batch `seq`'s `change` to a lane's counter document `doc` (None when
-    the batch is in it already): the sums after the batch, which only ever grow."""
+def _running_sums(doc: dict | None, changes: dict[str, Counter], seq: int) -> dict | None:
+    """The `$max` that adds batch `seq`'s `changes` (by part of the window) to a lane's window
+    document `doc` (None when the batch is in it already): the sums after the batch, which only
+    ever grow."""
     doc = doc or {}
     if doc.get("seq", 0) >= seq:
         return None
-    up, down = flattened(doc.get("up", {})), flattened(doc.get("down", {}))
     sums: dict[str, int] = {"seq": seq}
-    for name, n in change.items():
-        if n > 0:
-            sums[f"up.{name}"] = up.get(name, 0) + n
-        elif n < 0:
-            sums[f"down.{name}"] = down.get(name, 0) - n
+    for part, change in changes.items():
+        stored = doc.get("scopes", {}).get(part, {})
+        up, down = flattened(stored.get("up", {})), flattened(stored.get("down", {}))
+        for name, n in change.items():
+            if n > 0:
+                sums[f"scopes.{part}.up.{name}"] = up.get(name, 0) + n
+            elif n < 0:
+                sums[f"scopes.{part}.down.{name}"] = down.get(name, 0) - n
     return sums
 
 
@@ -197,6 +226,7 @@ class StatsStore:
                 outcome = await self._count_batch([event for event, _ in batch])
             except Exception as error:  # each delivery fails with it, and is requeued
                 outcome = [error] * len(batch)
+                self._lane = None  # taken again, its unfinished batch completed first: batches stay in order
             for (_, done), result in zip(batch, outcome, strict=True):
                 if done.done():
                     continue
@@ -335,36 +365,36 @@ class StatsStore:
         return counted_in
 
     async def _firsts(self, tallies: list[Tally]) -> dict[Scope, Counter]:
-        """Log each candidate first under its event id, then read what each moved."""
+        """Log each candidate first under its event id, then read what each moved: one document
+        per submission holds its firsts, so a batch writes and reads it once."""
         candidates = [(key, c) for t in tallies for key, c in t.firsts.items()]
-        logged = [
-            UpdateOne(
-                {"_id": key},
-                {"$addToSet": {"log": c.event_id}, "$set": {f"candidates.{c.event_id}": _first_record(c)}},
-                upsert=True,
-            )
-            for key, c in candidates
-        ]
-        await _upserted(self.first_publications, logged)
-        keys = list({key for key, _ in candidates})
-        docs = await asyncio.gather(*(self.first_publications.find_one({"_id": k}) for k in keys))
-        stored = dict(zip(keys, docs, strict=True))
+        by_holder: dict[str, list[tuple[str, FirstOccurrence]]] = defaultdict(list)
+        for key, c in candidates:
+            by_holder[holder_of(key)].append((key, c))
+        await _upserted(self.first_publications, [_logged(h, each) for h, each in by_holder.items()])
+        holders = list(by_holder)
+        docs = await asyncio.gather(*(self.first_publications.find_one({"_id": h}) for h in holders))
+        stored = dict(zip(holders, docs, strict=True))
         changes: dict[Scope, Counter] = defaultdict(Counter)
         for key, c in candidates:
-            for scope, counts in _first_change(stored[key], c.event_id).items():
+            for scope, counts in _first_change(stored[holder_of(key)]["firsts"][key], c.event_id).items():
                 changes[scope].update(counts)
         return changes
 
     async def _add(self, lane: int, seq: int, changes: dict[Scope, Counter]) -> None:
-        """Add batch `seq`'s changes to the lane's counter document of every scope, once."""
-        changes = {scope: counts for scope, counts in changes.items() if any(counts.values())}
-        ids = [f"{scope.key}#{lane}" for scope in changes]
+        """Add batch `seq`'s changes to the lane's document of every window (a year, a month)
+        they are in, once: a handful of writes however many events and scopes."""
+        windows: dict[Scope, dict[str, Counter]] = defaultdict(dict)
+        for scope, counts in changes.items():
+            if any(counts.values()):
+                windows[scope.window][_part(scope)] = counts
+        ids = [f"{window.key}#{lane}" for window in windows]
         docs = await asyncio.gather(*(self.counters.find_one({"_id": i}) for i in ids))
         updates = []
-        for (scope, counts), doc_id, doc in zip(changes.items(), ids, docs, strict=True):
-            sums = _running_sums(doc, counts, seq)
+        for (window, parts), doc_id, doc in zip(windows.items(), ids, docs, strict=True):
+            sums = _running_sums(doc, parts, seq)
             if sums is not None:
-                on_insert = {"scope": _scope_fields(scope), "lane": lane}
+                on_insert = {"scope": _scope_fields(window), "lane": lane}
                 updates.append(
                     UpdateOne({"_id": doc_id}, {"$max": sums, "$setOnInsert": on_insert}, upsert=True)
                 )
@@ -390,14 +420,13 @@ class StatsStore:
         counted meanwhile would be overwritten."""
         years = {year} if year else {scope.year for scope in result.counters}
         for each in sorted(years):
-            await self.first_publications.delete_many({"year": each})
-            kept = [
-                ReplaceOne({"_id": key}, _rebuilt_first(f), upsert=True)
-                for key, f in result.firsts.items()
-                if f.year in (each, None)  # None: marks of an item not yet published, wherever it will be
-            ]
-            if kept:  # replaced, not inserted: an item's first may have been kept in another year
-                await self.first_publications.bulk_write(kept, ordered=False)
+            kept: dict[str, dict] = defaultdict(dict)
+            for key, f in result.firsts.items():
+                if f.year in (each, None):  # None: marks of an item not yet published, wherever it will be
+                    kept[holder_of(key)][f"firsts.{key}"] = _rebuilt_first(f)
+            replaced = [UpdateOne({"_id": h}, {"$set": firsts}, upsert=True) for h, firsts in kept.items()]
+            if replaced:  # an item's firsts in other years stay as they are
+                await self.first_publications.bulk_write(replaced, ordered=False)
             await self.counters.delete_many({"scope.year": each})  # every lane's too
             docs = [
                 {"_id": scope.key, "scope": _scope_fields(scope), **nested(counts)}
@@ -420,19 +449,30 @@ class StatsStore:
 
     async def scopes(self) -> set[Scope]:
         """Every scope with counters (a scan: for the operator's check, not for answers)."""
-        return {Scope(**doc["scope"]) async for doc in self.counters.find({}, {"scope": 1})}
+        found = set()
+        async for doc in self.counters.find({}, {"scope": 1, "scopes": 1}):
+            window = Scope(**doc["scope"])
+            found |= {_narrowed(window, part) for part in doc["scopes"]} if "scopes" in doc else {window}
+        return found
 
     async def _lanes(self) -> list[int]:
         return [doc["_id"] async for doc in self.lanes.find({}, {"_id": 1})]
 
     async def _counters_of(self, scope: Scope, lanes: list[int]) -> dict:
-        ids = [scope.key, *(f"{scope.key}#{lane}" for lane in lanes)]
-        base, *counted = await asyncio.gather(*(self.counters.find_one({"_id": i}) for i in ids))
-        if base is None and not any(counted):
+        part = _part(scope)
+        base, *counted = await asyncio.gather(
+            self.counters.find_one({"_id": scope.key}),
+            *(
+                self.counters.find_one({"_id": f"{scope.window.key}#{lane}"}, {f"scopes.{part}": 1})
+                for lane in lanes
+            ),
+        )
+        parts = [doc["scopes"][part] for doc in counted if doc and part in doc.get("scopes", {})]
+        if base is None and not parts:
             return {}
         counts = Counter(flattened({k: v for k, v in (base or {}).items() if k != "scope"}))
-        for doc in filter(None, counted):
-            counts.update(_lane_counts(doc))
+        for counts_of_lane in map(_lane_counts, parts):
+            counts.update(counts_of_lane)
         return nested(counts)
 
     # One document per year holds the operator's inputs, their version, the report's state and,

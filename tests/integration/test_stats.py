@@ -113,12 +113,14 @@ async def test_a_rebuilt_year_equals_the_live_one_after_duplicates_and_disorder(
         for event in shuffled:
             await tap.publish(event)
 
-        async def settled():
+        async def settled():  # every event archived, and its batch counted
             archived = await app.state.store.events.count_documents({})
-            return archived == len(events)
+            figures = (await http.get("/v1/stats")).json()
+            counted = (figures["submissions"]["received"], figures["published"]["total"])
+            return archived == len(events) and counted == (3, 6) and figures["review"]["auto_blocked"] == 1
 
-        await eventually(settled, 30, "every event archived")
-        await asyncio.sleep(0.5)
+        await eventually(settled, 30, "every event counted")
+        await asyncio.sleep(0.5)  # any duplicate still in flight
         live = (await http.get("/v1/stats")).json()
 
         narrowed = {q: (await http.get(f"/v1/stats?{q}")).json() for q in NARROWINGS}
@@ -677,7 +679,7 @@ async def test_a_crash_at_any_write_then_redelivery_counts_every_event_once(sett
             assert {s: figures(s, nested(rebuilt.counters[s])) for s in scopes} == expected
             if not any(isinstance(o, Crashed) for o in outcome):
                 break  # the dying process counted everything before its budget ran out
-        assert writes > 20  # every step of counting was crashed at
+        assert writes > 10  # every write of counting was crashed after, one run each
     finally:
         await client.close()
 
@@ -717,7 +719,7 @@ async def test_rebuild_check_names_each_live_counter_that_differs_from_the_archi
         assert same.returncode == 0, same.stdout + same.stderr
         assert "0 difference(s) in 18 scope(s) checked" in same.stdout
         await store.counters.update_one(
-            {"_id": "2026|m=03#0"}, {"$inc": {"up.published.by_channel.platform": 1}}
+            {"_id": "2026|m=03#0"}, {"$inc": {"scopes.all.up.published.by_channel.platform": 1}}
         )
         moved = run_cli(settings, "stats", "rebuild", "--check", "--json")
         assert moved.returncode == 1, moved.stdout + moved.stderr
