@@ -14,13 +14,14 @@ with filters on `_id` alone in the hot path (FerretDB scans a whole collection f
   and the candidate under it), in one document per submission: what a candidate moved follows
   from those before it, so it is the same however often it is asked. (Firsts kept one document
   per key, before, are not read: after upgrading, `gongkai stats rebuild` once.)
-- Each window (a year, a month) has one counter document per lane, holding for every scope in it
-  (the whole window, a department, a category, both) the lane's running sums of increments and of
-  decrements after batch `seq`: batch `n` writes them with `$max`, which a replay (seq already
-  `n`) or a process still writing after its lane was taken over can never move back or add
-  twice. A scope's figures are its rebuilt base plus every lane's sums. A batch writes one
-  document per window it touches, however many events and scopes it counts, and replicas never
-  write the same counter document (each writes its lane's).
+- Each window (a year, a month) has a few counter documents per lane (one for the whole window,
+  one for its departments, one for its categories, one for both), holding for every scope in it
+  the lane's running sums of increments and of decrements after batch `seq`: batch `n` writes
+  them with `$max`, which a replay (seq already `n`) or a process still writing after its lane
+  was taken over can never move back or add twice. A scope's figures are its rebuilt base plus
+  every lane's sums. A batch writes at most four documents per window it touches, however many
+  events and scopes it counts, and replicas never write the same counter document (each writes
+  its lane's).
 """
 
 import asyncio
@@ -119,6 +120,14 @@ def _part(scope: Scope) -> str:
     parts = [f"d={scope.department}"] if scope.department else []
     parts += [f"c={scope.category}"] if scope.category else []
     return "|".join(parts) or WHOLE
+
+
+def _document_of(scope: Scope, lane: int) -> str:
+    """A lane's document holding the scope's counts: one per window and kind of narrowing (none,
+    by department, by category, by both), so that the figures most read (a whole year or month)
+    come from a small document."""
+    kind = ("d" if scope.department else "") + ("c" if scope.category else "")
+    return f"{scope.window.key}#{kind or WHOLE}#{lane}"
 
 
 def _narrowed(window: Scope, part: str) -> Scope:
@@ -384,17 +393,20 @@ class StatsStore:
     async def _add(self, lane: int, seq: int, changes: dict[Scope, Counter]) -> None:
         """Add batch `seq`'s changes to the lane's document of every window (a year, a month)
         they are in, once: a handful of writes however many events and scopes."""
-        windows: dict[Scope, dict[str, Counter]] = defaultdict(dict)
+        documents: dict[str, dict[str, Counter]] = defaultdict(dict)
+        windows: dict[str, Scope] = {}
         for scope, counts in changes.items():
             if any(counts.values()):
-                windows[scope.window][_part(scope)] = counts
-        ids = [f"{window.key}#{lane}" for window in windows]
+                doc_id = _document_of(scope, lane)
+                documents[doc_id][_part(scope)] = counts
+                windows[doc_id] = scope.window
+        ids = list(documents)
         docs = await asyncio.gather(*(self.counters.find_one({"_id": i}) for i in ids))
         updates = []
-        for (window, parts), doc_id, doc in zip(windows.items(), ids, docs, strict=True):
-            sums = _running_sums(doc, parts, seq)
+        for doc_id, doc in zip(ids, docs, strict=True):
+            sums = _running_sums(doc, documents[doc_id], seq)
             if sums is not None:
-                on_insert = {"scope": _scope_fields(window), "lane": lane}
+                on_insert = {"scope": _scope_fields(windows[doc_id]), "lane": lane}
                 updates.append(
                     UpdateOne({"_id": doc_id}, {"$max": sums, "$setOnInsert": on_insert}, upsert=True)
                 )
@@ -463,7 +475,7 @@ class StatsStore:
         base, *counted = await asyncio.gather(
             self.counters.find_one({"_id": scope.key}),
             *(
-                self.counters.find_one({"_id": f"{scope.window.key}#{lane}"}, {f"scopes.{part}": 1})
+                self.counters.find_one({"_id": _document_of(scope, lane)}, {f"scopes.{part}": 1})
                 for lane in lanes
             ),
         )

@@ -719,7 +719,7 @@ async def test_rebuild_check_names_each_live_counter_that_differs_from_the_archi
         assert same.returncode == 0, same.stdout + same.stderr
         assert "0 difference(s) in 18 scope(s) checked" in same.stdout
         await store.counters.update_one(
-            {"_id": "2026|m=03#0"}, {"$inc": {"scopes.all.up.published.by_channel.platform": 1}}
+            {"_id": "2026|m=03#all#0"}, {"$inc": {"scopes.all.up.published.by_channel.platform": 1}}
         )
         moved = run_cli(settings, "stats", "rebuild", "--check", "--json")
         assert moved.returncode == 1, moved.stdout + moved.stderr
