@@ -142,22 +142,18 @@ def _lane_counts(part: dict) -> Counter:
     return counts
 
 
-def _running_sums(doc: dict | None, changes: dict[str, Counter], seq: int) -> dict | None:
-    """The `$max` that adds batch `seq`'s `changes` (by part of the window) to a lane's window
-    document `doc` (None when the batch is in it already): the sums after the batch, which only
-    ever grow."""
-    doc = doc or {}
-    if doc.get("seq", 0) >= seq:
+def _running_sums(stored: dict[str, int], changes: dict[str, Counter], seq: int) -> dict | None:
+    """The `$max` that adds batch `seq`'s `changes` (by part of the window) to a lane's document
+    as `stored` (flattened; None when the batch is in it already): the sums after the batch,
+    which only ever grow."""
+    if stored.get("seq", 0) >= seq:
         return None
     sums: dict[str, int] = {"seq": seq}
     for part, change in changes.items():
-        stored = doc.get("scopes", {}).get(part, {})
-        up, down = flattened(stored.get("up", {})), flattened(stored.get("down", {}))
         for name, n in change.items():
-            if n > 0:
-                sums[f"scopes.{part}.up.{name}"] = up.get(name, 0) + n
-            elif n < 0:
-                sums[f"scopes.{part}.down.{name}"] = down.get(name, 0) - n
+            if n:
+                path = f"scopes.{part}.{'up' if n > 0 else 'down'}.{name}"
+                sums[path] = stored.get(path, 0) + abs(n)
     return sums
 
 
@@ -209,6 +205,7 @@ class StatsStore:
         self._lane: int | None = None
         self._waiting: list[tuple[Event, asyncio.Future]] = []
         self._counting: asyncio.Task | None = None
+        self._written: dict[str, dict] = {}  # the held lane's counter documents, as last written
 
     async def prepare(self) -> None:
         await self.events.create_index([("year", ASCENDING)])
@@ -257,7 +254,7 @@ class StatsStore:
         except DuplicateKeyError:  # the lane was taken over, and this batch closed, meanwhile
             self._lane = None
             raise LaneLost(batch) from None
-        counted_in = await self._complete(lane, seq, unique)
+        counted_in = await self._complete(lane, seq, unique, self._written)
         outcome, seen = [], set()
         for event in events:
             event_id = str(event.event_id)
@@ -290,6 +287,7 @@ class StatsStore:
             await asyncio.sleep(POLL_SECONDS)
 
     async def _took(self, lane: int) -> bool:
+        self._written = {}  # whoever held the lane meanwhile wrote its documents
         now = utcnow()
         taken = await self.lanes.find_one_and_update(
             {"_id": lane, "$or": [{"until": {"$lt": now}}, {"owner": self.owner}]},
@@ -343,7 +341,9 @@ class StatsStore:
                 return
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _complete(self, lane: int, seq: int, events: list[Event]) -> dict[str, str]:
+    async def _complete(
+        self, lane: int, seq: int, events: list[Event], known: dict[str, dict] | None = None
+    ) -> dict[str, str]:
         """Count batch `seq` of `lane`: the events that name it in the archive. Every step can be
         done again, by anyone, to the same effect. The batch each event is counted in, by id."""
         batch = f"{lane}:{seq}"
@@ -352,7 +352,7 @@ class StatsStore:
         changes = await self._firsts(tallies)  # first: what a moved first leaves goes before what it adds
         for scope, counts in _changes(tallies).items():
             changes[scope].update(counts)
-        await self._add(lane, seq, changes)
+        await self._add(lane, seq, changes, {} if known is None else known)
         await self.batches.update_one({"_id": batch}, {"$set": {"done": True}, "$unset": {"events": ""}})
         return counted_in
 
@@ -390,9 +390,10 @@ class StatsStore:
                 changes[scope].update(counts)
         return changes
 
-    async def _add(self, lane: int, seq: int, changes: dict[Scope, Counter]) -> None:
-        """Add batch `seq`'s changes to the lane's document of every window (a year, a month)
-        they are in, once: a handful of writes however many events and scopes."""
+    async def _add(self, lane: int, seq: int, changes: dict[Scope, Counter], known: dict[str, dict]) -> None:
+        """Add batch `seq`'s changes to the lane's documents of every window (a year, a month)
+        they are in, once: a handful of writes however many events and scopes. `known`: the
+        lane's documents as this replica last wrote them, kept up to date."""
         documents: dict[str, dict[str, Counter]] = defaultdict(dict)
         windows: dict[str, Scope] = {}
         for scope, counts in changes.items():
@@ -400,17 +401,26 @@ class StatsStore:
                 doc_id = _document_of(scope, lane)
                 documents[doc_id][_part(scope)] = counts
                 windows[doc_id] = scope.window
-        ids = list(documents)
-        docs = await asyncio.gather(*(self.counters.find_one({"_id": i}) for i in ids))
-        updates = []
-        for doc_id, doc in zip(ids, docs, strict=True):
+        stored = await self._stored(list(documents), known)
+        updates, written = [], {}
+        for doc_id, doc in stored.items():
             sums = _running_sums(doc, documents[doc_id], seq)
             if sums is not None:
                 on_insert = {"scope": _scope_fields(windows[doc_id]), "lane": lane}
                 updates.append(
                     UpdateOne({"_id": doc_id}, {"$max": sums, "$setOnInsert": on_insert}, upsert=True)
                 )
+                written[doc_id] = {**doc, **sums}
         await _upserted(self.counters, updates)
+        known.update(written)
+
+    async def _stored(self, ids: list[str], known: dict[str, dict]) -> dict[str, dict]:
+        """The lane's documents as stored (flattened): those it wrote itself since it took the lane
+        from what it remembers (nobody else writes them meanwhile but with lower sums), the rest read."""
+        unknown = [i for i in ids if i not in known]
+        found = await asyncio.gather(*(self.counters.find_one({"_id": i}) for i in unknown))
+        read = {i: flattened(doc or {}) for i, doc in zip(unknown, found, strict=True)}
+        return {i: known.get(i) or read[i] for i in ids}
 
     async def archived(
         self, year: int | None = None, progress: Callable[[int, int], None] = lambda d, t: None
