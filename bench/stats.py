@@ -300,7 +300,8 @@ async def main(live: int, archived: int, rounds: int) -> None:
             "\nA query reads counter documents by _id (one for figures; a report adds one per year for"
             "\n现行有效件数 and its inputs), never the archive: latency does not grow with the events."
             "\nCounting takes the events that arrive together as one batch: one archive insert of them"
-            "\nall, one write per first they touch, one per counter document of the lane."
+            "\nall, one write and one read per submission with a first, and at most four counter"
+            "\ndocuments of the lane per window (year, month) touched."
         )
     finally:
         for owner in ("stats", "identity"):
