@@ -14,12 +14,16 @@ from shared.tracing import about
 REASON_HEADER = "x-gongkai-reason"
 
 
-def create_broker(settings: Settings, logger=None) -> RabbitBroker:
+PREFETCH = 16  # messages a consumer is given before it acknowledges any
+
+
+def create_broker(settings: Settings, prefetch: int = PREFETCH, logger=None) -> RabbitBroker:
     """A broker whose publishes are confirmed and whose unroutable messages raise; traced (trace
-    context in each message's headers) when shared.tracing is on."""
+    context in each message's headers) when shared.tracing is on. Its consumer (on the default
+    channel, where the service's queue is declared) takes `prefetch` at once."""
     return RabbitBroker(
         settings.rabbitmq_url,
-        default_channel=Channel(publisher_confirms=True, on_return_raises=True, prefetch_count=16),
+        default_channel=Channel(publisher_confirms=True, on_return_raises=True, prefetch_count=prefetch),
         logger=logger,
         middlewares=(RabbitTelemetryMiddleware(),) if settings.otlp_endpoint else (),
     )

@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 
 from shared import problems, tracing
 from shared.auth import EXPIRES_HEADER, prepare_identity
-from shared.broker import create_broker, event_publishers
+from shared.broker import PREFETCH, create_broker, event_publishers
 from shared.events import Event, utcnow
 from shared.logging import configure
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HTTP_LATENCY, HTTP_REQUESTS
@@ -65,6 +65,7 @@ class ServiceSpec:
     uploads: dict[str, int] = field(default_factory=dict)  # path → bytes: multipart file uploads taken there
     rate_limited: bool = False  # its authenticated writes can be refused with 429
     figures: list[Source] = field(default_factory=list)  # its own figures read at each scrape of /metrics
+    prefetch: int = PREFETCH  # events its consumer handles at once
 
 
 def subscribe(broker: RabbitBroker, service: str, settings: Settings, handle: EventHandler) -> None:
@@ -120,7 +121,7 @@ async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]]) -> No
 
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
-    broker = create_broker(settings)
+    broker = create_broker(settings, spec.prefetch)
     probe = QueueProbe(spec.name, settings)
     sources = [outbox(spec.name), *([probe.queue_depths] if spec.handle else []), *spec.figures]
 

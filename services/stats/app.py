@@ -44,6 +44,8 @@ class PublishedReports(BaseModel):
 
 
 FORMATS = ("html", "docx", "md", "json")
+# Events handled at once: those that arrive while a batch is written are counted in the next one.
+CONSUMER_PREFETCH = 512
 
 
 def _answer(report: AnnualReport, fmt: str, body: str | bytes | None, public: bool):
@@ -202,5 +204,6 @@ def build(settings: Settings) -> FastAPI:
             routers=[routes(), dashboard()],
             outbox=lambda db: [db.report_inputs],  # a final report's report.published
             handle=lambda app, event: handlers.on_event(app.state.store, event),
+            prefetch=CONSUMER_PREFETCH,
         )
     )

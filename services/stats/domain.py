@@ -162,10 +162,10 @@ class Tally:
         return scopes_of(self.year, self.month, self.subject)
 
 
-# Kinds of first: an item's publication, over its whole life (with its marks: amended); each
-# correction's first update, over the item's life; its approval, once per window (a corrected
-# item is approved again).
-PUBLISHED, CHANGED, APPROVED = "published", "changed", "approved"
+# Kinds of first: an item's publication, over its whole life (with its marks: amended), and on
+# each channel; each correction's first update, over the item's life; its approval, once per
+# window (a corrected item is approved again).
+PUBLISHED, CHANGED, APPROVED, ON_CHANNEL = "published", "changed", "approved", "on_channel"
 AMENDED = "published.items_amended"  # a mark: withdrawn or corrected after publication
 
 
@@ -174,6 +174,11 @@ def first_key(submission_id: str, kind: str, window: Scope | None = None) -> str
     if window is None:
         return f"item:{submission_id}:{kind}"
     return f"{window.key}:{submission_id}:{kind}"
+
+
+def holder_of(key: str) -> str:
+    """The submission whose first is kept under `key` (see first_key)."""
+    return key.split(":", 2)[1]
 
 
 def first_change(
@@ -198,6 +203,18 @@ def first_change(
         changes[scope].update(keep.all_counts())
     nonzero = {scope: {k: v for k, v in c.items() if v} for scope, c in changes.items()}
     return {scope: c for scope, c in nonzero.items() if c}, keep
+
+
+def change_in_history(
+    history: list[FirstOccurrence], position: int, kept: FirstOccurrence | None = None
+) -> dict[Scope, dict[str, int]]:
+    """The counters that `history[position]` moved, when a first's candidates arrived in the order
+    of `history` (after `kept`, a first stored before candidates were kept): the same change
+    however often it is asked, since what came before a candidate never changes."""
+    for candidate in history[:position]:
+        keep = first_change(kept, candidate)[1]
+        kept = keep or kept
+    return first_change(kept, history[position])[0]
 
 
 def _in_each_window(
@@ -256,26 +273,29 @@ def tally(event: Event) -> Tally | None:
 
 
 def _published(event: PublicationPublished) -> Tally:
+    """A publication counts once per item and channel, whatever event announces it (a publish
+    retried and staged again sends a new event id): as the item's first on that channel, so the
+    earliest one counts, in its month, whatever order they arrive in."""
     d = event.data
     day = china_date(d.published_at)
     month = f"{day.month:02d}"
-    counted = Tally(
-        day.year,
-        day.month,
-        {
-            "published.total": 1,
-            f"published.by_channel.{d.channel}": 1,
-            f"published.by_category.{d.item.category}": 1,
-            f"published.by_department.{d.item.department}": 1,
-            f"published.by_month.{month}": 1,
-            f"published.by_month_and_channel.{month}.{d.channel}": 1,
-        },
-        ItemSubject.of(d.item),
+    counted = Tally(day.year, day.month, {}, ItemSubject.of(d.item))
+    scopes, event_id = tuple(counted.scopes()), str(event.event_id)
+    on_channel = {
+        "published.total": 1,
+        f"published.by_channel.{d.channel}": 1,
+        f"published.by_category.{d.item.category}": 1,
+        f"published.by_department.{d.item.department}": 1,
+        f"published.by_month.{month}": 1,
+        f"published.by_month_and_channel.{month}.{d.channel}": 1,
+    }
+    item = item_counts(d.item, d.published_at)
+    counted.firsts[first_key(event.submission_id, PUBLISHED)] = FirstOccurrence(
+        d.published_at, item, scopes, event_id
     )
-    first = FirstOccurrence(
-        d.published_at, item_counts(d.item, d.published_at), tuple(counted.scopes()), str(event.event_id)
+    counted.firsts[first_key(event.submission_id, f"{ON_CHANNEL}:{d.channel}")] = FirstOccurrence(
+        d.published_at, on_channel, scopes, event_id
     )
-    counted.firsts[first_key(event.submission_id, PUBLISHED)] = first
     return counted
 
 
@@ -351,6 +371,33 @@ def aggregate(events: Iterable[Event]) -> Aggregate:
     for event in events:
         result.count(event)
     return result
+
+
+def flattened(tree: dict, prefix: str = "") -> dict[str, int]:
+    """{"published": {"by_channel": {"portal": 1}}} → {"published.by_channel.portal": 1}: the
+    counters of a stored tree (what is not a count, such as its scope, left out)."""
+    flat = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flattened(value, f"{prefix}{name}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class Difference:
+    scope: Scope
+    counter: str
+    live: int
+    rebuilt: int
+
+
+def differences(scope: Scope, live: dict[str, int], rebuilt: dict[str, int]) -> list[Difference]:
+    """Every counter of `scope` whose live value is not the rebuilt one (a missing counter is 0)."""
+    names = sorted(set(live) | set(rebuilt))
+    found = [Difference(scope, n, live.get(n, 0), rebuilt.get(n, 0)) for n in names]
+    return [d for d in found if d.live != d.rebuilt]
 
 
 def nested(flat: dict[str, int]) -> dict:

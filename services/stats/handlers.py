@@ -10,7 +10,7 @@ from typing import Literal
 
 from bson import Binary
 
-from services.stats.domain import Figures, RateRules, Scope, figures, tally
+from services.stats.domain import Figures, RateRules, Scope, figures
 from services.stats.rendering import report_docx, report_text
 from services.stats.report import (
     AnnualReport,
@@ -42,7 +42,7 @@ class Office:
 
 
 async def on_event(store: StatsStore, event: Event) -> None:
-    await store.record(event, tally(event))
+    await store.record(event)
 
 
 async def figures_of(store: StatsStore, scope: Scope, rules: RateRules) -> Figures:

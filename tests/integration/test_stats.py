@@ -2,15 +2,18 @@
 
 import asyncio
 import io
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import httpx
 import pytest
 from docx import Document
+from prometheus_client import REGISTRY
 
 from services.stats.app import DOCX, build
-from services.stats.domain import Scope, aggregate, figures, nested, tally
+from services.stats.domain import Aggregate, Scope, aggregate, figures, nested, tally
 from services.stats.store import ReportFinal, StatsStore
 from shared.events import (
     Decisions,
@@ -83,6 +86,26 @@ async def test_each_event_counts_once_even_when_delivered_twice(settings):
         assert figures["timeliness"]["on_time"] == 1
 
 
+async def test_large_events_arriving_together_are_all_counted(settings):
+    """Twelve submissions of about 1.8 MB each arrive at once: together they are more than a
+    MongoDB document holds, so they cannot be one batch, and none may be stuck or lost."""
+    big = content(body="各村（社区）：" + "现将有关事项通知如下。" * 55_000)
+    labels = {"service": "stats", "type": "submission.received", "outcome": "retried"}
+    retried_before = REGISTRY.get_sample_value("gongkai_events_consumed_total", labels) or 0
+    async with EventTap(settings) as tap, running(build(settings)) as http:
+        for n in range(12):
+            await tap.publish(
+                new_event(SubmissionReceived, f"big-{n}", "ingest", SubmissionReceivedData(content=big))
+            )
+
+        async def counted():
+            return (await http.get("/v1/stats")).json()["submissions"]["received"] == 12
+
+        await eventually(counted, 120, "twelve large submissions counted")
+    # Each counted at its first delivery: no batch failed for its size and sent them all back.
+    assert (REGISTRY.get_sample_value("gongkai_events_consumed_total", labels) or 0) == retried_before
+
+
 NARROWINGS = (
     f"month={date.today().month}",
     "department=finance",
@@ -113,12 +136,14 @@ async def test_a_rebuilt_year_equals_the_live_one_after_duplicates_and_disorder(
         for event in shuffled:
             await tap.publish(event)
 
-        async def settled():
+        async def settled():  # every event archived, and its batch counted
             archived = await app.state.store.events.count_documents({})
-            return archived == len(events)
+            figures = (await http.get("/v1/stats")).json()
+            counted = (figures["submissions"]["received"], figures["published"]["total"])
+            return archived == len(events) and counted == (3, 6) and figures["review"]["auto_blocked"] == 1
 
-        await eventually(settled, 30, "every event archived")
-        await asyncio.sleep(0.5)
+        await eventually(settled, 30, "every event counted")
+        await asyncio.sleep(0.5)  # any duplicate still in flight
         live = (await http.get("/v1/stats")).json()
 
         narrowed = {q: (await http.get(f"/v1/stats?{q}")).json() for q in NARROWINGS}
@@ -567,7 +592,7 @@ async def test_the_store_counts_as_the_rebuild_whatever_the_order_and_however_ma
     try:
         stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
         await stores[0].prepare()
-        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(deliveries)))
+        await asyncio.gather(*(stores[i % 2].record(e) for i, e in enumerate(deliveries)))
         expected = aggregate(events)
         scopes = {scope for scope in expected.counters}
         for scope in scopes:
@@ -595,7 +620,7 @@ async def test_racing_publications_of_one_item_leave_it_counted_once_at_its_earl
     clients = [connect(settings), connect(settings)]
     try:
         stores = [StatsStore(database_of(c, settings, "stats")) for c in clients]
-        await asyncio.gather(*(stores[i % 2].record(e, tally(e)) for i, e in enumerate(events)))
+        await asyncio.gather(*(stores[i % 2].record(e) for i, e in enumerate(events)))
         expected = aggregate(events)
         for year in (2025, 2026):
             stored = figures(Scope(year), await stores[0].counters_of(Scope(year)))
@@ -607,31 +632,140 @@ async def test_racing_publications_of_one_item_leave_it_counted_once_at_its_earl
             await client.close()
 
 
-async def test_an_event_archived_by_a_process_that_died_is_counted_once_by_the_next(settings):
-    """Archived, never counted, its counting lease run out: the redelivery counts it. While the
-    lease is still live, another delivery waits for the holder instead of acknowledging."""
+class Crashed(Exception):
+    """The process died here."""
+
+
+class Crashing:
+    """A collection whose process dies after `budget` single-document writes (within a bulk, after
+    its first ones): what a SIGKILL leaves, at any step."""
+
+    WRITES = ("insert_one", "insert_many", "update_one", "find_one_and_update", "bulk_write")
+
+    def __init__(self, collection, budget: list[int]):
+        self._collection, self._budget = collection, budget
+
+    def __getattr__(self, name):
+        method = getattr(self._collection, name)
+        return self._written(method) if name in self.WRITES else method
+
+    def _written(self, method):
+        async def write(first, *args, **kwargs):
+            many = isinstance(first, list)
+            writes = len(first) if many else 1
+            if self._budget[0] >= writes:
+                self._budget[0] -= writes
+                return await method(first, *args, **kwargs)
+            done, self._budget[0] = self._budget[0], -1
+            if many and done:
+                await method(first[:done], *args, **kwargs)
+            raise Crashed()
+
+        return write
+
+
+def _lifecycle() -> list:
+    """Two items: one received, approved, published on both channels and withdrawn from one; one
+    received and rejected."""
+    events = [on("c-1", "platform", datetime(2026, 3, 2, tzinfo=UTC), date(2026, 2, 2))]
+    events.append(on("c-1", "portal", datetime(2026, 3, 1, tzinfo=UTC), date(2026, 2, 2)))
+    subject = ItemSubject(category="budget", department="finance")
+    withdrawn = PublicationWithdrawnData(
+        channel="portal", withdrawn_at=datetime(2026, 4, 1, tzinfo=UTC), subject=subject
+    )
+    events.append(new_event(PublicationWithdrawn, "c-1", "publish", withdrawn))
+    for sid in ("c-1", "c-2"):
+        events.append(new_event(SubmissionReceived, sid, "ingest", SubmissionReceivedData(content=content())))
+    rejected = ReviewRejectedData(revision=1, automatic=True, reason="classified")
+    return [*events, new_event(ReviewRejected, "c-2", "review", rejected)]
+
+
+async def _figures_of(store: StatsStore, scopes) -> dict:
+    return {scope: figures(scope, await store.counters_of(scope)) for scope in scopes}
+
+
+async def test_a_crash_at_any_write_then_redelivery_counts_every_event_once(settings, monkeypatch):
+    """A process dies after each single-document write of counting in turn (1st, 2nd, … until
+    one run completes); then a replica gets every event again, and the platform publication once
+    more under a new event id (a publish retried and staged again). Every figure ends as a clean
+    run's, and as the rebuild from the archive."""
+    monkeypatch.setattr("services.stats.store.LANE_LEASE", timedelta(milliseconds=200))
+    events = _lifecycle()
+    again = events[0].model_copy(update={"event_id": uuid4()})
+    clean = aggregate([*events, again])
+    scopes = list(clean.counters)
+    expected = {scope: figures(scope, nested(clean.counters[scope])) for scope in scopes}
+    client = connect(settings)
+    db = database_of(client, settings, "stats")
+    try:
+        for writes in range(1000):
+            for name in await db.list_collection_names():
+                await db.drop_collection(name)
+            dying, budget = StatsStore(db), [writes]
+            for name in ("events", "batches", "lanes", "counters", "first_publications"):
+                setattr(dying, name, Crashing(getattr(dying, name), budget))
+            outcome = await asyncio.gather(*(dying.record(e) for e in events), return_exceptions=True)
+            survivor = StatsStore(db)
+            await asyncio.gather(*(survivor.record(e) for e in [*events, again]))
+            assert await _figures_of(survivor, scopes) == expected, f"after a crash at write {writes + 1}"
+            rebuilt = Aggregate()
+            async for event in survivor.archived():
+                rebuilt.count(event)
+            assert {s: figures(s, nested(rebuilt.counters[s])) for s in scopes} == expected
+            if not any(isinstance(o, Crashed) for o in outcome):
+                break  # the dying process counted everything before its budget ran out
+        assert writes > 10  # every write of counting was crashed after, one run each
+    finally:
+        await client.close()
+
+
+async def test_a_replica_waits_for_a_live_batch_and_completes_a_dead_ones(settings, monkeypatch):
+    """A redelivery of an event in another replica's batch waits while that replica holds its lane;
+    once its lease has run out (it died), the redelivery completes the batch."""
+    monkeypatch.setattr("services.stats.store.LANE_LEASE", timedelta(seconds=1))
+    client = connect(settings)
+    try:
+        db = database_of(client, settings, "stats")
+        dying, budget = StatsStore(db), [5]  # its lane, its batch, the archive of the event: then it dies
+        for name in ("events", "batches", "lanes", "counters", "first_publications"):
+            setattr(dying, name, Crashing(getattr(dying, name), budget))
+        event = published("w-1", "portal")
+        with pytest.raises(Crashed):
+            await dying.record(event)
+        waiting = asyncio.create_task(StatsStore(db).record(event))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # its lane's holder may still be counting it
+        assert await asyncio.wait_for(waiting, 10) is False  # counted, in the dead one's batch
+        year = Scope(tally(event).year)
+        assert figures(year, await StatsStore(db).counters_of(year)).published.by_channel["portal"] == 1
+    finally:
+        await client.close()
+
+
+async def test_rebuild_check_names_each_live_counter_that_differs_from_the_archive(settings):
+    """`gongkai stats rebuild --check` writes nothing: exit 0 while the live figures are the
+    rebuilt ones; once a counter has moved without an event (a count made twice), exit 1 with its
+    scope and counter."""
     client = connect(settings)
     try:
         store = StatsStore(database_of(client, settings, "stats"))
-        orphan, busy = published("o-1", "portal"), published("b-1", "portal")
-        for event, lease in ((orphan, -60), (busy, 60)):
-            await store.events.insert_one(
-                {
-                    "_id": str(event.event_id),
-                    "year": tally(event).year,
-                    "event": event.model_dump(mode="json"),
-                    "counted": False,
-                    "counting_until": utcnow() + timedelta(seconds=lease),
-                }
-            )
-        assert await store.record(orphan, tally(orphan)) is True
-        assert await store.record(orphan, tally(orphan)) is False
-        waiting = asyncio.create_task(store.record(busy, tally(busy)))
-        await asyncio.sleep(0.3)
-        assert not waiting.done()  # the holder is still counting it
-        await store.events.update_one({"_id": str(busy.event_id)}, {"$set": {"counted": True}})
-        assert await asyncio.wait_for(waiting, 5) is False
-        year = Scope(tally(orphan).year)
-        assert figures(year, await store.counters_of(year)).published.items == 1
+        await asyncio.gather(*(store.record(e) for e in _lifecycle()))
+        same = run_cli(settings, "stats", "rebuild", "--check")
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert "0 difference(s) in 18 scope(s) checked" in same.stdout
+        await store.counters.update_one(
+            {"_id": "2026|m=03#all#0"}, {"$inc": {"scopes.all.up.published.by_channel.platform": 1}}
+        )
+        moved = run_cli(settings, "stats", "rebuild", "--check", "--json")
+        assert moved.returncode == 1, moved.stdout + moved.stderr
+        found = json.loads(moved.stdout)["differences"]
+        assert found == [
+            {"scope": "2026|m=03", "counter": "published.by_channel.platform", "live": 2, "rebuilt": 1}
+        ]
+        assert (
+            "2026|m=03  published.by_channel.platform: live 2, rebuilt 1"
+            in run_cli(settings, "stats", "rebuild", "--check").stdout
+        )
+        assert await store.counters_of(Scope(2026, 3)) != {}  # nothing was replaced
     finally:
         await client.close()

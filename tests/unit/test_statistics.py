@@ -9,6 +9,7 @@ from services.stats.domain import (
     Scope,
     WorkingDays,
     aggregate,
+    change_in_history,
     figures,
     first_change,
     latency_bucket,
@@ -80,8 +81,36 @@ def test_a_year_the_calendar_does_not_know_is_counted_on_weekdays_with_a_warning
 def test_a_publication_counts_in_china_standard_time():
     t = tally(published("portal", datetime(2025, 12, 31, 17, 0, tzinfo=UTC)))  # 2026-01-01 01:00 in Beijing
     assert (t.year, t.month) == (2026, 1)
-    assert t.increments["published.by_month.01"] == 1
-    assert t.increments["published.by_channel.portal"] == 1
+    on_channel = t.firsts["item:s1:on_channel:portal"]
+    assert on_channel.counts["published.by_month.01"] == 1
+    assert on_channel.counts["published.by_channel.portal"] == 1
+    assert {s.year for s in on_channel.scopes} == {2026}
+
+
+def test_a_publication_announced_again_under_a_new_event_id_counts_once():
+    """A publish retried and staged again: the same item on the same channel, another event id
+    (and a later time): one publication, counted at the earlier one, in either order."""
+    first = published("platform", datetime(2026, 3, 31, 17, 0, tzinfo=UTC))  # 1 April in Beijing
+    again = published("platform", datetime(2026, 4, 2, tzinfo=UTC))
+    for order in ([first, again], [again, first]):
+        result = aggregate(order).counters
+        assert result[Scope(2026)]["published.by_channel.platform"] == 1
+        assert result[Scope(2026)]["published.total"] == 1
+        assert result[Scope(2026, 4)]["published.by_month.04"] == 1
+        assert result[Scope(2026, 4)]["published.items"] == 1
+        assert result[Scope(2026, 3)]["published.total"] == 0
+
+
+def test_a_candidates_change_is_the_same_however_often_it_is_asked():
+    """What a first's candidate moved follows from the candidates before it alone."""
+    late = tally(published("portal", datetime(2026, 5, 2, tzinfo=UTC))).firsts["item:s1:published"]
+    early = tally(published("platform", datetime(2026, 4, 2, tzinfo=UTC))).firsts["item:s1:published"]
+    history = [late, early]
+    assert change_in_history(history, 0) == first_change(None, late)[0]
+    moved = change_in_history(history, 1)
+    assert moved[Scope(2026, 5)]["published.items"] == -1
+    assert moved[Scope(2026, 4)]["published.items"] == 1
+    assert change_in_history(history, 1, kept=early) == {}
 
 
 def test_a_publication_counts_in_every_scope_of_its_month_department_and_category():
