@@ -86,6 +86,13 @@ class HintBoard:
         hint["claimed_until"] = now + lease
         return held.matched_count == 1
 
+    async def postpone(self, document_id, delay: timedelta) -> None:
+        """Attend to the document again only after `delay`, counting the failures in a row (a
+        hint is dropped once its work is done, and its count with it)."""
+        await self.collection.update_one(
+            {"_id": document_id}, {"$set": {"at": utcnow() + delay}, "$inc": {"failures": 1}}
+        )
+
     async def release(self, hint: dict) -> None:
         """Let a claimed hint go, still marked: any worker may claim it again at once."""
         await self.collection.update_one(

@@ -42,6 +42,7 @@ DEAD_LETTERS = "pending_dead_letters"  # messages given up on, for the service's
 ITEMS = "pending_items"  # a channel's change of a published item, for the item it belongs to (publish)
 STAGED = (EVENTS, AUDIT, FEED, DEAD_LETTERS, ITEMS)
 BATCH = 100
+MAX_POSTPONE_SECONDS = 300  # a document whose item keeps failing is tried at least this often
 LEASE = timedelta(seconds=60)  # a relay's claim on a document: far beyond any one delivery
 
 
@@ -116,13 +117,30 @@ class Relay:
                 hints = await board.due(BATCH)
                 settled = 0
                 for listed in hints:
-                    count = await self._attend(collection, board, listed["_id"])
+                    count = await self._attend_or_postpone(collection, board, listed)
                     if count is not None:
                         delivered += count
                         settled += 1
                 if len(hints) < BATCH or not settled:
                     break
         return delivered
+
+    async def _attend_or_postpone(
+        self, collection: AsyncCollection, board: HintBoard, listed: dict
+    ) -> int | None:
+        """Attend to one hinted document; one whose item cannot be delivered now (the broker
+        refuses it, the ledger is down) is tried again later, after a backoff, and never holds
+        up the documents behind it."""
+        try:
+            return await self._attend(collection, board, listed["_id"])
+        except Exception:
+            failures = listed.get("failures", 0) + 1
+            delay = min(2**failures, MAX_POSTPONE_SECONDS)
+            log.exception(
+                "delivery failed; postponed", field=self._field, document=str(listed["_id"]), seconds=delay
+            )
+            await board.postpone(listed["_id"], timedelta(seconds=delay))
+            return None
 
     async def _attend(self, collection: AsyncCollection, board: HintBoard, document_id: str) -> int | None:
         """Deliver the document's items under a claim on its hint, then clear the hint (or let it

@@ -11,7 +11,7 @@ import pytest
 from shared.broker import create_broker, event_publishers
 from shared.events import SubmissionReceived, SubmissionReceivedData, new_event, utcnow
 from shared.mongo import connect, database_of
-from shared.outbox import board_of, event_relay, hint, insert_staged, staged_list
+from shared.outbox import EVENTS, Relay, board_of, event_relay, hint, insert_staged, staged_list
 from shared.service import subscribe
 from shared.topology import declare, topology_of
 from tests.support import EventTap, eventually, run_cli
@@ -191,3 +191,31 @@ async def test_a_hint_marked_again_while_its_document_is_being_written_is_kept(s
         assert await board_of(collection).collection.count_documents({}) == 0
         sent = await tap.wait_for("submission.received", "race-2", count=2)
         assert [e["event_id"] for e in sent] == [str(first.event_id), str(second.event_id)]
+
+
+async def test_an_item_that_cannot_be_delivered_holds_up_no_other_document(settings):
+    """One document's event refused (by the broker, say) is tried again later, after a backoff;
+    the documents hinted after it are delivered meanwhile, and it is delivered once it can be."""
+    delivered, refusing = [], {"stuck"}
+
+    async def deliver(raw: dict) -> None:
+        if raw["submission_id"] in refusing:
+            raise RuntimeError("NO_ROUTE: no queue takes it")
+        delivered.append(raw["submission_id"])
+
+    async with outbox(settings) as (collection, _):
+        for sid in ("stuck", "fine-1", "fine-2"):  # hinted in this order: the stuck one first
+            event = new_event(SubmissionReceived, sid, "ingest", SubmissionReceivedData(content=content()))
+            await insert_staged(collection, {"_id": sid, "pending_events": staged_list(event)})
+        relay = Relay(EVENTS, deliver, [collection], settings.outbox_poll_seconds)
+        assert await relay.drain() == 2
+        assert delivered == ["fine-1", "fine-2"]
+        board = board_of(collection).collection
+        postponed = await board.find_one({"_id": "stuck"})
+        assert postponed["failures"] == 1 and postponed["at"] > utcnow()
+        assert len((await collection.find_one({"_id": "stuck"}))["pending_events"]) == 1  # kept
+        refusing.clear()
+        await board.update_one({"_id": "stuck"}, {"$set": {"at": utcnow()}})  # its backoff is over
+        assert await relay.drain() == 1
+        assert delivered == ["fine-1", "fine-2", "stuck"]
+        assert await board.count_documents({}) == 0
