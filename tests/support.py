@@ -3,11 +3,13 @@ namespace of their own, and small helpers to watch events and wait for things.""
 
 import asyncio
 import json
+import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,3 +206,31 @@ class Outage:
         finally:
             self.links.discard(writer)
             writer.close()
+
+
+def at_once(work, count: int, *args) -> list:
+    """`work(index, ready, *args)` in `count` spawned processes (each with its own clients), each
+    calling `ready()` once set, so that they start together at a barrier; their results in
+    process order. A process that failed fails the caller with its traceback."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(count), context.Queue()
+    started = [context.Process(target=_one, args=(work, i, barrier, results, args)) for i in range(count)]
+    for p in started:
+        p.start()
+    try:
+        answers = {i: (status, value) for i, status, value in (results.get(timeout=300) for _ in started)}
+    finally:
+        for p in started:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+    failed = [value for status, value in answers.values() if status != "ok"]
+    assert not failed, "a racing process failed:\n" + "\n".join(failed)
+    return [answers[i][1] for i in range(count)]
+
+
+def _one(work, index: int, barrier, results, args: tuple) -> None:
+    try:
+        results.put((index, "ok", work(index, lambda: barrier.wait(timeout=60), *args)))
+    except BaseException:
+        results.put((index, "error", traceback.format_exc()))

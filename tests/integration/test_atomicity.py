@@ -9,14 +9,14 @@ Each race runs in separate processes (spawned, each with its own client and conn
 started together at a barrier; the assertions are about counts and owners, never about time.
 """
 
-import multiprocessing
-import traceback
 import uuid
 
 import pymongo
 import pytest
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+
+from tests.support import at_once
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +31,15 @@ def _client(url: str) -> pymongo.MongoClient:
     return pymongo.MongoClient(url, retryWrites=False, retryReads=False)
 
 
-def _racer(target, url: str, db: str, index: int, barrier, results, args: tuple) -> None:
+def _racer(index: int, ready, target, url: str, db: str, args: tuple):
+    client = _client(url)
     try:
-        client = _client(url)
-        try:
-            collection = client[db]["race"]
-            collection.find_one({})  # connected before the start
-            barrier.wait(timeout=60)
-            results.put((index, "ok", target(collection, index, *args)))
-        finally:
-            client.close()
-    except BaseException:
-        results.put((index, "error", traceback.format_exc()))
+        collection = client[db]["race"]
+        collection.find_one({})  # connected before the start
+        ready()
+        return target(collection, index, *args)
+    finally:
+        client.close()
 
 
 def _increments(collection, index: int, rounds: int) -> int:
@@ -162,26 +159,7 @@ def store(servers):
 def race(store, target, *args) -> list:
     """Run `target` in PROCESSES processes at once; their results, in process order."""
     url, db, _, _ = store
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(PROCESSES), context.Queue()
-    processes = [
-        context.Process(target=_racer, args=(target, url, db, i, barrier, results, args))
-        for i in range(PROCESSES)
-    ]
-    for p in processes:
-        p.start()
-    try:
-        answers = dict(
-            (i, (status, value)) for i, status, value in (results.get(timeout=300) for _ in processes)
-        )
-    finally:
-        for p in processes:
-            p.join(30)
-            if p.is_alive():
-                p.kill()
-    failed = [value for status, value in answers.values() if status != "ok"]
-    assert not failed, "a racing process failed:\n" + "\n".join(failed)
-    return [answers[i][1] for i in range(PROCESSES)]
+    return at_once(_racer, PROCESSES, target, url, db, args)
 
 
 def test_the_server_reports_its_build(store):

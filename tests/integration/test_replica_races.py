@@ -6,8 +6,6 @@ never about time.
 """
 
 import asyncio
-import multiprocessing
-import traceback
 import uuid
 
 import pymongo
@@ -18,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.documents import Change, change_document
 from shared.ledger import Ledger
 from shared.outbox import Relay, board_of
+from tests.support import at_once
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +32,15 @@ RECORDS = 40  # per appender
 # --- the racers: each runs in a process of its own -----------------------------------------------
 
 
-def _racer(target, url: str, db: str, index: int, barrier, results) -> None:
-    try:
-        results.put((index, "ok", asyncio.run(_connected(target, url, db, index, barrier))))
-    except BaseException:
-        results.put((index, "error", traceback.format_exc()))
+def _racer(index: int, ready, target, url: str, db: str):
+    return asyncio.run(_connected(target, url, db, index, ready))
 
 
-async def _connected(target, url: str, db: str, index: int, barrier):
+async def _connected(target, url: str, db: str, index: int, ready):
     client = AsyncMongoClient(url, tz_aware=True)
     try:
         await client[db].command("ping")
-        barrier.wait(timeout=60)
+        ready()
         return await target(client[db], index)
     finally:
         await client.close()
@@ -123,23 +119,7 @@ def store(servers):
 def race(store, target, processes: int) -> list:
     """Run `target` in `processes` processes at once; their results, in process order."""
     url, db = store
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(processes), context.Queue()
-    started = [
-        context.Process(target=_racer, args=(target, url, db, i, barrier, results)) for i in range(processes)
-    ]
-    for p in started:
-        p.start()
-    try:
-        answers = {i: (status, value) for i, status, value in (results.get(timeout=300) for _ in started)}
-    finally:
-        for p in started:
-            p.join(30)
-            if p.is_alive():
-                p.kill()
-    failed = [value for status, value in answers.values() if status != "ok"]
-    assert not failed, "a racing process failed:\n" + "\n".join(failed)
-    return [answers[i][1] for i in range(processes)]
+    return at_once(_racer, processes, target, url, db)
 
 
 async def _database(store):
