@@ -31,6 +31,7 @@ class CatalogueQuery(BaseModel):
     department: Annotated[str, StringConstraints(pattern=DEPARTMENT_CODE)] | None = None
     year: int | None = Field(None, ge=EARLIEST_YEAR, le=2100)
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    page: int = Field(1, ge=1, le=10_000)
 
     def terms(self) -> list[str]:
         return self.q.split()[:MAX_TERMS]

@@ -161,11 +161,11 @@ def routes() -> APIRouter:
         return templates.TemplateResponse(request, "guide.html", page)
 
     @router.get("/catalogue", response_class=HTMLResponse)
-    async def catalogue(request: Request, query: Annotated[CatalogueQuery, Query()], page: Page = 1):
+    async def catalogue(request: Request, query: Annotated[CatalogueQuery, Query()]):
         """政府信息公开目录: the public items narrowed by category, theme, department and year of
         publication, and searched in title, text, 文号 and 索引号."""
         store = request.app.state.store
-        found = query.filter()
+        found, page = query.filter(), query.page
         items = await store.portal_page(found, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
         first = await store.portal_first_published()
         years = range(china_date(utcnow()).year, china_date(first).year - 1, -1) if first else ()
