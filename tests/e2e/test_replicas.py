@@ -27,9 +27,8 @@ DEPARTMENT = "replicas"
 CHANNELS = ("platform", "portal")
 YEAR = date.today().year
 RACE = (
-    "storage race across replicas (the storage branch's to fix): relays and workers exclude each other "
-    "only in-process (shared/locks.py), and shared/documents.change_document guards by version only "
-    "where shared.mongo.isolates_updates, False on every FerretDB (the atomic build included)"
+    "a publication settled as first published twice across replicas after SIGKILLs: seen one "
+    "(item, channel) announced under two event ids while the platform received it once (open, issue 12)"
 )
 
 
@@ -107,7 +106,7 @@ async def test_the_platform_received_each_item_once(campaign):
     assert accepted == {("POST", f"{sid}.platform.publish") for sid in sids}
 
 
-@pytest.mark.xfail(strict=False, reason=f"{RACE}; so one publication is announced under two event ids")
+@pytest.mark.xfail(strict=False, reason=RACE)
 def test_each_item_is_announced_published_once_on_each_channel(campaign):
     """Redelivered copies of one event (one event id) are harmless; two events are two publications."""
     announced = {(e["submission_id"], e["data"]["channel"], e["event_id"]) for e in campaign.published}
@@ -115,14 +114,12 @@ def test_each_item_is_announced_published_once_on_each_channel(campaign):
     assert publications == Counter({(sid, channel): 1 for sid in campaign.sids for channel in CHANNELS})
 
 
-@pytest.mark.xfail(strict=False, reason=f"{RACE}; seen: one (item, channel) listed 2 or 3 times")
 async def test_the_feed_lists_each_item_once_on_each_channel(campaign):
     async with client() as http:
         listed = await published_feed(http, campaign.system)
     assert listed == Counter({(sid, channel): 1 for sid in campaign.sids for channel in CHANNELS})
 
 
-@pytest.mark.xfail(strict=False, reason=f"{RACE}; seen: a submission left approved with one channel of two")
 async def test_each_submission_shows_itself_published_on_both_channels(campaign):
     system = campaign.system
     async with client() as http:
@@ -142,9 +139,6 @@ async def test_each_submission_shows_itself_published_on_both_channels(campaign)
     assert shown == {sid: ("published", list(CHANNELS)) for sid in campaign.sids}
 
 
-@pytest.mark.xfail(
-    strict=False, reason=f"{RACE}; stats rightly counts each announcement (seen: total 41 for 16 items × 2)"
-)
 async def test_the_statistics_count_each_item_once_and_equal_their_rebuild(campaign):
     """The live figures, once every event is counted, are exact and are those `gongkai stats
     rebuild` computes from the archive (stats stopped meanwhile, as the command asks)."""
