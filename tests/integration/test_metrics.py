@@ -96,7 +96,7 @@ async def test_the_outbox_backlog_counts_hinted_documents_and_the_oldest_age(set
         board = board_of(app.state.db.parked)  # a board no relay of stats reads
         for n in range(3):
             await board.mark(f"d-{n}", at=utcnow() - timedelta(seconds=10 * (n + 1)))
-        retry = HintBoard(app.state.db.publications_due)  # publish's board of publications due
+        retry = HintBoard(app.state.db.publications_due, "due_hint")  # publish's board of publications due
         await retry.mark("p-1", at=utcnow() + timedelta(minutes=5))  # a retry, not due yet
         samples = await scraped(http)
         labels = {"service": "stats", "board": "parked_pending_events"}
