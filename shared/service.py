@@ -45,6 +45,10 @@ STOP_SECONDS = 10
 # Seconds between tries while a server is out of reach. Short: a try itself waits for the server
 # (pymongo selects one for 5 s), so a longer pause would only delay the recovery.
 OUTAGE_FIRST_PAUSE, OUTAGE_LONGEST_PAUSE = 0.5, 5.0
+OUT_OF_REACH = (
+    ConnectionFailure,
+    OSError,
+)  # the database's, and the broker's (its connection errors are OSErrors)
 QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # polled constantly; their lines would drown the rest
 
 
@@ -96,25 +100,21 @@ async def through_outages(handle: EventHandler, event: Event) -> None:
     """Handle the event, waiting out a database out of reach: the message stays with this consumer
     (unacknowledged, so nothing is lost if the process dies) and is tried again when the database
     answers, instead of burning its deliveries and landing in the DLQ within seconds."""
-    pause = OUTAGE_FIRST_PAUSE
-    while True:
-        try:
-            return await handle(event)
-        except ConnectionFailure as exc:
-            log.warning("database out of reach; holding the event", seconds=pause, error=str(exc)[:200])
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, OUTAGE_LONGEST_PAUSE)
+    await when_reachable("the database, holding the event", lambda: handle(event), (ConnectionFailure,))
 
 
-async def when_reachable(what: str, attempt: Callable[[], Awaitable[Any]]) -> None:
-    """Run `attempt` until the server it needs answers: a service started while its database or
-    broker is down waits for it (saying so) instead of exiting with nothing to restart it."""
+async def when_reachable(
+    what: str, attempt: Callable[[], Awaitable[Any]], errors: tuple[type[Exception], ...] = OUT_OF_REACH
+) -> Any:
+    """Run `attempt` until the server it needs answers (saying so at each try), with a pause
+    that doubles up to OUTAGE_LONGEST_PAUSE: a service started while its database or broker is
+    down waits for it instead of exiting with nothing to restart it."""
     pause = OUTAGE_FIRST_PAUSE
     while True:
         try:
             return await attempt()
-        except (ConnectionFailure, OSError) as exc:  # the broker's connection errors are OSErrors
-            log.warning("out of reach at start; trying again", what=what, seconds=pause, error=str(exc)[:200])
+        except errors as exc:
+            log.warning("out of reach; trying again", what=what, seconds=pause, error=str(exc)[:200])
             await asyncio.sleep(pause)
             pause = min(pause * 2, OUTAGE_LONGEST_PAUSE)
 
